@@ -1,0 +1,106 @@
+"""CPU backend: runs the Numba kernels on host arrays."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.backends.cpu import kernels
+from sim.events import EVENT_DTYPE
+from sim.params import max_events_per_step
+from sim.state import NetworkState
+
+#: Event buffer rows (each row 40 bytes); the kernel returns to drain it when nearly full.
+EVENT_BUFFER_ROWS = 1 << 16
+
+
+class CpuBackend:
+    """Numba kernels over host arrays; ``advance`` runs many steps per compiled call."""
+
+    name = "cpu"
+
+    def __init__(self) -> None:
+        self._state: NetworkState | None = None
+        self._fp = np.zeros(0)
+        self._ip = np.zeros(0, np.int64)
+        self._ev = np.zeros((0, 5), np.int64)
+        self._ev_count = np.zeros(1, np.int64)
+
+    def allocate(self, state: NetworkState, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
+        """Take a copy of ``state`` and the parameters."""
+        self._state = state.copy()
+        self.set_params(fp, ip)
+
+    def set_params(self, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
+        """Replace the kernel parameters."""
+        self._fp = np.array(fp, np.float64)
+        self._ip = np.array(ip, np.int64)
+        rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
+        if self._ev.shape[0] < rows:
+            self._ev = np.zeros((rows, 5), np.int64)
+            self._ev_count[0] = 0
+        if self._state is not None:
+            # Stimulus probabilities depend on live parameters: refresh them at the next step.
+            from sim.state import S_STIM_DIRTY
+
+            self._state.istate[S_STIM_DIRTY] = 1
+
+    def _require(self) -> NetworkState:
+        if self._state is None:
+            raise RuntimeError("the CPU backend has no network allocated")
+        return self._state
+
+    def advance(self, n_steps: int) -> NDArray[np.void]:
+        """Advance ``n_steps`` steps and return their rewiring events."""
+        st = self._require()
+        chunks: list[NDArray[np.void]] = []
+        reserve = np.int64(max_events_per_step(self._ip))
+        left = int(n_steps)
+        while left > 0:
+            done = int(
+                kernels.run_steps(
+                    np.int64(left), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat,
+                    self._ev, self._ev_count, reserve,
+                )
+            )
+            left -= done
+            if self._ev_count[0]:
+                chunks.append(self._drain())
+        if not chunks:
+            return np.zeros(0, EVENT_DTYPE)
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _drain(self) -> NDArray[np.void]:
+        c = int(self._ev_count[0])
+        rows = self._ev[:c]
+        out = np.empty(c, EVENT_DTYPE)
+        out["step"] = rows[:, kernels.EV_STEP]
+        out["pre"] = rows[:, kernels.EV_PRE]
+        out["post"] = rows[:, kernels.EV_POST]
+        out["projection"] = rows[:, kernels.EV_PROJ]
+        out["kind"] = rows[:, kernels.EV_KIND]
+        self._ev_count[0] = 0
+        return out
+
+    def pull_state(self) -> NetworkState:
+        """A host copy of the state."""
+        return self._require().copy()
+
+    def push_state(self, state: NetworkState) -> None:
+        """Replace the state by a copy of ``state``."""
+        self._state = state.copy()
+
+    def time_rewiring(self, n_steps: int) -> float:
+        """Time the rewiring calls of ``n_steps`` steps on a scratch copy of the state."""
+        st = self._require().copy()
+        ev = np.zeros_like(self._ev)
+        count = np.zeros(1, np.int64)
+        t0 = time.perf_counter()
+        kernels.rewire_only(np.int64(n_steps), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count)
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        """Drop the state."""
+        self._state = None
