@@ -44,8 +44,17 @@ def torus_d2(a: np.int64, b: np.int64, side: np.int64) -> np.float64:
 
 @njit(cache=True, nogil=True)
 def _wire_fixed_fan_in(
-    t: TableArrays, side: np.int64, fan_in: np.int64, p_form: np.float64, inv_2s2: np.float64,
-    g_max: np.float32, purpose: np.int64, autapses: bool, k0: np.uint64, k1: np.uint64, max_tries: np.int64,
+    t: TableArrays,
+    side: np.int64,
+    fan_in: np.int64,
+    p_form: np.float64,
+    inv_2s2: np.float64,
+    g_max: np.float32,
+    purpose: np.int64,
+    autapses: bool,
+    k0: np.uint64,
+    k1: np.uint64,
+    max_tries: np.int64,
 ) -> np.int64:
     """Accept-reject candidates until every target has ``fan_in`` synapses.
 
@@ -75,8 +84,17 @@ def _wire_fixed_fan_in(
 
 @njit(cache=True, nogil=True)
 def _wire_pairwise(
-    t: TableArrays, side: np.int64, p_form: np.float64, inv_2s2: np.float64, g_max: np.float32,
-    purpose: np.int64, autapses: bool, k0: np.uint64, k1: np.uint64, lo: np.int64, hi: np.int64,
+    t: TableArrays,
+    side: np.int64,
+    p_form: np.float64,
+    inv_2s2: np.float64,
+    g_max: np.float32,
+    purpose: np.int64,
+    autapses: bool,
+    k0: np.uint64,
+    k1: np.uint64,
+    lo: np.int64,
+    hi: np.int64,
 ) -> None:
     """Connect every pair with offsets in [lo, hi] per axis with its formation probability."""
     n = side * side
@@ -89,7 +107,9 @@ def _wire_pairwise(
                 if not autapses and i == j:
                     continue
                 p = p_form * math.exp(-np.float64(ox * ox + oy * oy) * inv_2s2)
-                r0, _r1, _r2, _r3 = philox_nb(np.uint64(j), np.uint64(purpose), np.uint64(i), np.uint64(0), k0, k1)
+                r0, _r1, _r2, _r3 = philox_nb(
+                    np.uint64(j), np.uint64(purpose), np.uint64(i), np.uint64(0), k0, k1
+                )
                 if uniform_nb(r0) < p:
                     add_synapse(t, i, j, g_max)
 
@@ -100,7 +120,11 @@ def _pairwise_window(p_form: float, sigma: float, side: int) -> tuple[int, int]:
     When the window would reach half the grid it covers the whole torus, every
     displacement exactly once.
     """
-    r = 0 if p_form <= PAIRWISE_CUTOFF else math.ceil(sigma * math.sqrt(2.0 * math.log(p_form / PAIRWISE_CUTOFF)))
+    r = (
+        0
+        if p_form <= PAIRWISE_CUTOFF
+        else math.ceil(sigma * math.sqrt(2.0 * math.log(p_form / PAIRWISE_CUTOFF)))
+    )
     if r >= side // 2:
         return -(side // 2), (side - 1) // 2
     return -r, r
@@ -127,8 +151,17 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
                     f"is 0, so {name} fan-in {fan_in} can never be reached", path=f"rewiring.{name}.p_form"
                 )
             failed = _wire_fixed_fan_in(
-                table, np.int64(side), np.int64(fan_in), proj.p_form, inv_2s2, g_max, np.int64(purpose), autapses,
-                k0, k1, np.int64(MAX_CANDIDATES_PER_TARGET),
+                table,
+                np.int64(side),
+                np.int64(fan_in),
+                proj.p_form,
+                inv_2s2,
+                g_max,
+                np.int64(purpose),
+                autapses,
+                k0,
+                k1,
+                np.int64(MAX_CANDIDATES_PER_TARGET),
             )
             if failed >= 0:
                 raise ConfigError(
@@ -139,8 +172,17 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
         else:
             lo, hi = _pairwise_window(proj.p_form, proj.sigma_form, side)
             _wire_pairwise(
-                table, np.int64(side), proj.p_form, inv_2s2, g_max, np.int64(purpose), autapses, k0, k1,
-                np.int64(lo), np.int64(hi),
+                table,
+                np.int64(side),
+                proj.p_form,
+                inv_2s2,
+                g_max,
+                np.int64(purpose),
+                autapses,
+                k0,
+                k1,
+                np.int64(lo),
+                np.int64(hi),
             )
     # Initial wiring is not rewiring: counters start at zero.
     ff.stats[:] = 0

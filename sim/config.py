@@ -48,7 +48,9 @@ class ParamSpec:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         lo = "-inf" if self.lo is None else _fmt(self.lo)
         hi = "inf" if self.hi is None else _fmt(self.hi)
-        return f"{'(' if self.lo_open or self.lo is None else '['}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
+        left = "(" if self.lo_open or self.lo is None else "["
+        right = ")" if self.hi_open or self.hi is None else "]"
+        return f"{left}{lo}, {hi}{right}"
 
 
 def _fmt(x: float) -> str:
@@ -76,7 +78,9 @@ def param(
 class NetworkConfig:
     """Grid size and time step."""
 
-    scale: int = param(1, doc="Grid side is 16 x scale; neurons per layer 256 x scale^2", live=False, lo=1, hi=64)
+    scale: int = param(
+        1, doc="Grid side is 16 x scale; neurons per layer 256 x scale^2", live=False, lo=1, hi=64
+    )
     dt: float = param(0.1, unit="ms", doc="Integration time step", live=False, lo=0.0, hi=10.0, lo_open=True)
 
 
@@ -89,12 +93,20 @@ class StimulusConfig:
         doc="correlated: a moving Gaussian blob; uncorrelated: flat Poisson input",
         choices=("correlated", "uncorrelated"),
     )
-    period: float = param(20.0, unit="ms", doc="A new stimulus location is drawn every period", lo=0.0, hi=1e7, lo_open=True)
+    period: float = param(
+        20.0, unit="ms", doc="A new stimulus location is drawn every period", lo=0.0, hi=1e7, lo_open=True
+    )
     f_base: float = param(5.0, unit="Hz", doc="Background rate of every source neuron", lo=0.0, hi=1000.0)
     f_peak: float = param(152.8, unit="Hz", doc="Peak rate added at the stimulus location", lo=0.0, hi=1000.0)
-    sigma: float = param(2.0, unit="grid", doc="Width of the stimulus Gaussian", lo=0.0, hi=1000.0, lo_open=True)
-    flat_rate: float = param(20.0, unit="Hz", doc="Rate of every source neuron with uncorrelated input", lo=0.0, hi=1000.0)
-    tiled: bool = param(False, doc="At scale > 1, repeat the 16 x 16 pattern (scale^2 blobs) instead of one blob")
+    sigma: float = param(
+        2.0, unit="grid", doc="Width of the stimulus Gaussian", lo=0.0, hi=1000.0, lo_open=True
+    )
+    flat_rate: float = param(
+        20.0, unit="Hz", doc="Rate of every source neuron with uncorrelated input", lo=0.0, hi=1000.0
+    )
+    tiled: bool = param(
+        False, doc="At scale > 1, repeat the 16 x 16 pattern (scale^2 blobs) instead of one blob"
+    )
 
 
 @dataclass(frozen=True)
@@ -108,12 +120,21 @@ class NeuronConfig:
     tau_ref: float = param(0.0, unit="ms", doc="Refractory period", lo=0.0, hi=1000.0)
     e_ex: float = param(0.0, unit="mV", doc="Excitatory reversal potential", lo=-200.0, hi=200.0)
     e_inh: float = param(-80.0, unit="mV", doc="Inhibitory reversal potential", lo=-200.0, hi=200.0)
-    tau_syn: float = param(5.0, unit="ms", doc="Decay time constant of both conductances", lo=0.0, hi=1e4, lo_open=True)
-    v_init: str = param(
-        "normal", doc="Initial membrane potential: drawn from N(mean, sd) or V_rest", live=False, choices=("normal", "rest")
+    tau_syn: float = param(
+        5.0, unit="ms", doc="Decay time constant of both conductances", lo=0.0, hi=1e4, lo_open=True
     )
-    v_init_mean: float = param(-60.0, unit="mV", doc="Mean of the initial potential", live=False, lo=-200.0, hi=100.0)
-    v_init_sd: float = param(5.0, unit="mV", doc="Standard deviation of the initial potential", live=False, lo=0.0, hi=100.0)
+    v_init: str = param(
+        "normal",
+        doc="Initial membrane potential: drawn from N(mean, sd) or V_rest",
+        live=False,
+        choices=("normal", "rest"),
+    )
+    v_init_mean: float = param(
+        -60.0, unit="mV", doc="Mean of the initial potential", live=False, lo=-200.0, hi=100.0
+    )
+    v_init_sd: float = param(
+        5.0, unit="mV", doc="Standard deviation of the initial potential", live=False, lo=0.0, hi=100.0
+    )
 
 
 @dataclass(frozen=True)
@@ -123,10 +144,18 @@ class STDPConfig:
     enabled: bool = param(True, doc="Apply STDP to FF and LAT weights")
     a_plus: float = param(0.02, doc="Potentiation amplitude (post after pre)", lo=0.0, hi=10.0)
     a_minus: float = param(0.0075, doc="Depression amplitude (pre after post)", lo=0.0, hi=10.0)
-    tau_plus: float = param(20.0, unit="ms", doc="Potentiation window (pre trace)", lo=0.0, hi=1e5, lo_open=True)
-    tau_minus: float = param(64.0, unit="ms", doc="Depression window (post trace)", lo=0.0, hi=1e5, lo_open=True)
+    tau_plus: float = param(
+        20.0, unit="ms", doc="Potentiation window (pre trace)", lo=0.0, hi=1e5, lo_open=True
+    )
+    tau_minus: float = param(
+        64.0, unit="ms", doc="Depression window (post trace)", lo=0.0, hi=1e5, lo_open=True
+    )
     g_max: float = param(0.2, doc="Maximum weight; new synapses start here", lo=0.0, hi=100.0, lo_open=True)
-    traces: str = param("all_to_all", doc="Trace interaction: all-to-all (sum) or nearest neighbour", choices=("all_to_all", "nearest"))
+    traces: str = param(
+        "all_to_all",
+        doc="Trace interaction: all-to-all (sum) or nearest neighbour",
+        choices=("all_to_all", "nearest"),
+    )
 
 
 @dataclass(frozen=True)
@@ -134,9 +163,14 @@ class ProjectionRewiringConfig:
     """Formation and elimination probabilities of one projection."""
 
     p_form: float = param(0.16, doc="Peak formation probability", lo=0.0, hi=1.0)
-    sigma_form: float = param(2.5, unit="grid", doc="Width of the formation Gaussian", lo=0.0, hi=1e4, lo_open=True)
+    sigma_form: float = param(
+        2.5, unit="grid", doc="Width of the formation Gaussian", lo=0.0, hi=1e4, lo_open=True
+    )
     p_elim_dep: float = param(
-        0.0245, doc="Elimination probability of a depressed synapse (w < g_max/2); above 1 means always", lo=0.0, hi=100.0
+        0.0245,
+        doc="Elimination probability of a depressed synapse (w < g_max/2); above 1 means always",
+        lo=0.0,
+        hi=100.0,
     )
     p_elim_pot: float = param(
         1.3611e-4, doc="Elimination probability of a potentiated synapse (w >= g_max/2)", lo=0.0, hi=100.0
@@ -154,19 +188,32 @@ class RewiringConfig:
     enabled: bool = param(True, doc="Form and remove synapses while running")
     scheme: str = param(
         "slot",
-        doc="slot: a target and one of its s_max slots per attempt (Bamford); pair: random (pre, post) pairs (GeNN)",
+        doc="slot: a target and one of its s_max slots per attempt (Bamford); pair: random (pre, post) pairs",
         live=False,
         choices=("slot", "pair"),
     )
-    interval: float = param(0.1, unit="ms", doc="Time between rewiring calls (rounded to whole steps)", lo=0.0, hi=1e6, lo_open=True)
+    interval: float = param(
+        0.1,
+        unit="ms",
+        doc="Time between rewiring calls (rounded to whole steps)",
+        lo=0.0,
+        hi=1e6,
+        lo_open=True,
+    )
     rate: float = param(
         10000.0,
         unit="Hz",
-        doc="Attempts per second at scale 1 (slot: per target population; pair: per projection), times scale^2",
+        doc="Attempts per second at scale 1 (slot: per target layer; pair: per projection), times scale^2",
         lo=0.0,
         hi=1e9,
     )
-    s_max: int = param(32, doc="Synapse slots per target neuron, shared by FF and LAT (slot scheme)", live=False, lo=1, hi=4096)
+    s_max: int = param(
+        32,
+        doc="Synapse slots per target neuron, shared by FF and LAT (slot scheme)",
+        live=False,
+        lo=1,
+        hi=4096,
+    )
     partner: str = param(
         "random",
         doc="Slot scheme partner: any neuron of either layer, or one that spiked in the previous step",
@@ -182,16 +229,22 @@ class ConnectivityConfig:
 
     wiring: str = param(
         "fixed_fan_in",
-        doc="fixed_fan_in: accept-reject until each target has its fan-in; pairwise_bernoulli: every pair independently",
+        doc="fixed_fan_in: accept-reject until each target has its fan-in; pairwise_bernoulli: each pair",
         live=False,
         choices=("fixed_fan_in", "pairwise_bernoulli"),
     )
     ff_fan_in: int = param(16, doc="Initial FF synapses per target (fixed_fan_in)", live=False, lo=0, hi=4096)
-    lat_fan_in: int = param(16, doc="Initial LAT synapses per target (fixed_fan_in)", live=False, lo=0, hi=4096)
-    lat_inhibitory: bool = param(False, doc="LAT synapses are inhibitory (reversal potential E_inh)", live=False)
+    lat_fan_in: int = param(
+        16, doc="Initial LAT synapses per target (fixed_fan_in)", live=False, lo=0, hi=4096
+    )
+    lat_inhibitory: bool = param(
+        False, doc="LAT synapses are inhibitory (reversal potential E_inh)", live=False
+    )
     allow_autapses: bool = param(True, doc="A target neuron may synapse onto itself through LAT", live=False)
     row_capacity: int = param(64, doc="Synapse capacity of each presynaptic row", live=False, lo=1, hi=65536)
-    col_capacity: int = param(64, doc="Synapse capacity per target neuron and projection", live=False, lo=1, hi=65536)
+    col_capacity: int = param(
+        64, doc="Synapse capacity per target neuron and projection", live=False, lo=1, hi=65536
+    )
 
 
 @dataclass(frozen=True)
@@ -199,7 +252,9 @@ class RunConfig:
     """Run-level settings of headless runs."""
 
     duration: float = param(300.0, unit="s", doc="Model time of a headless run", lo=0.0, hi=1e7, lo_open=True)
-    record_interval: float = param(1.0, unit="s", doc="Model time between metric records", lo=0.0, hi=1e7, lo_open=True)
+    record_interval: float = param(
+        1.0, unit="s", doc="Model time between metric records", lo=0.0, hi=1e7, lo_open=True
+    )
     record_events: bool = param(True, doc="Keep a log of every synapse formed or removed")
     seed: int = param(1, doc="Seed of the random number generator", lo=0, hi=2**64 - 1)
 
@@ -265,7 +320,11 @@ class ModelConfig:
         """Cross-field checks that single ranges cannot express."""
         n, c, r, s = self.neuron, self.connectivity, self.rewiring, self.stimulus
         if n.v_reset >= n.v_thresh:
-            raise ConfigError(f"must be below neuron.v_thresh ({n.v_thresh}), got {n.v_reset}", source=source, path="neuron.v_reset")
+            raise ConfigError(
+                f"must be below neuron.v_thresh ({n.v_thresh}), got {n.v_reset}",
+                source=source,
+                path="neuron.v_reset",
+            )
         if r.scheme == "slot":
             if c.wiring != "fixed_fan_in":
                 raise ConfigError(
@@ -275,7 +334,7 @@ class ModelConfig:
                 )
             if c.ff_fan_in + c.lat_fan_in > r.s_max:
                 raise ConfigError(
-                    f"ff_fan_in + lat_fan_in ({c.ff_fan_in + c.lat_fan_in}) exceeds rewiring.s_max ({r.s_max})",
+                    f"ff_fan_in + lat_fan_in ({c.ff_fan_in + c.lat_fan_in}) exceeds s_max ({r.s_max})",
                     source=source,
                     path="connectivity.ff_fan_in",
                 )
@@ -293,10 +352,16 @@ class ModelConfig:
                     path=f"connectivity.{name}",
                 )
         if s.period < self.network.dt:
-            raise ConfigError(f"must be at least network.dt ({self.network.dt} ms), got {s.period}", source=source, path="stimulus.period")
+            raise ConfigError(
+                f"must be at least network.dt ({self.network.dt} ms), got {s.period}",
+                source=source,
+                path="stimulus.period",
+            )
         if r.interval < self.network.dt:
             raise ConfigError(
-                f"must be at least network.dt ({self.network.dt} ms), got {r.interval}", source=source, path="rewiring.interval"
+                f"must be at least network.dt ({self.network.dt} ms), got {r.interval}",
+                source=source,
+                path="rewiring.interval",
             )
         if self.run.record_interval * 1000.0 < self.network.dt:
             raise ConfigError("must be at least one time step", source=source, path="run.record_interval")
@@ -343,7 +408,9 @@ def _check_value(value: Any, ftype: str, spec: ParamSpec, source: str | None, pa
 
 def _build(cls: type[T], data: Mapping[str, Any], source: str | None, prefix: str) -> T:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"must be a mapping of keys to values, got {data!r}", source=source, path=prefix or None)
+        raise ConfigError(
+            f"must be a mapping of keys to values, got {data!r}", source=source, path=prefix or None
+        )
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in data:
         if key not in known:
@@ -359,7 +426,9 @@ def _build(cls: type[T], data: Mapping[str, Any], source: str | None, prefix: st
         default = cls.__dataclass_fields__[name].default_factory  # type: ignore[attr-defined]
         if default is not dataclasses.MISSING:
             if not isinstance(value, Mapping):
-                raise ConfigError(f"must be a mapping of keys to values, got {value!r}", source=source, path=path)
+                raise ConfigError(
+                    f"must be a mapping of keys to values, got {value!r}", source=source, path=path
+                )
             kwargs[name] = _build_over(default(), value, source, path)
             continue
         if name in _META_KEYS:
@@ -419,7 +488,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"must contain a mapping of keys to values, got {type(data).__name__}", source=str(path))
+        raise ConfigError(
+            f"must contain a mapping of keys to values, got {type(data).__name__}", source=str(path)
+        )
     return data
 
 
@@ -445,7 +516,9 @@ def resolve_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not ppath.is_absolute():
         ppath = path.parent / ppath
     if not ppath.exists():
-        raise ConfigError(f"extends '{parent}', which does not exist ({ppath})", source=str(path), path="extends")
+        raise ConfigError(
+            f"extends '{parent}', which does not exist ({ppath})", source=str(path), path="extends"
+        )
     base = resolve_yaml(ppath, (*_seen, path))
     return _deep_merge(base, data)
 

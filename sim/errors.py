@@ -36,3 +36,7 @@ class CheckpointError(RewireLabError, ValueError):
 
 class EngineClosedError(RewireLabError, RuntimeError):
     """The engine was used after it was closed."""
+
+
+class OutputError(RewireLabError, OSError):
+    """An output folder or file cannot be created or written."""

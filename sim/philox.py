@@ -41,8 +41,12 @@ PURPOSE_POISSON_REST = 10  # (step, ., block, k // 4): neurons after a block's f
 
 
 def _philox_rounds(
-    c0: NDArray[np.uint64], c1: NDArray[np.uint64], c2: NDArray[np.uint64], c3: NDArray[np.uint64],
-    k0: NDArray[np.uint64], k1: NDArray[np.uint64],
+    c0: NDArray[np.uint64],
+    c1: NDArray[np.uint64],
+    c2: NDArray[np.uint64],
+    c3: NDArray[np.uint64],
+    k0: NDArray[np.uint64],
+    k1: NDArray[np.uint64],
 ) -> tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.uint64], NDArray[np.uint64]]:
     """Ten Philox rounds on 32-bit words held in uint64 (scalars or arrays)."""
     for _ in range(ROUNDS):
@@ -104,7 +108,9 @@ def counter_word1(purpose: np.int64, step: np.int64) -> np.uint64:
 
 def uniform(words: ArrayLike) -> NDArray[np.float32]:
     """Vectorised :func:`uniform_nb`."""
-    return ((np.asarray(words, dtype=np.uint64) >> SHIFT8).astype(np.float32) * np.float32(TWO_M24)).astype(np.float32)
+    return ((np.asarray(words, dtype=np.uint64) >> SHIFT8).astype(np.float32) * np.float32(TWO_M24)).astype(
+        np.float32
+    )
 
 
 def below(words: ArrayLike, n: int) -> NDArray[np.int64]:

@@ -56,11 +56,24 @@ class NeuronArrays(NamedTuple):
 
 
 _NEURON_DTYPES = {
-    "v": np.float32, "g_ex": np.float32, "g_inh": np.float32, "refrac": np.int32,
-    "pend_ex": np.float32, "pend_inh": np.float32, "x_src": np.float32, "x_tgt": np.float32,
-    "y_tgt": np.float32, "p_src": np.float32, "spk_src": np.int32, "spk_tgt": np.int32,
-    "count_src": np.int64, "count_tgt": np.int64, "fired": np.bool_,
-    "cdf_src": np.float32, "fac": np.float32, "bits": np.int32,
+    "v": np.float32,
+    "g_ex": np.float32,
+    "g_inh": np.float32,
+    "refrac": np.int32,
+    "pend_ex": np.float32,
+    "pend_inh": np.float32,
+    "x_src": np.float32,
+    "x_tgt": np.float32,
+    "y_tgt": np.float32,
+    "p_src": np.float32,
+    "spk_src": np.int32,
+    "spk_tgt": np.int32,
+    "count_src": np.int64,
+    "count_tgt": np.int64,
+    "fired": np.bool_,
+    "cdf_src": np.float32,
+    "fac": np.float32,
+    "bits": np.int32,
 }
 
 
@@ -86,17 +99,22 @@ class NetworkState:
     def copy(self) -> NetworkState:
         """A deep copy."""
         return NetworkState(
-            NeuronArrays(*(a.copy() for a in self.neurons)),
-            TableArrays(*(a.copy() for a in self.ff)),
-            TableArrays(*(a.copy() for a in self.lat)),
+            NeuronArrays._make(a.copy() for a in self.neurons),
+            TableArrays._make(a.copy() for a in self.ff),
+            TableArrays._make(a.copy() for a in self.lat),
             self.istate.copy(),
         )
 
     def to_arrays(self) -> dict[str, NDArray[np.generic]]:
         """Flat ``{"group.name": array}`` mapping (for checkpoints)."""
         out: dict[str, NDArray[np.generic]] = {"istate": self.istate}
-        for group, tup in (("neurons", self.neurons), ("ff", self.ff), ("lat", self.lat)):
-            for name, arr in zip(tup._fields, tup):
+        groups: tuple[tuple[str, dict[str, NDArray[np.generic]]], ...] = (
+            ("neurons", self.neurons._asdict()),
+            ("ff", self.ff._asdict()),
+            ("lat", self.lat._asdict()),
+        )
+        for group, arrays in groups:
+            for name, arr in arrays.items():
                 out[f"{group}.{name}"] = arr
         return out
 

@@ -133,6 +133,18 @@ def find_synapse(t: TableArrays, pre: np.int64, post: np.int64) -> np.int64:
 def _check(t: TableArrays) -> int:
     """Return 0 when every invariant holds, else a code naming the first broken one."""
     n_pre, n_post, row_cap, col_cap = t.dims[0], t.dims[1], t.dims[2], t.dims[3]
+    if (
+        t.row_len.shape[0] != n_pre
+        or t.post.shape[0] != n_pre * row_cap
+        or t.col_len.shape[0] != n_post
+        or t.col_syn.shape[0] != n_post * col_cap
+        or t.weight.shape[0] != n_pre * row_cap
+        or t.col_pos.shape[0] != n_pre * row_cap
+    ):
+        return 6
+    for j in range(n_post):
+        if t.col_len[j] < 0 or t.col_len[j] > col_cap:
+            return 5
     seen = np.zeros(n_post, np.int64)
     for i in range(n_pre):
         if t.row_len[i] < 0 or t.row_len[i] > row_cap:
@@ -160,6 +172,7 @@ _CHECK_MESSAGES = {
     3: "column position out of range",
     4: "column index does not point back to its synapse",
     5: "in-degree does not match the rows",
+    6: "array sizes do not match the table dimensions",
 }
 
 
@@ -242,7 +255,7 @@ class SynapseTable:
 
     def copy(self) -> SynapseTable:
         """A deep copy."""
-        return SynapseTable(TableArrays(*(a.copy() for a in self.arrays)))
+        return SynapseTable(TableArrays._make(a.copy() for a in self.arrays))
 
     def _check_pre(self, pre: int) -> None:
         if not 0 <= pre < self.n_pre:

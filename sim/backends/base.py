@@ -26,6 +26,9 @@ class Backend(Protocol):
     def advance(self, n_steps: int) -> NDArray[np.void]:
         """Advance ``n_steps`` steps; return the rewiring events they produced (EVENT_DTYPE)."""
 
+    def warm_up(self) -> None:
+        """Compile or load every kernel now, so that the first step does not stall."""
+
     def set_params(self, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
         """Replace the kernel parameters (live changes)."""
 

@@ -43,8 +43,8 @@ from sim.params import (
     F_STIM_INV_2S2,
     F_SYN_DECAY,
     F_THETA,
-    F_V_REST,
     F_V_RESET,
+    F_V_REST,
     F_V_THRESH,
     I_AUTAPSES,
     I_CORRELATED,
@@ -264,9 +264,19 @@ def exp_poly(x: np.float32) -> tuple[np.float32, np.int32]:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _lif(
-    v: np.ndarray, g_ex: np.ndarray, g_inh: np.ndarray, pend_ex: np.ndarray, pend_inh: np.ndarray,
-    refrac: np.ndarray, fired: np.ndarray, spk: np.ndarray, count: np.ndarray, fp: np.ndarray,
-    ref_steps: np.int32, fac: np.ndarray, bits: np.ndarray,
+    v: np.ndarray,
+    g_ex: np.ndarray,
+    g_inh: np.ndarray,
+    pend_ex: np.ndarray,
+    pend_inh: np.ndarray,
+    refrac: np.ndarray,
+    fired: np.ndarray,
+    spk: np.ndarray,
+    count: np.ndarray,
+    fp: np.ndarray,
+    ref_steps: np.int32,
+    fac: np.ndarray,
+    bits: np.ndarray,
 ) -> np.int64:
     """LIF update in three passes that the compiler can vectorise; returns the spike count."""
     v_rest = np.float32(fp[F_V_REST])
@@ -323,8 +333,19 @@ def neuron_update(fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, nrn: Neuro
     """
     decay_traces(fp, nrn)
     nt = _lif(
-        nrn.v, nrn.g_ex, nrn.g_inh, nrn.pend_ex, nrn.pend_inh, nrn.refrac, nrn.fired, nrn.spk_tgt, nrn.count_tgt,
-        fp, np.int32(ip[I_REF_STEPS]), nrn.fac, nrn.bits,
+        nrn.v,
+        nrn.g_ex,
+        nrn.g_inh,
+        nrn.pend_ex,
+        nrn.pend_inh,
+        nrn.refrac,
+        nrn.fired,
+        nrn.spk_tgt,
+        nrn.count_tgt,
+        fp,
+        np.int32(ip[I_REF_STEPS]),
+        nrn.fac,
+        nrn.bits,
     )
     istate[S_N_SPK_TGT] = nt
     return nt
@@ -339,7 +360,13 @@ def clear_fired(nrn: NeuronArrays, nt: np.int64) -> None:
 
 @njit(cache=True, nogil=True)
 def propagate_stdp(
-    fp: np.ndarray, ip: np.ndarray, nrn: NeuronArrays, ff: TableArrays, lat: TableArrays, ns: np.int64, nt: np.int64
+    fp: np.ndarray,
+    ip: np.ndarray,
+    nrn: NeuronArrays,
+    ff: TableArrays,
+    lat: TableArrays,
+    ns: np.int64,
+    nt: np.int64,
 ) -> None:
     """Deliver this step's spikes into next step's input; STDP; then add the spikes to the traces.
 
@@ -407,8 +434,15 @@ def propagate_stdp(
 
 
 @njit(inline="always", cache=True, nogil=True)
-def _record(ev: np.ndarray, ev_count: np.ndarray, step: np.int64, pre: np.int64, post: np.int64,
-            proj: np.int64, kind: np.int64) -> None:
+def _record(
+    ev: np.ndarray,
+    ev_count: np.ndarray,
+    step: np.int64,
+    pre: np.int64,
+    post: np.int64,
+    proj: np.int64,
+    kind: np.int64,
+) -> None:
     c = ev_count[0]
     ev[c, EV_STEP] = step
     ev[c, EV_PRE] = pre
@@ -426,8 +460,12 @@ def _n_attempts(fp: np.ndarray, ip: np.ndarray, step: np.int64, proj: np.int64) 
     frac = expected - whole
     if frac > 0.0:
         r0, _r1, _r2, _r3 = philox_nb(
-            np.uint64(step) & MASK32, counter_word1(PURPOSE_ATTEMPTS, step), np.uint64(proj), np.uint64(0),
-            np.uint64(ip[I_KEY0]), np.uint64(ip[I_KEY1]),
+            np.uint64(step) & MASK32,
+            counter_word1(PURPOSE_ATTEMPTS, step),
+            np.uint64(proj),
+            np.uint64(0),
+            np.uint64(ip[I_KEY0]),
+            np.uint64(ip[I_KEY1]),
         )
         if uniform_nb(r0) < frac:
             whole += 1
@@ -441,8 +479,15 @@ def _p_elim(fp: np.ndarray, base: np.int64, w: np.float32) -> np.float64:
 
 @njit(cache=True, nogil=True)
 def rewire_slot(
-    fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, nrn: NeuronArrays, ff: TableArrays, lat: TableArrays,
-    step: np.int64, ev: np.ndarray, ev_count: np.ndarray,
+    fp: np.ndarray,
+    ip: np.ndarray,
+    istate: np.ndarray,
+    nrn: NeuronArrays,
+    ff: TableArrays,
+    lat: TableArrays,
+    step: np.int64,
+    ev: np.ndarray,
+    ev_count: np.ndarray,
 ) -> None:
     """Bamford's scheme: each attempt picks a target neuron and one of its s_max slots.
 
@@ -522,10 +567,15 @@ def rewire_slot(
 
 @njit(cache=True, nogil=True)
 def _draw_pairs(
-    ip: np.ndarray, step: np.int64, proj: np.int64, attempts: np.int64, autapses: bool,
-    keys: np.ndarray, accept: np.ndarray,
+    ip: np.ndarray,
+    step: np.int64,
+    proj: np.int64,
+    attempts: np.int64,
+    autapses: bool,
+    keys: np.ndarray,
+    accept: np.ndarray,
 ) -> None:
-    """Draw ``attempts`` distinct (pre, post) pairs as keys pre * n + post, sorted, with acceptance uniforms."""
+    """Draw ``attempts`` distinct (pre, post) pairs: sorted keys pre * n + post and acceptance uniforms."""
     n = ip[I_N]
     k0 = np.uint64(ip[I_KEY0])
     k1 = np.uint64(ip[I_KEY1])
@@ -566,8 +616,14 @@ def _draw_pairs(
 
 @njit(cache=True, nogil=True)
 def rewire_pair(
-    fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, ff: TableArrays, lat: TableArrays,
-    step: np.int64, ev: np.ndarray, ev_count: np.ndarray,
+    fp: np.ndarray,
+    ip: np.ndarray,
+    istate: np.ndarray,
+    ff: TableArrays,
+    lat: TableArrays,
+    step: np.int64,
+    ev: np.ndarray,
+    ev_count: np.ndarray,
 ) -> None:
     """GeNN-study scheme: per projection, distinct random (pre, post) pairs.
 
@@ -607,8 +663,15 @@ def rewire_pair(
 
 @njit(cache=True, nogil=True)
 def rewire(
-    fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, nrn: NeuronArrays, ff: TableArrays, lat: TableArrays,
-    step: np.int64, ev: np.ndarray, ev_count: np.ndarray,
+    fp: np.ndarray,
+    ip: np.ndarray,
+    istate: np.ndarray,
+    nrn: NeuronArrays,
+    ff: TableArrays,
+    lat: TableArrays,
+    step: np.int64,
+    ev: np.ndarray,
+    ev_count: np.ndarray,
 ) -> None:
     """One rewiring call of the configured scheme."""
     if ip[I_SCHEME] == SCHEME_SLOT:
@@ -619,8 +682,16 @@ def rewire(
 
 @njit(cache=True, nogil=True)
 def run_steps(
-    n_steps: np.int64, fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, nrn: NeuronArrays,
-    ff: TableArrays, lat: TableArrays, ev: np.ndarray, ev_count: np.ndarray, ev_reserve: np.int64,
+    n_steps: np.int64,
+    fp: np.ndarray,
+    ip: np.ndarray,
+    istate: np.ndarray,
+    nrn: NeuronArrays,
+    ff: TableArrays,
+    lat: TableArrays,
+    ev: np.ndarray,
+    ev_count: np.ndarray,
+    ev_reserve: np.int64,
 ) -> np.int64:
     """Advance up to ``n_steps`` steps; returns the number done.
 
@@ -650,8 +721,15 @@ def run_steps(
 
 @njit(cache=True, nogil=True)
 def rewire_only(
-    n_steps: np.int64, fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, nrn: NeuronArrays,
-    ff: TableArrays, lat: TableArrays, ev: np.ndarray, ev_count: np.ndarray,
+    n_steps: np.int64,
+    fp: np.ndarray,
+    ip: np.ndarray,
+    istate: np.ndarray,
+    nrn: NeuronArrays,
+    ff: TableArrays,
+    lat: TableArrays,
+    ev: np.ndarray,
+    ev_count: np.ndarray,
 ) -> np.int64:
     """Run just the rewiring calls that ``n_steps`` steps would make (for timing its share)."""
     every = ip[I_REWIRE_EVERY]

@@ -1,0 +1,121 @@
+"""The benchmark: real-time factor per backend and scale.
+
+For every backend and scale the network is built (not timed), warmed up (so
+compilation is not timed either), then run for ``duration`` seconds of model
+time. The share of time spent rewiring is the wall time of the same rewiring
+calls replayed alone on a copy of the state, over the wall time of the run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.backends import resolve_backend_name
+from sim.config import ModelConfig
+from sim.engine import Engine
+
+#: Model seconds of warm-up before timing.
+WARMUP_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class BenchRecord:
+    """One measurement."""
+
+    preset: str
+    backend: str
+    scale: int
+    neurons_per_layer: int
+    synapses: int
+    rewiring: bool
+    duration: float
+    wall_seconds: float
+    steps_per_second: float
+    realtime_factor: float
+    rewiring_share: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (for JSON)."""
+        return asdict(self)
+
+
+def bench_one(config: ModelConfig, backend: str, duration: float, seed: int = 1) -> BenchRecord:
+    """Measure one configuration on one backend."""
+    with Engine.build(config, backend=backend, seed=seed) as eng:
+        eng.run(WARMUP_SECONDS)
+        if config.rewiring.enabled:
+            eng.time_rewiring(WARMUP_SECONDS)  # compile the replay kernel outside the timing
+        snap = eng.snapshot()
+        synapses = snap.ff.count + snap.lat.count
+        steps = eng.steps_for(duration)
+        rewire_s = eng.time_rewiring(duration) if config.rewiring.enabled else 0.0
+        t0 = time.perf_counter()
+        eng.step(steps)
+        wall = time.perf_counter() - t0
+        return BenchRecord(
+            preset=config.name,
+            backend=eng.backend_name,
+            scale=config.network.scale,
+            neurons_per_layer=config.n_neurons,
+            synapses=synapses,
+            rewiring=config.rewiring.enabled,
+            duration=duration,
+            wall_seconds=wall,
+            steps_per_second=steps / wall,
+            realtime_factor=duration / wall,
+            rewiring_share=min(1.0, rewire_s / wall) if wall > 0 else 0.0,
+        )
+
+
+def run_bench(
+    config: ModelConfig,
+    backends: list[str],
+    scales: list[int],
+    duration: float,
+    *,
+    rewiring: bool = True,
+    seed: int = 1,
+    report: Any = None,
+) -> list[BenchRecord]:
+    """Measure ``config`` at every scale on every backend; ``report(record)`` is called after each."""
+    records = []
+    resolved = []
+    for b in backends:
+        name = resolve_backend_name(b)
+        if name not in resolved:
+            resolved.append(name)
+    for name in resolved:
+        for scale in scales:
+            cfg = config.replace("network.scale", scale).replace(
+                "rewiring.enabled", rewiring and config.rewiring.enabled
+            )
+            rec = bench_one(cfg, name, duration, seed)
+            records.append(rec)
+            if report is not None:
+                report(rec)
+    return records
+
+
+HEADER = (
+    f"{'preset':<14} {'backend':<7} {'scale':>5} {'neurons/layer':>13} {'synapses':>9} "
+    f"{'steps/s':>10} {'realtime':>9} {'rewiring':>8}"
+)
+
+
+def format_record(r: BenchRecord) -> str:
+    """One line of the benchmark table."""
+    share = f"{100 * r.rewiring_share:7.1f}%" if r.rewiring else "     off"
+    return (
+        f"{r.preset:<14} {r.backend:<7} {r.scale:>5} {r.neurons_per_layer:>13,} {r.synapses:>9,} "
+        f"{r.steps_per_second:>10,.0f} {r.realtime_factor:>8.2f}x {share}"
+    )
+
+
+def write_json_records(path: Path, preset: str, records: list[BenchRecord]) -> None:
+    """Write the records as JSON (atomically)."""
+    from app.headless import write_json
+
+    write_json(path, [r.as_dict() for r in records])

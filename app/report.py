@@ -1,0 +1,376 @@
+"""Report figures of a finished (or paused) run, rendered off screen to PNG files.
+
+Matplotlib is used only through :class:`matplotlib.figure.Figure` and the Agg
+canvas: no pyplot, so no global figure state, no GUI backend, and the module
+is safe to call from a worker thread.
+
+>>> paths = write_figures(Path("out"), metrics, engine.snapshot(), engine.config,
+...                       engine.events())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from numpy.typing import NDArray
+
+from sim.analysis import by_displacement, events_by_distance, receptive_fields
+from sim.analysis.reference import CASE_NAMES, case_of, reference_values
+from sim.config import ModelConfig
+from sim.events import FF
+from sim.snapshot import Snapshot
+
+__all__ = ["DPI", "FIGURE_NAMES", "METRIC_KEYS", "write_figures"]
+
+#: Resolution of every figure.
+DPI = 150
+#: File names, in the order :func:`write_figures` returns them.
+FIGURE_NAMES: tuple[str, ...] = ("map_quality.png", "synapses.png", "topographic_map.png", "receptive_field.png")
+#: Columns the metrics table must have.
+METRIC_KEYS: tuple[str, ...] = (
+    "t", "ff_synapses", "lat_synapses", "formations", "eliminations", "rate_source", "rate_target",
+    "sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight",
+)
+
+_Array = NDArray[np.float64]
+
+# Colour-blind-safe palette (Okabe & Ito).
+_BLUE, _ORANGE, _GREEN, _VERMILION, _PURPLE, _GREY = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#8C8C8C"
+)
+_COUNTS_STYLE = {"color": _BLUE, "linestyle": "-", "linewidth": 2.0}
+_WEIGHTS_STYLE = {"color": _ORANGE, "linestyle": "-.", "linewidth": 2.0}
+_TITLE_SIZE = 13
+_LABEL_SIZE = 11
+_NOTE_STYLE = {"ha": "center", "va": "center", "fontsize": _LABEL_SIZE, "color": "#555555", "style": "italic"}
+
+
+def write_figures(
+    out_dir: Path, metrics: Mapping[str, np.ndarray], snapshot: Snapshot, config: ModelConfig,
+    events: np.ndarray,
+) -> list[Path]:
+    """Render the report figures of a run into ``out_dir``.
+
+    Each PNG is rendered to a temporary file in ``out_dir`` and moved into
+    place with :func:`os.replace`, so a reader never sees a partial file.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Folder for the figures; created if missing.
+    metrics : mapping of str to ndarray
+        Equal-length 1-D columns :data:`METRIC_KEYS`: ``t`` (model seconds,
+        the first row is the initial network), FF and LAT synapse counts,
+        formations and eliminations within each recording interval, mean
+        source and target rates (Hz), and mean ``sigma_aff`` and ``AD`` from
+        synapse counts (``_conn``) and weights (``_weight``).
+    snapshot : Snapshot
+        The final network.
+    config : ModelConfig
+        The run's configuration (preset name, time step, case, ``g_max``).
+    events : ndarray of ``sim.events.EVENT_DTYPE``
+        The full rewiring-event log (may be empty).
+
+    Returns
+    -------
+    list of Path
+        ``map_quality.png``, ``synapses.png``, ``topographic_map.png`` and
+        ``receptive_field.png`` in ``out_dir``, in that order.
+
+    Raises
+    ------
+    ValueError
+        If a metrics column is missing, not 1-D, or the columns differ in length.
+    """
+    table = _check_metrics(metrics)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    heading = f"{config.name}, t = {_format_time(snapshot.t)}"
+    figures = (
+        _map_quality_figure(table, config, heading),
+        _synapses_figure(table, heading),
+        _topographic_map_figure(snapshot, heading),
+        _receptive_field_figure(snapshot, config, np.asarray(events), heading),
+    )
+    return [_save(fig, out / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)]
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _check_metrics(metrics: Mapping[str, np.ndarray]) -> dict[str, _Array]:
+    """Return the metrics columns as float arrays after checking names and lengths."""
+    missing = [k for k in METRIC_KEYS if k not in metrics]
+    if missing:
+        raise ValueError(f"metrics lack the column(s) {', '.join(missing)}")
+    table = {k: np.asarray(metrics[k], dtype=np.float64) for k in METRIC_KEYS}
+    lengths = {k: v.shape for k, v in table.items()}
+    if any(len(s) != 1 for s in lengths.values()) or len({s[0] for s in lengths.values()}) != 1:
+        raise ValueError(f"metrics columns must be 1-D arrays of equal length, got shapes {lengths}")
+    return table
+
+
+def _format_time(t: float) -> str:
+    """Model time for a title: ``0.2 s``, ``12.5 s``, ``300 s``."""
+    return f"{t:.0f} s" if abs(t) >= 100 else f"{t:.3g} s"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as PNG atomically (temporary file in the same folder, then rename)."""
+    FigureCanvasAgg(fig)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # type: ignore[union-attr, call-arg]
+    return fig
+
+
+def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
+    """Label the time axis and give it a sensible range even for a single row."""
+    end = float(np.nanmax(t)) if t.size and np.isfinite(t).any() else 0.0
+    span = end if end > 0 else 1.0
+    ax.set_xlim(-0.02 * span, end + 0.02 * span if end > 0 else span)
+    if label:
+        ax.set_xlabel("model time (s)", fontsize=_LABEL_SIZE)
+    ax.grid(True, color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _note(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, **_NOTE_STYLE)  # type: ignore[arg-type]
+
+
+# -- 1. map quality -------------------------------------------------------------------------------------
+def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: str) -> Figure:
+    t = table["t"]
+    reference = reference_values(config)
+    case = case_of(config)
+    fig = _new_figure(12.0, 4.8)
+    axes = fig.subplots(1, 2)
+    panels = (
+        ("sigma_aff", "Receptive-field spread $\\sigma_{aff}$", "$\\sigma_{aff}$ (grid units)"),
+        ("ad", "Receptive-field offset AD", "AD (grid units)"),
+    )
+    handles: dict[str, Line2D] = {}
+    for ax, (stem, title, ylabel) in zip(axes, panels, strict=True):
+        top = 0.0
+        for kind, style, label in (("conn", _COUNTS_STYLE, "counts"), ("weight", _WEIGHTS_STYLE, "weights")):
+            y = table[f"{stem}_{kind}"]
+            marker = "o" if t.size <= 40 else None
+            (line,) = ax.plot(t, y, label=f"network ({label})", marker=marker, markersize=3.5, **style)  # type: ignore[arg-type]
+            handles.setdefault(label, line)
+            if y.size and np.isfinite(y[0]):
+                handles.setdefault(
+                    "initial",
+                    ax.plot(t[:1], y[:1], linestyle="none", marker="D", markersize=8, markerfacecolor="white",
+                            markeredgecolor="black", markeredgewidth=1.4, zorder=5,
+                            label="initial network (t = 0)")[0],
+                )
+                if kind == "conn":
+                    ax.annotate(f"{y[0]:.2f}", (float(t[0]), float(y[0])), xytext=(8, 8),
+                                textcoords="offset points", fontsize=9, zorder=6,
+                                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+                                      "alpha": 0.85})
+            if reference is not None:
+                value = reference[f"{stem}_{kind}"]
+                ref = ax.axhline(value, color=style["color"], linestyle="--", linewidth=1.3, alpha=0.85,
+                                 zorder=1, label=f"Bamford 2010 case {case} ({label})")
+                handles.setdefault(f"ref {label}", ref)
+                ax.annotate(f"{value:.2f}", (1.0, value), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                            textcoords="offset points", va="center", fontsize=9, color=style["color"])
+                top = max(top, value)
+            if np.isfinite(y).any():
+                top = max(top, float(np.nanmax(y)))
+        if not t.size:
+            _note(ax, "no metrics recorded")
+        ax.set_ylim(0.0, 1.15 * top if top > 0 else 1.0)
+        ax.set_title(title, fontsize=_TITLE_SIZE)
+        ax.set_ylabel(ylabel, fontsize=_LABEL_SIZE)
+        _time_axis(ax, t)
+    order = ["counts", "weights", "initial", "ref counts", "ref weights"]
+    shown = [handles[k] for k in order if k in handles]
+    fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncols=min(len(shown), 5),
+               fontsize=10, frameon=False)
+    subtitle = CASE_NAMES[case] if case is not None else "no published reference for this configuration"
+    fig.suptitle(f"Map quality: {heading}\n{subtitle}", fontsize=_TITLE_SIZE + 1)
+    return fig
+
+
+# -- 2. synapses ----------------------------------------------------------------------------------------
+def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
+    t = table["t"]
+    fig = _new_figure(9.0, 7.0)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    marker = "o" if t.size <= 40 else None
+    top.plot(t, table["ff_synapses"], color=_BLUE, linewidth=2.0, marker=marker, markersize=3.5,
+             label="feed-forward (FF)")
+    top.plot(t, table["lat_synapses"], color=_PURPLE, linewidth=2.0, linestyle="--", marker=marker,
+             markersize=3.5, label="lateral (LAT)")
+    top.set_ylabel("synapses", fontsize=_LABEL_SIZE)
+    top.set_title("Synapse counts", fontsize=_TITLE_SIZE)
+    counts = np.concatenate([table["ff_synapses"], table["lat_synapses"]])
+    peak = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
+    top.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
+    top.legend(loc="lower left", fontsize=10)
+    _time_axis(top, t, label=False)
+
+    if t.size >= 2:
+        width = np.diff(t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            formed = np.where(width > 0, table["formations"][1:] / width, np.nan)
+            removed = np.where(width > 0, table["eliminations"][1:] / width, np.nan)
+        bottom.stairs(formed, t, color=_GREEN, linewidth=2.0, label="formations", baseline=None)
+        bottom.stairs(removed, t, color=_VERMILION, linewidth=2.0, linestyle="--", label="eliminations",
+                      baseline=None)
+        rates = np.concatenate([formed, removed])
+        peak = float(np.nanmax(rates)) if np.isfinite(rates).any() else 0.0
+        bottom.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
+        bottom.legend(loc="upper right", fontsize=10)
+    else:
+        _note(bottom, "no recording interval yet")
+    bottom.set_ylabel("events per second (1/s)", fontsize=_LABEL_SIZE)
+    bottom.set_title("Rewiring events (FF + LAT), per recording interval", fontsize=_TITLE_SIZE)
+    _time_axis(bottom, t)
+    fig.suptitle(f"Synapses: {heading}", fontsize=_TITLE_SIZE + 1)
+    return fig
+
+
+# -- 3. topographic map ---------------------------------------------------------------------------------
+def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
+    n = snapshot.side
+    rf = receptive_fields(snapshot.ff.pre, snapshot.ff.post, n)
+    fig = _new_figure(7.6, 7.0)
+    ax = fig.subplots()
+    cell = 5.5 * 72.0 / n  # approximate size of one grid cell in points
+    line_width = float(np.clip(0.12 * cell, 0.3, 1.6))
+
+    # The ideal map: every neuron at its own position.
+    pos = np.arange(n, dtype=np.float64)
+    ideal = [[(x, 0.0), (x, n - 1.0)] for x in pos] + [[(0.0, y), (n - 1.0, y)] for y in pos]
+    ax.add_collection(LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":", zorder=1))
+
+    ids = np.arange(n * n).reshape(n, n)  # [row, col]; position (x, y) = (col, row)
+    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    gap = np.abs(rf.centre[a] - rf.centre[b])
+    keep = rf.has_input[a] & rf.has_input[b] & (gap[:, 0] <= n / 2) & (gap[:, 1] <= n / 2)
+    segments = np.stack([rf.centre[a[keep]], rf.centre[b[keep]]], axis=1)
+    ax.add_collection(LineCollection(list(segments), colors="#404040", linewidths=line_width, zorder=2))
+
+    active = rf.has_input
+    size = float(np.clip((0.45 * cell) ** 2, 1.0, 80.0))
+    sigma = rf.sigma_aff[active]
+    vmin, vmax = (float(sigma.min()), float(sigma.max())) if sigma.size else (0.0, 1.0)
+    if vmax - vmin < 0.1:
+        vmin, vmax = vmin - 0.05, vmax + 0.05
+    points = ax.scatter(rf.centre[active, 0], rf.centre[active, 1], c=sigma, cmap="viridis", vmin=vmin,
+                        vmax=vmax, s=size, edgecolors="black", linewidths=0.3, zorder=3, clip_on=False)
+    cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
+    cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
+    handles = [
+        Line2D([], [], color="#404040", linewidth=1.5, marker="o", markersize=6, markerfacecolor=_GREEN,
+               markeredgecolor="black", markeredgewidth=0.3, label="receptive-field centres, grid neighbours joined"),
+        Line2D([], [], color="#A0A0A0", linewidth=1.2, linestyle=":", label="ideal map"),
+    ]
+    if (~active).any():
+        handles.append(ax.scatter(rf.centre[~active, 0], rf.centre[~active, 1], marker="x", color=_VERMILION,
+                                  s=size, linewidths=1.0, zorder=3,
+                                  label=f"no FF input ({int((~active).sum())} neurons)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
+    if not active.any():
+        _note(ax, "no feed-forward synapses")
+
+    ax.set_xlim(0.0, float(n))
+    ax.set_ylim(float(n), 0.0)  # row 0 at the top, so the "lower" neighbour is drawn below
+    ax.set_aspect("equal")
+    ax.set_xlabel("receptive-field centre x in the source layer (grid units)", fontsize=_LABEL_SIZE)
+    ax.set_ylabel("receptive-field centre y (grid units)", fontsize=_LABEL_SIZE)
+    ax.set_title(
+        f"mean $\\sigma_{{aff}}$ = {rf.mean_sigma_aff:.2f}, mean AD = {rf.mean_ad:.2f} (synapse counts)",
+        fontsize=_LABEL_SIZE,
+    )
+    fig.suptitle(f"Topographic map: {heading}", fontsize=_TITLE_SIZE + 1)
+    return fig
+
+
+# -- 4. mean receptive field ----------------------------------------------------------------------------
+def _receptive_field_figure(snapshot: Snapshot, config: ModelConfig, events: np.ndarray, heading: str) -> Figure:
+    n = snapshot.side
+    ff = snapshot.ff
+    stats = by_displacement(ff.pre, ff.post, n, ff.weight)
+    fig = _new_figure(16.0, 5.2)
+    ax_p, ax_w, ax_e = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.15])
+    lo, hi = float(stats.offsets[0]) - 0.5, float(stats.offsets[-1]) + 0.5
+    extent = (lo, hi, hi, lo)  # dy grows downwards, as rows do in the topographic map
+
+    p_max = float(stats.probability.max()) if stats.probability.size else 0.0
+    image = ax_p.imshow(stats.probability, cmap="magma", vmin=0.0, vmax=p_max if p_max > 0 else 1.0,
+                        extent=extent, interpolation="nearest")
+    fig.colorbar(image, ax=ax_p, shrink=0.85).set_label("synapses per target neuron", fontsize=_LABEL_SIZE)
+    ax_p.set_title(f"Connection probability ({ff.count} FF synapses)", fontsize=_TITLE_SIZE)
+
+    g_max = config.stdp.g_max
+    finite = np.isfinite(stats.mean_weight)
+    w_max = max(g_max, float(stats.mean_weight[finite].max())) if finite.any() else g_max
+    image = ax_w.imshow(stats.mean_weight, cmap="viridis", vmin=0.0, vmax=w_max, extent=extent,
+                        interpolation="nearest")
+    fig.colorbar(image, ax=ax_w, shrink=0.85).set_label(
+        f"mean weight ($g_{{max}}$ = {g_max:g}; blank: no synapse)", fontsize=_LABEL_SIZE
+    )
+    ax_w.set_title("Mean FF weight", fontsize=_TITLE_SIZE)
+    for ax in (ax_p, ax_w):
+        ax.set_xlabel("source dx from target position (grid units)", fontsize=_LABEL_SIZE)
+        ax.set_ylabel("source dy (grid units)", fontsize=_LABEL_SIZE)
+        ax.axhline(0.0, color="white", linewidth=0.6, alpha=0.5)
+        ax.axvline(0.0, color="white", linewidth=0.6, alpha=0.5)
+        if ff.count == 0:
+            _note(ax, "no feed-forward synapses")
+
+    _events_by_distance_panel(ax_e, events, n)
+    fig.suptitle(f"Mean receptive field: {heading}", fontsize=_TITLE_SIZE + 1)
+    return fig
+
+
+def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
+    """Formations and eliminations of FF synapses by source-target distance."""
+    ax.set_title("FF rewiring events by distance", fontsize=_TITLE_SIZE)
+    ax.set_xlabel("distance between source and target position (grid units)", fontsize=_LABEL_SIZE)
+    ax.set_ylabel("events over the whole run", fontsize=_LABEL_SIZE)
+    ax.grid(True, axis="y", color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    if events.size == 0:
+        _note(ax, "no rewiring events recorded")
+        return
+    edges, formed, removed = events_by_distance(events, n, projection=FF)
+    if formed.sum() + removed.sum() == 0:
+        _note(ax, "no FF rewiring events recorded")
+        return
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    width = 0.4 * float(np.min(np.diff(edges)))
+    ax.bar(centres - width / 2, formed, width=width, color=_GREEN, label=f"formed ({int(formed.sum())})")
+    ax.bar(centres + width / 2, removed, width=width, color=_VERMILION,
+           label=f"eliminated ({int(removed.sum())})")
+    ax.set_xlim(float(edges[0]), float(edges[-1]))
+    ax.legend(loc="upper right", fontsize=10)

@@ -1,0 +1,295 @@
+"""The engine: build a network on a backend, run it, look at it, save it.
+
+>>> from sim.config import ModelConfig
+>>> with Engine.build(ModelConfig(), backend="cpu", seed=1) as eng:  # doctest: +SKIP
+...     eng.run(1.0)
+...     snap = eng.snapshot()
+
+There are no threads inside: the caller (the GUI's simulation thread or a
+headless command) owns the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.backends import create_backend
+from sim.backends.base import Backend
+from sim.build import build_state
+from sim.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from sim.config import ModelConfig, iter_params, param_spec
+from sim.errors import CheckpointError, ConfigError, EngineClosedError
+from sim.events import EVENT_DTYPE
+from sim.params import kernel_params
+from sim.snapshot import Snapshot, make_snapshot
+from sim.state import S_ATTEMPTS_FF, S_ATTEMPTS_LAT, NetworkState
+
+#: Steps per backend call when running for a duration (keeps callbacks responsive).
+DEFAULT_CHUNK_STEPS = 10_000
+
+
+def structural_differences(a: ModelConfig, b: ModelConfig) -> list[str]:
+    """Key paths of the structural parameters whose values differ between ``a`` and ``b``."""
+    values_b = {path: value for path, _spec, value in iter_params(b)}
+    return [path for path, spec, value in iter_params(a) if not spec.live and values_b[path] != value]
+
+
+class Engine:
+    """A built network on one backend.
+
+    Use :meth:`build` or :meth:`from_checkpoint` to make one. The engine is a
+    context manager; using it after :meth:`close` raises
+    :class:`EngineClosedError`.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        seed: int,
+        backend: Backend,
+        state: NetworkState,
+        events: NDArray[np.void] | None = None,
+    ) -> None:
+        self._config = config
+        self._seed = int(seed)
+        self._backend: Backend | None = backend
+        fp, ip = kernel_params(config, self._seed)
+        backend.allocate(state, fp, ip)
+        backend.warm_up()
+        self._step = state.step
+        self._attempts = (int(state.istate[S_ATTEMPTS_FF]), int(state.istate[S_ATTEMPTS_LAT]))
+        self._event_chunks: list[NDArray[np.void]] = [] if events is None or not len(events) else [events]
+        self._pending_events: list[NDArray[np.void]] = []
+        self._snapshot_seq = 0
+        self._wall = 0.0
+        self._wall_steps = 0
+        self._last_rtf: float | None = None
+
+    # -- construction -----------------------------------------------------------------------------
+    @classmethod
+    def build(cls, config: ModelConfig, backend: str = "auto", seed: int | None = None) -> Engine:
+        """Build ``config`` on ``backend`` (``auto``, ``cpu`` or ``cuda``) with ``seed``.
+
+        ``seed=None`` takes ``config.run.seed``.
+        """
+        seed = config.run.seed if seed is None else int(seed)
+        if not 0 <= seed < 2**64:
+            raise ConfigError(f"must be in [0, 2**64), got {seed}", path="seed")
+        be = create_backend(backend)
+        return cls(config, seed, be, build_state(config, seed))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, backend: str = "auto") -> Engine:
+        """Continue the run saved in checkpoint ``path`` on ``backend``."""
+        ckpt = load_checkpoint(path)
+        return cls(ckpt.config, ckpt.seed, create_backend(backend), ckpt.state, ckpt.events)
+
+    # -- properties -------------------------------------------------------------------------------
+    @property
+    def config(self) -> ModelConfig:
+        """The configuration, including live changes made since the build."""
+        return self._config
+
+    @property
+    def seed(self) -> int:
+        """The seed of the random number generator."""
+        return self._seed
+
+    @property
+    def backend_name(self) -> str:
+        """Name of the backend running the network."""
+        return self._require().name
+
+    @property
+    def step_count(self) -> int:
+        """Steps completed."""
+        return self._step
+
+    @property
+    def t(self) -> float:
+        """Model time in seconds."""
+        return self._step * self._config.network.dt * 1e-3
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._backend is None
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Model seconds per wall second over the most recent run or step call."""
+        return self._last_rtf
+
+    @property
+    def mean_realtime_factor(self) -> float | None:
+        """Model seconds per wall second over every run and step call so far."""
+        if self._wall <= 0.0:
+            return None
+        return self._wall_steps * self._config.network.dt * 1e-3 / self._wall
+
+    def steps_for(self, seconds: float) -> int:
+        """Whole number of steps in ``seconds`` of model time."""
+        return round(seconds * 1e3 / self._config.network.dt)
+
+    # -- running ----------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` time steps."""
+        if n < 0:
+            raise ValueError(f"cannot step a negative number of steps ({n})")
+        be = self._require()
+        if n == 0:
+            return
+        t0 = time.perf_counter()
+        events = be.advance(int(n))
+        wall = time.perf_counter() - t0
+        self._step += int(n)
+        self._wall += wall
+        self._wall_steps += int(n)
+        self._last_rtf = n * self._config.network.dt * 1e-3 / wall if wall > 0 else None
+        if len(events):
+            if self._config.run.record_events:
+                self._event_chunks.append(events)
+            self._pending_events.append(events)
+
+    def run(
+        self,
+        duration: float,
+        *,
+        chunk_steps: int = DEFAULT_CHUNK_STEPS,
+        callback: Callable[[Engine, int], Any] | None = None,
+    ) -> None:
+        """Advance ``duration`` seconds of model time.
+
+        ``callback(engine, steps_done)`` is called after every chunk of at most
+        ``chunk_steps`` steps (for progress bars and recording).
+        """
+        if duration < 0:
+            raise ValueError(f"cannot run for a negative duration ({duration} s)")
+        total = self.steps_for(duration)
+        done = 0
+        t0 = time.perf_counter()
+        while done < total:
+            n = min(chunk_steps, total - done)
+            self.step(n)
+            done += n
+            if callback is not None:
+                callback(self, n)
+        wall = time.perf_counter() - t0
+        if total and wall > 0:
+            self._last_rtf = total * self._config.network.dt * 1e-3 / wall
+
+    # -- looking ----------------------------------------------------------------------------------
+    def state(self) -> NetworkState:
+        """A host copy of the whole state."""
+        return self._require().pull_state()
+
+    def snapshot(self) -> Snapshot:
+        """Read-only copies of what views and reports need, after the last completed step."""
+        be = self._require()
+        st = be.pull_state()
+        self._attempts = (int(st.istate[S_ATTEMPTS_FF]), int(st.istate[S_ATTEMPTS_LAT]))
+        events = np.concatenate(self._pending_events) if self._pending_events else np.zeros(0, EVENT_DTYPE)
+        self._pending_events = []
+        self._snapshot_seq += 1
+        return make_snapshot(
+            st,
+            seq=self._snapshot_seq,
+            dt_ms=self._config.network.dt,
+            side=self._config.side,
+            backend=be.name,
+            realtime_factor=self._last_rtf,
+            events=events,
+            attempts=self._attempts,
+        )
+
+    def events(self) -> NDArray[np.void]:
+        """Every rewiring event recorded since the build (EVENT_DTYPE, in time order)."""
+        if not self._event_chunks:
+            return np.zeros(0, EVENT_DTYPE)
+        if len(self._event_chunks) > 1:
+            self._event_chunks = [np.concatenate(self._event_chunks)]
+        return self._event_chunks[0].copy()
+
+    # -- changing ---------------------------------------------------------------------------------
+    def set_parameter(self, path: str, value: Any) -> None:
+        """Change a live parameter now; structural ones raise :class:`ConfigError`."""
+        be = self._require()
+        spec = param_spec(path)
+        if not spec.live:
+            raise ConfigError("is structural: it takes effect when the network is rebuilt (reset)", path=path)
+        new = self._config.replace(path, value)
+        fp, ip = kernel_params(new, self._seed)
+        be.set_params(fp, ip)
+        self._config = new
+
+    def replace_state(self, state: NetworkState) -> None:
+        """Replace the whole state (same configuration), e.g. after editing connectivity."""
+        be = self._require()
+        from sim.checkpoint import expected_layout
+
+        if state.expected_layout() != expected_layout(self._config):
+            raise ValueError("the state does not match this engine's configuration")
+        be.push_state(state)
+        self._step = state.step
+
+    def time_rewiring(self, seconds: float) -> float:
+        """Wall seconds the rewiring calls of ``seconds`` of model time take from the current state.
+
+        The network is left unchanged (the calls run on a scratch copy).
+        """
+        return self._require().time_rewiring(self.steps_for(seconds))
+
+    # -- saving -----------------------------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write the whole state, configuration, seed and event log to ``path`` atomically."""
+        be = self._require()
+        save_checkpoint(path, Checkpoint(self._config, self._seed, be.name, be.pull_state(), self.events()))
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Replace this engine's state by checkpoint ``path``, which must have the same structure.
+
+        Live parameters are taken from the checkpoint.
+        """
+        be = self._require()
+        ckpt = load_checkpoint(path)
+        diff = structural_differences(self._config, ckpt.config)
+        if diff:
+            detail = ", ".join(
+                f"{p}: {self._config.get(p)!r} here, {ckpt.config.get(p)!r} there" for p in diff[:3]
+            )
+            raise CheckpointError(f"{path}: checkpoint is for another configuration ({detail})")
+        self._config = ckpt.config
+        self._seed = ckpt.seed
+        fp, ip = kernel_params(ckpt.config, ckpt.seed)
+        be.allocate(ckpt.state, fp, ip)
+        self._step = ckpt.state.step
+        self._event_chunks = [ckpt.events] if len(ckpt.events) else []
+        self._pending_events = []
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the backend; further use raises :class:`EngineClosedError`."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Engine:
+        self._require()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _require(self) -> Backend:
+        if self._backend is None:
+            raise EngineClosedError("the engine is closed")
+        return self._backend

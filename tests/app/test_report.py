@@ -1,0 +1,151 @@
+"""Tests of ``app.report``: the PNG report figures of a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from numpy.typing import NDArray
+
+from app.report import FIGURE_NAMES, METRIC_KEYS, write_figures
+from sim.analysis import receptive_fields
+from sim.analysis.reference import case_of
+from sim.config import ModelConfig, load_config
+from sim.engine import Engine
+from sim.events import FORMED, REMOVED, empty_events
+from sim.snapshot import Snapshot, Synapses
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+Run = tuple[dict[str, NDArray[np.float64]], Snapshot, ModelConfig, NDArray[np.void]]
+
+
+def metrics_row(snap: Snapshot, prev: Snapshot | None) -> dict[str, float]:
+    """One row of the metrics table, measured on ``snap`` (``prev``: the previous record)."""
+    n = snap.side
+    by_count = receptive_fields(snap.ff.pre, snap.ff.post, n)
+    by_weight = receptive_fields(snap.ff.pre, snap.ff.post, n, snap.ff.weight)
+    interval = snap.t - prev.t if prev is not None else 0.0
+    rate_src = float((snap.spikes_src - prev.spikes_src).mean()) / interval if prev is not None else 0.0
+    rate_tgt = float((snap.spikes_tgt - prev.spikes_tgt).mean()) / interval if prev is not None else 0.0
+    return {
+        "t": snap.t,
+        "ff_synapses": snap.ff.count,
+        "lat_synapses": snap.lat.count,
+        "formations": int(np.count_nonzero(snap.events["kind"] == FORMED)),
+        "eliminations": int(np.count_nonzero(snap.events["kind"] == REMOVED)),
+        "rate_source": rate_src,
+        "rate_target": rate_tgt,
+        "sigma_aff_conn": by_count.mean_sigma_aff,
+        "sigma_aff_weight": by_weight.mean_sigma_aff,
+        "ad_conn": by_count.mean_ad,
+        "ad_weight": by_weight.mean_ad,
+    }
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    """A 0.2 s run of the Bamford 2010 preset, recorded every 0.05 s."""
+    config = load_config(ROOT / "presets" / "bamford2010.yaml")
+    rows: list[dict[str, float]] = []
+    with Engine.build(config, backend="cpu", seed=1) as eng:
+        prev = eng.snapshot()
+        rows.append(metrics_row(prev, None))
+        for _ in range(4):
+            eng.run(0.05)
+            snap = eng.snapshot()
+            rows.append(metrics_row(snap, prev))
+            prev = snap
+        events = eng.events()
+    metrics = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
+    return metrics, prev, config, events
+
+
+def check_figures(paths: list[Path], out_dir: Path) -> None:
+    """Every figure exists, is a readable, non-blank PNG, and no temporary file is left."""
+    assert paths == [out_dir / name for name in FIGURE_NAMES]
+    for path in paths:
+        assert path.is_file()
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+        pixels = imread(path)
+        assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.shape[1] > 300
+        assert float(pixels[..., :3].std()) > 0.05, f"{path.name} looks blank"
+    assert sorted(os.listdir(out_dir)) == sorted(FIGURE_NAMES)
+
+
+def test_write_figures(run: Run, tmp_path: Path) -> None:
+    metrics, snap, config, events = run
+    assert metrics["t"].size == 5 and metrics["t"][-1] == pytest.approx(0.2)
+    out_dir = tmp_path / "report" / "figures"  # created on demand
+    paths = write_figures(out_dir, metrics, snap, config, events)
+    check_figures(paths, out_dir)
+    # A second write replaces the files in place.
+    before = {p: p.stat().st_mtime_ns for p in paths}
+    assert write_figures(out_dir, metrics, snap, config, events) == paths
+    check_figures(paths, out_dir)
+    assert all(p.stat().st_mtime_ns >= before[p] for p in paths)
+
+
+def test_single_row_without_events_in_a_worker_thread(run: Run, tmp_path: Path) -> None:
+    metrics, snap, config, _ = run
+    first = {k: v[:1] for k, v in metrics.items()}
+    initial = dataclasses.replace(snap, t=0.0, step=0)
+    result: list[list[Path]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(write_figures(tmp_path, first, initial, config, empty_events()))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert not errors, errors
+    check_figures(result[0], tmp_path)
+
+
+def test_no_ff_synapses_and_no_reference(run: Run, tmp_path: Path) -> None:
+    metrics, snap, config, events = run
+    empty = Synapses(
+        pre=np.zeros(0, np.int32), post=np.zeros(0, np.int32), weight=np.zeros(0, np.float32),
+        in_degree=np.zeros(snap.n_neurons, np.int32), formed=0, removed=0, refused=0,
+    )
+    bare = dataclasses.replace(snap, ff=empty)
+    flat = {**metrics, "ff_synapses": np.zeros_like(metrics["t"])}
+    for key in ("sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight"):
+        flat[key] = np.zeros_like(metrics["t"])
+    config = config.replace("rewiring.enabled", False).replace("stimulus.input", "uncorrelated")
+    assert case_of(config) is None
+    check_figures(write_figures(tmp_path, flat, bare, config, events[:0]), tmp_path)
+
+
+def test_bad_metrics_are_rejected(run: Run, tmp_path: Path) -> None:
+    metrics, snap, config, events = run
+    missing = {k: v for k, v in metrics.items() if k != "ad_weight"}
+    with pytest.raises(ValueError, match="ad_weight"):
+        write_figures(tmp_path, missing, snap, config, events)
+    ragged = {**metrics, "t": metrics["t"][:-1]}
+    with pytest.raises(ValueError, match="equal length"):
+        write_figures(tmp_path, ragged, snap, config, events)
+    assert os.listdir(tmp_path) == []
+
+
+def test_import_pulls_in_no_gui_toolkit() -> None:
+    code = (
+        "import sys, app.report\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph', 'vispy')"
+        " or m == 'matplotlib.pyplot')\n"
+        "assert not bad, bad\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env, timeout=60)

@@ -1,0 +1,85 @@
+"""Shared fixtures of the test suite.
+
+* ``repo_root`` and ``presets_dir``: where the repository and its presets are.
+* ``backend_name``: parametrised over every backend that can run on this
+  machine (``sim.backends.available_backends()`` names whose reason is None),
+  so the conformance suite runs once per backend.
+* ``make_config``: build a small validated :class:`~sim.config.ModelConfig`
+  from dotted-key overrides, optionally on top of a preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.backends import available_backends
+from sim.config import ModelConfig, config_from_dict, resolve_yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRESETS_DIR = REPO_ROOT / "presets"
+
+#: Backends that can run here, in the registry's order of preference.
+AVAILABLE_BACKENDS: list[str] = [name for name, reason in available_backends().items() if reason is None]
+
+
+def nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn ``{"rewiring.ff.p_form": 0.5}`` into ``{"rewiring": {"ff": {"p_form": 0.5}}}``."""
+    out: dict[str, Any] = {}
+    for path, value in overrides.items():
+        node = out
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def small_config(overrides: Mapping[str, Any] | None = None, *, preset: str | None = None) -> ModelConfig:
+    """A validated configuration: ``preset`` (a name in ``presets/``) or the defaults, plus overrides.
+
+    ``overrides`` maps dotted key paths to values, e.g. ``{"stimulus.f_peak": 0.0}``.
+    """
+    data: dict[str, Any] = {}
+    if preset is not None:
+        data = resolve_yaml(PRESETS_DIR / f"{preset}.yaml")
+        data.setdefault("name", preset)
+    data = _merge(data, nested(overrides or {}))
+    return config_from_dict(data, source=f"test config ({preset or 'defaults'})")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root (the folder holding ``sim/`` and ``presets/``)."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def presets_dir(repo_root: Path) -> Path:
+    """The folder of the YAML presets."""
+    return repo_root / "presets"
+
+
+@pytest.fixture(params=AVAILABLE_BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Name of one backend that can run on this machine (the suite runs once per backend)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def make_config() -> Callable[..., ModelConfig]:
+    """The :func:`small_config` helper: ``make_config({"dotted.key": value}, preset="bamford2010")``."""
+    return small_config
