@@ -52,7 +52,10 @@ _COUNTS_STYLE = {"color": _BLUE, "linestyle": "-", "linewidth": 2.0}
 _WEIGHTS_STYLE = {"color": _ORANGE, "linestyle": "-.", "linewidth": 2.0}
 _TITLE_SIZE = 13
 _LABEL_SIZE = 11
-_NOTE_STYLE = {"ha": "center", "va": "center", "fontsize": _LABEL_SIZE, "color": "#555555", "style": "italic"}
+_NOTE_STYLE = {
+    "ha": "center", "va": "center", "fontsize": _LABEL_SIZE, "color": "#555555", "style": "italic", "zorder": 10,
+    "bbox": {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95},
+}
 
 
 def write_figures(
@@ -233,7 +236,7 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
     counts = np.concatenate([table["ff_synapses"], table["lat_synapses"]])
     peak = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
     top.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
-    top.legend(loc="lower left", fontsize=10)
+    top.legend(loc="best", fontsize=10, framealpha=0.9)
     _time_axis(top, t, label=False)
 
     if t.size >= 2:
@@ -247,7 +250,7 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
         rates = np.concatenate([formed, removed])
         peak = float(np.nanmax(rates)) if np.isfinite(rates).any() else 0.0
         bottom.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
-        bottom.legend(loc="upper right", fontsize=10)
+        bottom.legend(loc="best", fontsize=10, framealpha=0.9)
     else:
         _note(bottom, "no recording interval yet")
     bottom.set_ylabel("events per second (1/s)", fontsize=_LABEL_SIZE)
@@ -287,8 +290,9 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
         vmin, vmax = vmin - 0.05, vmax + 0.05
     points = ax.scatter(rf.centre[active, 0], rf.centre[active, 1], c=sigma, cmap="viridis", vmin=vmin,
                         vmax=vmax, s=size, edgecolors="black", linewidths=0.3, zorder=3, clip_on=False)
-    cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
-    cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
+    if active.any():
+        cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
+        cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
     handles = [
         Line2D([], [], color="#404040", linewidth=1.5, marker="o", markersize=6, markerfacecolor=_GREEN,
                markeredgecolor="black", markeredgewidth=0.3, label="receptive-field centres, grid neighbours joined"),
@@ -296,7 +300,7 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     ]
     if (~active).any():
         handles.append(ax.scatter(rf.centre[~active, 0], rf.centre[~active, 1], marker="x", color=_VERMILION,
-                                  s=size, linewidths=1.0, zorder=3,
+                                  s=size, linewidths=1.0, zorder=3, clip_on=False,
                                   label=f"no FF input ({int((~active).sum())} neurons)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
     if not active.any():
@@ -307,10 +311,11 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     ax.set_aspect("equal")
     ax.set_xlabel("receptive-field centre x in the source layer (grid units)", fontsize=_LABEL_SIZE)
     ax.set_ylabel("receptive-field centre y (grid units)", fontsize=_LABEL_SIZE)
-    ax.set_title(
-        f"mean $\\sigma_{{aff}}$ = {rf.mean_sigma_aff:.2f}, mean AD = {rf.mean_ad:.2f} (synapse counts)",
-        fontsize=_LABEL_SIZE,
+    summary = (
+        f"mean $\\sigma_{{aff}}$ = {rf.mean_sigma_aff:.2f}, mean AD = {rf.mean_ad:.2f} (from synapse counts)"
+        if active.any() else "no neuron has feed-forward input"
     )
+    ax.set_title(summary, fontsize=_LABEL_SIZE)
     fig.suptitle(f"Topographic map: {heading}", fontsize=_TITLE_SIZE + 1)
     return fig
 
@@ -360,12 +365,15 @@ def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
     ax.set_ylabel("events over the whole run", fontsize=_LABEL_SIZE)
     ax.grid(True, axis="y", color="#E5E5E5", linewidth=0.8)
     ax.set_axisbelow(True)
+    ax.set_xlim(0.0, np.hypot(n // 2, n // 2))
     if events.size == 0:
         _note(ax, "no rewiring events recorded")
+        ax.set_yticks([])
         return
     edges, formed, removed = events_by_distance(events, n, projection=FF)
     if formed.sum() + removed.sum() == 0:
         _note(ax, "no FF rewiring events recorded")
+        ax.set_yticks([])
         return
     centres = (edges[:-1] + edges[1:]) / 2.0
     width = 0.4 * float(np.min(np.diff(edges)))

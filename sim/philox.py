@@ -7,7 +7,7 @@ checkpoint, whatever the order in which events are processed.
 
 The round function is written once, in plain integer arithmetic on 64-bit
 unsigned values, so the same Python source runs vectorised under NumPy and
-compiled under Numba; ``philox4x32.cu`` beside the CUDA backend is its twin.
+compiled under Numba; ``sim/backends/cuda/philox4x32.cuh`` is its CUDA twin.
 """
 
 from __future__ import annotations

@@ -1,0 +1,148 @@
+"""Tests of ``sim.build``: initial connectivity and initial neuron state (MODEL.md, "Initial connectivity")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from sim.build import build_state
+from sim.config import ModelConfig
+from sim.errors import ConfigError
+from sim.geometry import distance
+from sim.state import NetworkState
+from sim.synapses import SynapseTable, table_to_coo
+
+PAIRWISE = {"connectivity.wiring": "pairwise_bernoulli", "rewiring.scheme": "pair"}
+
+
+def torus_p(p_form: float, sigma: float, side: int = 16) -> np.ndarray:
+    """Formation probability of every displacement on a side x side torus (one entry per displacement)."""
+    d = np.array([min(k, side - k) for k in range(side)], np.float64)
+    d2 = d[:, None] ** 2 + d[None, :] ** 2
+    return p_form * np.exp(-d2 / (2.0 * sigma**2))
+
+
+def same_state(a: NetworkState, b: NetworkState) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a.to_arrays().values(), b.to_arrays().values()))
+
+
+def test_fixed_fan_in_gives_exact_in_degree(make_config: Callable[..., ModelConfig]) -> None:
+    """fixed_fan_in: every target has exactly ff_fan_in FF and lat_fan_in LAT synapses, all at g_max."""
+    cfg = make_config({"connectivity.ff_fan_in": 12, "connectivity.lat_fan_in": 7})
+    st = build_state(cfg, seed=3)
+    assert np.all(st.ff.col_len == 12)
+    assert np.all(st.lat.col_len == 7)
+    for t in (st.ff, st.lat):
+        SynapseTable(t).check()
+        _, _, w = table_to_coo(t)
+        assert np.all(w == np.float32(cfg.stdp.g_max))
+        assert np.all(t.stats == 0)  # initial wiring is not counted as rewiring
+
+
+def test_fixed_fan_in_with_small_rows_still_reaches_fan_in(make_config: Callable[..., ModelConfig]) -> None:
+    """A row that is full must not count as an accepted partner: every target still gets its full fan-in.
+
+    With row_capacity 17 (just above the mean out-degree 16) some source rows fill up during the
+    accept-reject wiring. MODEL.md: "accept it with the formation probability, until it has 16 FF and
+    16 LAT synapses"; a refused synapse is not a synapse. (Raising a ConfigError that says the row
+    capacity is too small would also be acceptable; silently wiring fewer synapses is not.)
+    """
+    cfg = make_config({"connectivity.row_capacity": 17})
+    try:
+        st = build_state(cfg, seed=1)
+    except ConfigError:
+        return
+    assert np.all(st.ff.row_len <= 17)
+    assert np.bincount(st.ff.col_len, minlength=17)[16] == 256, "targets with fewer than 16 FF synapses"
+    assert np.all(st.lat.col_len == 16)
+
+
+def test_fixed_fan_in_distance_profile(make_config: Callable[..., ModelConfig]) -> None:
+    """Accepted partners are distributed like p(d): their mean squared distance matches the torus expectation."""
+    cfg = make_config({"connectivity.ff_fan_in": 16, "connectivity.lat_fan_in": 16})
+    st = build_state(cfg, seed=5)
+    for t, proj in ((st.ff, cfg.rewiring.ff), (st.lat, cfg.rewiring.lat)):
+        pre, post, _ = table_to_coo(t)
+        d2 = distance(pre, post, 16) ** 2
+        p = torus_p(proj.p_form, proj.sigma_form)
+        dd = np.array([min(k, 16 - k) for k in range(16)], np.float64)
+        d2_grid = dd[:, None] ** 2 + dd[None, :] ** 2
+        mean = float((p * d2_grid).sum() / p.sum())
+        var = float((p * d2_grid**2).sum() / p.sum()) - mean**2
+        assert abs(d2.mean() - mean) < 4 * math.sqrt(var / d2.size)
+
+
+@pytest.mark.parametrize("proj", ["ff", "lat"])
+def test_pairwise_in_degree_is_2_pi_p_sigma2(make_config: Callable[..., ModelConfig], proj: str) -> None:
+    """pairwise_bernoulli: the mean in-degree matches sum p(d) (= 2 pi p sigma^2 = 6.28 at the defaults)."""
+    cfg = make_config(PAIRWISE)
+    st = build_state(cfg, seed=11)
+    t = st.ff if proj == "ff" else st.lat
+    r = cfg.rewiring.ff if proj == "ff" else cfg.rewiring.lat
+    p = torus_p(r.p_form, r.sigma_form)
+    assert p.sum() == pytest.approx(2 * math.pi * r.p_form * r.sigma_form**2, rel=0.01)
+    sd = math.sqrt(256 * (p * (1 - p)).sum()) / 256
+    assert abs(t.col_len.mean() - p.sum()) < 4 * sd
+    SynapseTable(t).check()
+
+
+def test_pairwise_has_no_multapses_and_autapse_probability(make_config: Callable[..., ModelConfig]) -> None:
+    """pairwise_bernoulli draws each pair once: no multapses; LAT self-pairs (p = 1) all exist."""
+    st = build_state(make_config(PAIRWISE), seed=2)
+    for t in (st.ff, st.lat):
+        pre, post, _ = table_to_coo(t)
+        keys = pre.astype(np.int64) * 256 + post
+        assert len(np.unique(keys)) == len(keys)
+    pre, post, _ = table_to_coo(st.lat)
+    assert np.sum(pre == post) == 256
+
+
+@pytest.mark.parametrize("wiring", [{}, PAIRWISE])
+def test_no_autapses_when_disallowed(make_config: Callable[..., ModelConfig], wiring: dict[str, str]) -> None:
+    """With allow_autapses false no LAT synapse connects a neuron to itself (FF i -> i is fine)."""
+    st = build_state(make_config({**wiring, "connectivity.allow_autapses": False}), seed=4)
+    pre, post, _ = table_to_coo(st.lat)
+    assert not np.any(pre == post)
+    pre, post, _ = table_to_coo(st.ff)
+    assert np.any(pre == post)
+
+
+def test_fixed_fan_in_with_zero_p_form_is_a_config_error(make_config: Callable[..., ModelConfig]) -> None:
+    """A fan-in that can never be reached (p_form 0) is reported, naming the key."""
+    cfg = make_config({"rewiring.ff.p_form": 0.0})
+    with pytest.raises(ConfigError, match=r"rewiring\.ff\.p_form"):
+        build_state(cfg, seed=1)
+
+
+def test_zero_fan_in_builds_empty_tables(make_config: Callable[..., ModelConfig]) -> None:
+    """Fan-in 0 builds empty tables, even with p_form 0."""
+    cfg = make_config({"connectivity.ff_fan_in": 0, "connectivity.lat_fan_in": 0, "rewiring.ff.p_form": 0.0})
+    st = build_state(cfg, seed=1)
+    assert st.ff.row_len.sum() == 0 and st.lat.row_len.sum() == 0
+
+
+def test_initial_potential_normal(make_config: Callable[..., ModelConfig]) -> None:
+    """v_init normal: N(-60, 5) per neuron, capped just below threshold; v_init rest: all at V_rest."""
+    cfg = make_config({"network.scale": 2, "neuron.v_init": "normal"})
+    v = build_state(cfg, seed=1).neurons.v.astype(np.float64)
+    assert v.max() < cfg.neuron.v_thresh
+    # P(z > 6 / 5) = 0.115 of the neurons sit at the cap; the rest follow the normal below it.
+    capped = np.mean(v > cfg.neuron.v_thresh - 0.01)
+    assert abs(capped - 0.1151) < 4 * math.sqrt(0.1151 * 0.8849 / v.size)
+    assert abs(np.median(v) + 60.0) < 0.6
+    assert abs(np.mean(v < -65.0) - 0.1587) < 4 * math.sqrt(0.1587 * 0.8413 / v.size)
+    rest = build_state(make_config({"neuron.v_init": "rest"}), seed=1).neurons.v
+    assert np.all(rest == np.float32(-70.0))
+
+
+def test_build_is_deterministic_in_the_seed(make_config: Callable[..., ModelConfig]) -> None:
+    """The same seed builds the same state bit for bit; another seed a different one."""
+    cfg = make_config()
+    a, b, c = build_state(cfg, seed=9), build_state(cfg, seed=9), build_state(cfg, seed=10)
+    assert same_state(a, b)
+    assert not np.array_equal(a.ff.post, c.ff.post)
+    assert not np.array_equal(a.neurons.v, c.neurons.v)
+    assert a.step == 0
