@@ -17,14 +17,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
-from sim.analysis import by_displacement, events_by_distance, receptive_fields
+from sim.analysis import DisplacementStats, by_displacement, events_by_distance, receptive_fields
 from sim.analysis.reference import CASE_NAMES, case_of, reference_values
 from sim.config import ModelConfig
 from sim.events import FF
@@ -35,7 +38,9 @@ __all__ = ["DPI", "FIGURE_NAMES", "METRIC_KEYS", "write_figures"]
 #: Resolution of every figure.
 DPI = 150
 #: File names, in the order :func:`write_figures` returns them.
-FIGURE_NAMES: tuple[str, ...] = ("map_quality.png", "synapses.png", "topographic_map.png", "receptive_field.png")
+FIGURE_NAMES: tuple[str, ...] = (
+    "map_quality.png", "synapses.png", "topographic_map.png", "receptive_field.png",
+)
 #: Columns the metrics table must have.
 METRIC_KEYS: tuple[str, ...] = (
     "t", "ff_synapses", "lat_synapses", "formations", "eliminations", "rate_source", "rate_target",
@@ -45,17 +50,16 @@ METRIC_KEYS: tuple[str, ...] = (
 _Array = NDArray[np.float64]
 
 # Colour-blind-safe palette (Okabe & Ito).
-_BLUE, _ORANGE, _GREEN, _VERMILION, _PURPLE, _GREY = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#8C8C8C"
+_BLUE, _ORANGE, _GREEN, _VERMILION, _PURPLE = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"
+#: Map-quality series: metric suffix, colour, line style, legend word.
+_SERIES: tuple[tuple[str, str, str, str], ...] = (
+    ("conn", _BLUE, "-", "counts"),
+    ("weight", _ORANGE, "-.", "weights"),
 )
-_COUNTS_STYLE = {"color": _BLUE, "linestyle": "-", "linewidth": 2.0}
-_WEIGHTS_STYLE = {"color": _ORANGE, "linestyle": "-.", "linewidth": 2.0}
 _TITLE_SIZE = 13
 _LABEL_SIZE = 11
-_NOTE_STYLE = {
-    "ha": "center", "va": "center", "fontsize": _LABEL_SIZE, "color": "#555555", "style": "italic", "zorder": 10,
-    "bbox": {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95},
-}
+#: Series with at most this many points are drawn with markers.
+_MARKER_LIMIT = 40
 
 
 def write_figures(
@@ -145,9 +149,8 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # type: ignore[union-attr, call-arg]
-    return fig
+    """A figure of ``width`` x ``height`` inches with constrained (tight) layout, not tied to pyplot."""
+    return Figure(figsize=(width, height), dpi=DPI, layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
 
 
 def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
@@ -162,7 +165,22 @@ def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
 
 
 def _note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, **_NOTE_STYLE)  # type: ignore[arg-type]
+    """Write a boxed italic note in the middle of ``ax`` (used where there is nothing to plot)."""
+    box = {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95}
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=_LABEL_SIZE,
+            color="#555555", style="italic", zorder=10, bbox=box)
+
+
+def _upper(peak: float, headroom: float) -> float:
+    """Top of a y axis that starts at 0 (1 when there is nothing above 0)."""
+    return headroom * peak if peak > 0 else 1.0
+
+
+def _finite_max(*arrays: _Array) -> float:
+    """Largest finite value of ``arrays`` (0 when there is none)."""
+    values = np.concatenate([np.ravel(a) for a in arrays])
+    values = values[np.isfinite(values)]
+    return float(values.max()) if values.size else 0.0
 
 
 # -- 1. map quality -------------------------------------------------------------------------------------
@@ -176,13 +194,14 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
         ("sigma_aff", "Receptive-field spread $\\sigma_{aff}$", "$\\sigma_{aff}$ (grid units)"),
         ("ad", "Receptive-field offset AD", "AD (grid units)"),
     )
-    handles: dict[str, Line2D] = {}
+    marker = "o" if t.size <= _MARKER_LIMIT else None
+    handles: dict[str, Artist] = {}
     for ax, (stem, title, ylabel) in zip(axes, panels, strict=True):
         top = 0.0
-        for kind, style, label in (("conn", _COUNTS_STYLE, "counts"), ("weight", _WEIGHTS_STYLE, "weights")):
+        for kind, colour, style, label in _SERIES:
             y = table[f"{stem}_{kind}"]
-            marker = "o" if t.size <= 40 else None
-            (line,) = ax.plot(t, y, label=f"network ({label})", marker=marker, markersize=3.5, **style)  # type: ignore[arg-type]
+            (line,) = ax.plot(t, y, color=colour, linestyle=style, linewidth=2.0, marker=marker,
+                              markersize=3.5, label=f"network ({label})")
             handles.setdefault(label, line)
             if y.size and np.isfinite(y[0]):
                 handles.setdefault(
@@ -198,24 +217,23 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
                                       "alpha": 0.85})
             if reference is not None:
                 value = reference[f"{stem}_{kind}"]
-                ref = ax.axhline(value, color=style["color"], linestyle="--", linewidth=1.3, alpha=0.85,
+                ref = ax.axhline(value, color=colour, linestyle="--", linewidth=1.3, alpha=0.85,
                                  zorder=1, label=f"Bamford 2010 case {case} ({label})")
                 handles.setdefault(f"ref {label}", ref)
                 ax.annotate(f"{value:.2f}", (1.0, value), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                            textcoords="offset points", va="center", fontsize=9, color=style["color"])
+                            textcoords="offset points", va="center", fontsize=9, color=colour)
                 top = max(top, value)
-            if np.isfinite(y).any():
-                top = max(top, float(np.nanmax(y)))
+            top = max(top, _finite_max(y))
         if not t.size:
             _note(ax, "no metrics recorded")
-        ax.set_ylim(0.0, 1.15 * top if top > 0 else 1.0)
+        upper = _upper(top, 1.15)
+        ax.set_ylim(-0.02 * upper, upper)  # a little room below 0 keeps a zero line visible
         ax.set_title(title, fontsize=_TITLE_SIZE)
         ax.set_ylabel(ylabel, fontsize=_LABEL_SIZE)
         _time_axis(ax, t)
     order = ["counts", "weights", "initial", "ref counts", "ref weights"]
     shown = [handles[k] for k in order if k in handles]
-    fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncols=min(len(shown), 5),
-               fontsize=10, frameon=False)
+    fig.legend(handles=shown, loc="outside lower center", ncols=len(shown), fontsize=10, frameon=False)
     subtitle = CASE_NAMES[case] if case is not None else "no published reference for this configuration"
     fig.suptitle(f"Map quality: {heading}\n{subtitle}", fontsize=_TITLE_SIZE + 1)
     return fig
@@ -226,16 +244,15 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
     t = table["t"]
     fig = _new_figure(9.0, 7.0)
     top, bottom = fig.subplots(2, 1, sharex=True)
-    marker = "o" if t.size <= 40 else None
+    marker = "o" if t.size <= _MARKER_LIMIT else None
     top.plot(t, table["ff_synapses"], color=_BLUE, linewidth=2.0, marker=marker, markersize=3.5,
              label="feed-forward (FF)")
     top.plot(t, table["lat_synapses"], color=_PURPLE, linewidth=2.0, linestyle="--", marker=marker,
              markersize=3.5, label="lateral (LAT)")
     top.set_ylabel("synapses", fontsize=_LABEL_SIZE)
     top.set_title("Synapse counts", fontsize=_TITLE_SIZE)
-    counts = np.concatenate([table["ff_synapses"], table["lat_synapses"]])
-    peak = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
-    top.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
+    upper = _upper(_finite_max(table["ff_synapses"], table["lat_synapses"]), 1.1)
+    top.set_ylim(-0.02 * upper, upper)
     top.legend(loc="best", fontsize=10, framealpha=0.9)
     _time_axis(top, t, label=False)
 
@@ -247,10 +264,12 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
         bottom.stairs(formed, t, color=_GREEN, linewidth=2.0, label="formations", baseline=None)
         bottom.stairs(removed, t, color=_VERMILION, linewidth=2.0, linestyle="--", label="eliminations",
                       baseline=None)
-        rates = np.concatenate([formed, removed])
-        peak = float(np.nanmax(rates)) if np.isfinite(rates).any() else 0.0
-        bottom.set_ylim(0.0, 1.1 * peak if peak > 0 else 1.0)
+        peak = _finite_max(formed, removed)
+        upper = _upper(peak, 1.1)
+        bottom.set_ylim(-0.02 * upper, upper)
         bottom.legend(loc="best", fontsize=10, framealpha=0.9)
+        if peak == 0:
+            _note(bottom, "no rewiring events in this run")
     else:
         _note(bottom, "no recording interval yet")
     bottom.set_ylabel("events per second (1/s)", fontsize=_LABEL_SIZE)
@@ -272,7 +291,8 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     # The ideal map: every neuron at its own position.
     pos = np.arange(n, dtype=np.float64)
     ideal = [[(x, 0.0), (x, n - 1.0)] for x in pos] + [[(0.0, y), (n - 1.0, y)] for y in pos]
-    ax.add_collection(LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":", zorder=1))
+    ax.add_collection(LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":",
+                                     zorder=1))
 
     ids = np.arange(n * n).reshape(n, n)  # [row, col]; position (x, y) = (col, row)
     a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
@@ -293,9 +313,10 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     if active.any():
         cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
         cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], color="#404040", linewidth=1.5, marker="o", markersize=6, markerfacecolor=_GREEN,
-               markeredgecolor="black", markeredgewidth=0.3, label="receptive-field centres, grid neighbours joined"),
+               markeredgecolor="black", markeredgewidth=0.3,
+               label="receptive-field centres, grid neighbours joined"),
         Line2D([], [], color="#A0A0A0", linewidth=1.2, linestyle=":", label="ideal map"),
     ]
     if (~active).any():
@@ -321,33 +342,63 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
 
 
 # -- 4. mean receptive field ----------------------------------------------------------------------------
-def _receptive_field_figure(snapshot: Snapshot, config: ModelConfig, events: np.ndarray, heading: str) -> Figure:
+#: The displacement images show at least this many cells either side of 0 (all of a small grid).
+_MIN_RADIUS = 8
+
+
+def _crop_radius(stats: DisplacementStats, n: int) -> int:
+    """Half-width of the displacement window that holds 99 % of the synapses, plus a margin of one cell."""
+    half = n // 2
+    total = int(stats.count.sum())
+    if total == 0:
+        return half
+    off = np.abs(stats.offsets)
+    ring = np.maximum(off[None, :], off[:, None])  # Chebyshev radius of each (dy, dx) cell
+    per_ring = np.bincount(ring.ravel(), weights=stats.count.ravel().astype(np.float64), minlength=half + 1)
+    radius = int(np.searchsorted(np.cumsum(per_ring) / total, 0.99)) + 1
+    return min(half, max(radius, _MIN_RADIUS))
+
+
+def _receptive_field_figure(
+    snapshot: Snapshot, config: ModelConfig, events: np.ndarray, heading: str
+) -> Figure:
     n = snapshot.side
     ff = snapshot.ff
     stats = by_displacement(ff.pre, ff.post, n, ff.weight)
+    radius = _crop_radius(stats, n)
+    keep = np.abs(stats.offsets) <= radius
+    window = np.ix_(keep, keep)
+    shown = stats.offsets[keep]
+    lo, hi = float(shown[0]) - 0.5, float(shown[-1]) + 0.5
+    extent = (lo, hi, hi, lo)  # dy grows downwards, as rows do in the topographic map
+    cropped = not keep.all()
+
     fig = _new_figure(16.0, 5.2)
     ax_p, ax_w, ax_e = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.15])
-    lo, hi = float(stats.offsets[0]) - 0.5, float(stats.offsets[-1]) + 0.5
-    extent = (lo, hi, hi, lo)  # dy grows downwards, as rows do in the topographic map
-
-    p_max = float(stats.probability.max()) if stats.probability.size else 0.0
-    image = ax_p.imshow(stats.probability, cmap="magma", vmin=0.0, vmax=p_max if p_max > 0 else 1.0,
-                        extent=extent, interpolation="nearest")
-    fig.colorbar(image, ax=ax_p, shrink=0.85).set_label("synapses per target neuron", fontsize=_LABEL_SIZE)
+    probability = stats.probability[window]
+    p_max = float(probability.max()) if probability.size else 0.0
+    image = ax_p.imshow(probability, cmap="magma", vmin=0.0, vmax=p_max if p_max > 0 else 1.0, extent=extent,
+                        interpolation="nearest")
+    fig.colorbar(image, ax=ax_p, shrink=0.85).set_label(
+        "connection probability (synapses per target)", fontsize=_LABEL_SIZE
+    )
     ax_p.set_title(f"Connection probability ({ff.count} FF synapses)", fontsize=_TITLE_SIZE)
 
     g_max = config.stdp.g_max
-    finite = np.isfinite(stats.mean_weight)
-    w_max = max(g_max, float(stats.mean_weight[finite].max())) if finite.any() else g_max
-    image = ax_w.imshow(stats.mean_weight, cmap="viridis", vmin=0.0, vmax=w_max, extent=extent,
-                        interpolation="nearest")
+    weight = stats.mean_weight[window]
+    finite = np.isfinite(weight)
+    w_max = max(g_max, float(weight[finite].max())) if finite.any() else g_max
+    image = ax_w.imshow(weight, cmap="viridis", vmin=0.0, vmax=w_max, extent=extent, interpolation="nearest")
     fig.colorbar(image, ax=ax_w, shrink=0.85).set_label(
         f"mean weight ($g_{{max}}$ = {g_max:g}; blank: no synapse)", fontsize=_LABEL_SIZE
     )
     ax_w.set_title("Mean FF weight", fontsize=_TITLE_SIZE)
     for ax in (ax_p, ax_w):
-        ax.set_xlabel("source dx from target position (grid units)", fontsize=_LABEL_SIZE)
+        suffix = f", |d| ≤ {radius} shown" if cropped else ""
+        ax.set_xlabel(f"source dx from target position (grid units{suffix})", fontsize=_LABEL_SIZE)
         ax.set_ylabel("source dy (grid units)", fontsize=_LABEL_SIZE)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.axhline(0.0, color="white", linewidth=0.6, alpha=0.5)
         ax.axvline(0.0, color="white", linewidth=0.6, alpha=0.5)
         if ff.count == 0:
@@ -365,7 +416,7 @@ def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
     ax.set_ylabel("events over the whole run", fontsize=_LABEL_SIZE)
     ax.grid(True, axis="y", color="#E5E5E5", linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.set_xlim(0.0, np.hypot(n // 2, n // 2))
+    ax.set_xlim(0.0, float(np.hypot(n // 2, n // 2)))
     if events.size == 0:
         _note(ax, "no rewiring events recorded")
         ax.set_yticks([])
@@ -380,5 +431,6 @@ def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
     ax.bar(centres - width / 2, formed, width=width, color=_GREEN, label=f"formed ({int(formed.sum())})")
     ax.bar(centres + width / 2, removed, width=width, color=_VERMILION,
            label=f"eliminated ({int(removed.sum())})")
-    ax.set_xlim(float(edges[0]), float(edges[-1]))
+    last = int(np.flatnonzero((formed + removed) > 0)[-1])
+    ax.set_xlim(float(edges[0]), float(edges[min(last + 2, edges.size - 1)]))
     ax.legend(loc="upper right", fontsize=10)

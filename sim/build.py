@@ -23,7 +23,7 @@ from sim.philox import (
     uniform_nb,
 )
 from sim.state import N_ISTATE, NetworkState, empty_neurons
-from sim.synapses import TableArrays, add_synapse, empty_table
+from sim.synapses import S_REFUSED_COL, S_REFUSED_ROW, TableArrays, add_synapse, empty_table
 
 #: Pairwise wiring only draws pairs whose formation probability is at least this;
 #: the expected number of synapses left out is below N^2 times it.
@@ -76,8 +76,7 @@ def _wire_fixed_fan_in(
                 if not autapses and i == j:
                     continue
                 p = p_form * math.exp(-torus_d2(i, j, side) * inv_2s2)
-                if uniform_nb(word_acc) < p:
-                    add_synapse(t, i, j, g_max)
+                if uniform_nb(word_acc) < p and add_synapse(t, i, j, g_max):
                     got += 1
     return -1
 
@@ -183,6 +182,15 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
                 k1,
                 np.int64(lo),
                 np.int64(hi),
+            )
+    for name, table in (("ff", ff), ("lat", lat)):
+        refused_row, refused_col = int(table.stats[S_REFUSED_ROW]), int(table.stats[S_REFUSED_COL])
+        if refused_row or refused_col:
+            which = "row_capacity" if refused_row else "col_capacity"
+            raise ConfigError(
+                f"too small for the initial {name.upper()} wiring "
+                f"({refused_row + refused_col} synapses did not fit)",
+                path=f"connectivity.{which}",
             )
     # Initial wiring is not rewiring: counters start at zero.
     ff.stats[:] = 0

@@ -106,8 +106,17 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise fail(f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if "format" not in files or str(files["format"]) != FORMAT:
         raise fail("not a Rewire Lab checkpoint (no format marker)")
-    if int(files.get("version", -1)) != VERSION:
-        raise fail(f"checkpoint version {files.get('version')} is not supported (expected {VERSION})")
+    for key in ("version", "config_yaml", "seed", "backend", "events"):
+        if key not in files or files[key].dtype.hasobject:
+            raise fail(f"'{key}' is missing")
+    version = files["version"]
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
+        raise fail(f"checkpoint version {version!s} is not supported (expected {VERSION})")
+    seed = files["seed"]
+    if seed.shape != () or seed.dtype.kind not in "iu" or not 0 <= int(seed) < 2**64:
+        raise fail(f"seed {seed!s} is not a whole number in [0, 2**64)")
+    if files["backend"].shape != () or files["backend"].dtype.kind != "U":
+        raise fail("'backend' is not a name")
     try:
         cfg = config_from_dict(
             yaml.safe_load(str(files["config_yaml"])), source=f"{p} (embedded configuration)"
@@ -125,8 +134,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if arr.shape != shape or arr.dtype != dtype:
             raise fail(f"state array '{key}' has shape {arr.shape} {arr.dtype}, expected {shape} {dtype}")
         state_arrays[key] = arr
-    events = files.get("events")
-    if events is None or events.dtype != EVENT_DTYPE:
+    events = files["events"]
+    if events.dtype != EVENT_DTYPE or events.ndim != 1:
         raise fail("event log is missing or malformed")
     state = NetworkState.from_arrays(state_arrays)
     _check_tables(state, fail)

@@ -256,7 +256,13 @@ class RunConfig:
         1.0, unit="s", doc="Model time between metric records", lo=0.0, hi=1e7, lo_open=True
     )
     record_events: bool = param(True, doc="Keep a log of every synapse formed or removed")
-    seed: int = param(1, doc="Seed of the random number generator", lo=0, hi=2**64 - 1)
+    seed: int = param(
+        1,
+        doc="Seed of the random number generator (applies when the network is built)",
+        live=False,
+        lo=0,
+        hi=2**64 - 1,
+    )
 
 
 @dataclass(frozen=True)

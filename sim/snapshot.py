@@ -12,7 +12,6 @@ from sim.events import FF, LAT
 from sim.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_X, S_STIM_Y, NetworkState
 from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, S_REMOVED, TableArrays, table_to_coo
 
-
 _A = TypeVar("_A", bound="np.ndarray[Any, Any]")
 
 

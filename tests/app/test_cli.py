@@ -37,7 +37,12 @@ def test_run_writes_metrics_summary_connectivity_and_figures(tmp_path: Path) -> 
     out = tmp_path / "run"
     preset = tmp_path / "short.yaml"
     preset.write_text(f"extends: {PRESETS_DIR / 'bamford2010.yaml'}\nrun: {{record_interval: 0.1}}\n")
-    assert main(["run", "--preset", str(preset), "--duration", "0.3", "--seed", "5", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            ["run", "--preset", str(preset), "--duration", "0.3", "--seed", "5", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     rows = _rows(out / "metrics.csv")
     assert list(rows[0]) == list(METRIC_COLUMNS)
     assert [float(r["t"]) for r in rows] == pytest.approx([0.0, 0.1, 0.2, 0.3])
@@ -59,8 +64,12 @@ def test_run_writes_metrics_summary_connectivity_and_figures(tmp_path: Path) -> 
 
 def test_run_duration_defaults_to_the_preset(tmp_path: Path) -> None:
     preset = tmp_path / "tiny.yaml"
-    preset.write_text(f"extends: {PRESETS_DIR / 'knight2025.yaml'}\nrun: {{duration: 0.05, record_interval: 0.05}}\n")
-    assert main(["run", "--preset", str(preset), "--out", str(tmp_path / "o"), "--quiet", "--no-figures"]) == 0
+    preset.write_text(
+        f"extends: {PRESETS_DIR / 'knight2025.yaml'}\nrun: {{duration: 0.05, record_interval: 0.05}}\n"
+    )
+    assert (
+        main(["run", "--preset", str(preset), "--out", str(tmp_path / "o"), "--quiet", "--no-figures"]) == 0
+    )
     rows = _rows(tmp_path / "o" / "metrics.csv")
     assert float(rows[-1]["t"]) == pytest.approx(0.05)
 
@@ -69,8 +78,26 @@ def test_checkpoint_and_resume_continue_the_run_exactly(tmp_path: Path) -> None:
     common = ["--preset", "bamford2010", "--quiet", "--no-figures"]
     assert main(["run", *common, "--duration", "0.2", "--out", str(tmp_path / "whole")]) == 0
     ck = tmp_path / "half.npz"
-    assert main(["run", *common, "--duration", "0.1", "--out", str(tmp_path / "a"), "--checkpoint", str(ck)]) == 0
-    assert main(["run", "--resume", str(ck), "--duration", "0.1", "--out", str(tmp_path / "b"), "--quiet", "--no-figures"]) == 0
+    assert (
+        main(["run", *common, "--duration", "0.1", "--out", str(tmp_path / "a"), "--checkpoint", str(ck)])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--resume",
+                str(ck),
+                "--duration",
+                "0.1",
+                "--out",
+                str(tmp_path / "b"),
+                "--quiet",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     whole = np.load(tmp_path / "whole" / "connectivity.npz")
     resumed = np.load(tmp_path / "b" / "connectivity.npz")
     for key in ("ff_pre", "ff_post", "ff_weight", "lat_pre", "lat_post", "lat_weight"):
@@ -79,13 +106,26 @@ def test_checkpoint_and_resume_continue_the_run_exactly(tmp_path: Path) -> None:
 
 def test_bench_prints_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "bench.json"
-    assert main(["bench", "--preset", "knight2025", "--scales", "1", "--duration", "0.05", "--json", str(target)]) == 0
+    assert (
+        main(
+            ["bench", "--preset", "knight2025", "--scales", "1", "--duration", "0.05", "--json", str(target)]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "knight2025" in out and "realtime" in out
     records = json.loads(target.read_text())
     assert len(records) == 1
     rec = records[0]
-    for key in ("preset", "backend", "scale", "neurons_per_layer", "synapses", "realtime_factor", "rewiring_share"):
+    for key in (
+        "preset",
+        "backend",
+        "scale",
+        "neurons_per_layer",
+        "synapses",
+        "realtime_factor",
+        "rewiring_share",
+    ):
         assert key in rec
     assert rec["neurons_per_layer"] == 256 and rec["synapses"] > 0
     assert rec["realtime_factor"] > 0 and 0.0 <= rec["rewiring_share"] <= 1.0
@@ -93,14 +133,24 @@ def test_bench_prints_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_bench_without_rewiring_reports_no_share(tmp_path: Path) -> None:
     target = tmp_path / "b.json"
-    assert main(["bench", "--preset", "knight2025", "--duration", "0.02", "--no-rewiring", "--json", str(target)]) == 0
+    assert (
+        main(
+            ["bench", "--preset", "knight2025", "--duration", "0.02", "--no-rewiring", "--json", str(target)]
+        )
+        == 0
+    )
     rec = json.loads(target.read_text())[0]
     assert rec["rewiring"] is False and rec["rewiring_share"] == 0.0
 
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -143,7 +193,15 @@ def test_bad_input_gives_one_line_and_exit_2(
         "malformed_yaml": ["run", "--preset", str(bad_yaml), "--out", out],
         "bad_value": ["run", "--preset", str(bad_key), "--out", out],
         "impossible_scale": ["run", "--preset", "bamford2010", "--scale", "0", "--out", out],
-        "unwritable_out": ["run", "--preset", "bamford2010", "--duration", "0.01", "--out", str(blocker / "sub")],
+        "unwritable_out": [
+            "run",
+            "--preset",
+            "bamford2010",
+            "--duration",
+            "0.01",
+            "--out",
+            str(blocker / "sub"),
+        ],
         "corrupt_checkpoint": ["run", "--resume", str(corrupt), "--out", out],
         "negative_duration": ["run", "--preset", "bamford2010", "--duration", "-1", "--out", out],
     }[case]
@@ -178,7 +236,22 @@ def test_unavailable_backend_says_why(tmp_path: Path) -> None:
 def test_failed_run_keeps_earlier_output(tmp_path: Path) -> None:
     """A run that fails on bad input leaves files already in the output folder untouched."""
     out = tmp_path / "out"
-    assert main(["run", "--preset", "bamford2010", "--duration", "0.02", "--out", str(out), "--quiet", "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "bamford2010",
+                "--duration",
+                "0.02",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     before = (out / "metrics.csv").read_bytes()
     assert main(["run", "--preset", "bamford2010", "--scale", "0", "--out", str(out)]) == EXIT_USER_ERROR
     assert (out / "metrics.csv").read_bytes() == before

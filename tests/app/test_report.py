@@ -114,8 +114,13 @@ def test_single_row_without_events_in_a_worker_thread(run: Run, tmp_path: Path) 
 def test_no_ff_synapses_and_no_reference(run: Run, tmp_path: Path) -> None:
     metrics, snap, config, events = run
     empty = Synapses(
-        pre=np.zeros(0, np.int32), post=np.zeros(0, np.int32), weight=np.zeros(0, np.float32),
-        in_degree=np.zeros(snap.n_neurons, np.int32), formed=0, removed=0, refused=0,
+        pre=np.zeros(0, np.int32),
+        post=np.zeros(0, np.int32),
+        weight=np.zeros(0, np.float32),
+        in_degree=np.zeros(snap.n_neurons, np.int32),
+        formed=0,
+        removed=0,
+        refused=0,
     )
     bare = dataclasses.replace(snap, ff=empty)
     flat = {**metrics, "ff_synapses": np.zeros_like(metrics["t"])}

@@ -1,4 +1,4 @@
-"""Tests of ``sim.build``: initial connectivity and initial neuron state (MODEL.md, "Initial connectivity")."""
+"""Tests of ``sim.build``: initial connectivity and neuron state (MODEL.md, "Initial connectivity")."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def torus_p(p_form: float, sigma: float, side: int = 16) -> np.ndarray:
 
 
 def same_state(a: NetworkState, b: NetworkState) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(a.to_arrays().values(), b.to_arrays().values()))
+    return all(
+        np.array_equal(x, y) for x, y in zip(a.to_arrays().values(), b.to_arrays().values(), strict=True)
+    )
 
 
 def test_fixed_fan_in_gives_exact_in_degree(make_config: Callable[..., ModelConfig]) -> None:
@@ -61,7 +63,7 @@ def test_fixed_fan_in_with_small_rows_still_reaches_fan_in(make_config: Callable
 
 
 def test_fixed_fan_in_distance_profile(make_config: Callable[..., ModelConfig]) -> None:
-    """Accepted partners are distributed like p(d): their mean squared distance matches the torus expectation."""
+    """Accepted partners are distributed like p(d): their mean squared distance matches the torus value."""
     cfg = make_config({"connectivity.ff_fan_in": 16, "connectivity.lat_fan_in": 16})
     st = build_state(cfg, seed=5)
     for t, proj in ((st.ff, cfg.rewiring.ff), (st.lat, cfg.rewiring.lat)):

@@ -49,13 +49,27 @@ def test_defaults_match_model_md() -> None:
     assert (c.network.scale, c.network.dt) == (1, 0.1)
     assert c.side == 16 and c.n_neurons == 256
     s = c.stimulus
-    assert (s.input, s.period, s.f_base, s.f_peak, s.sigma, s.flat_rate) == ("correlated", 20.0, 5.0, 152.8, 2.0, 20.0)
+    assert (s.input, s.period, s.f_base, s.f_peak, s.sigma, s.flat_rate) == (
+        "correlated",
+        20.0,
+        5.0,
+        152.8,
+        2.0,
+        20.0,
+    )
     n = c.neuron
     assert (n.tau_m, n.v_rest, n.v_reset, n.v_thresh) == (20.0, -70.0, -70.0, -54.0)
     assert (n.e_ex, n.e_inh, n.tau_syn) == (0.0, -80.0, 5.0)
     assert (n.v_init_mean, n.v_init_sd) == (-60.0, 5.0)
     p = c.stdp
-    assert (p.enabled, p.a_plus, p.a_minus, p.tau_plus, p.tau_minus, p.g_max) == (True, 0.02, 0.0075, 20.0, 64.0, 0.2)
+    assert (p.enabled, p.a_plus, p.a_minus, p.tau_plus, p.tau_minus, p.g_max) == (
+        True,
+        0.02,
+        0.0075,
+        20.0,
+        64.0,
+        0.2,
+    )
     assert p.traces == "all_to_all"
     # B = A_minus tau_minus / (A_plus tau_plus) = 1.2 (Bamford's relative values).
     assert math.isclose(p.a_minus * p.tau_minus / (p.a_plus * p.tau_plus), 1.2)
@@ -73,7 +87,9 @@ def test_mean_stimulus_rate_is_20_hz() -> None:
     """f_peak 152.8 Hz with f_base 5 Hz and sigma 2 gives a mean rate of 20 Hz on a 16 x 16 torus."""
     s = ModelConfig().stimulus
     d = [min(k, 16 - k) for k in range(16)]
-    total = sum(s.f_base + s.f_peak * math.exp(-(dx * dx + dy * dy) / (2 * s.sigma**2)) for dx in d for dy in d)
+    total = sum(
+        s.f_base + s.f_peak * math.exp(-(dx * dx + dy * dy) / (2 * s.sigma**2)) for dx in d for dy in d
+    )
     assert total / 256 == pytest.approx(20.0, abs=0.01)
 
 
@@ -213,7 +229,7 @@ def test_replace_validates_and_copies() -> None:
 
 def test_replace_names_source() -> None:
     """A ``source`` given to ``replace`` appears in the message."""
-    with pytest.raises(ConfigError, match="^gui: stdp.g_max: "):
+    with pytest.raises(ConfigError, match=r"^gui: stdp\.g_max: "):
         ModelConfig().replace("stdp.g_max", 0.0, source="gui")
 
 
@@ -237,7 +253,7 @@ def _leaf_paths(d: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 def test_iter_params_covers_every_leaf_with_doc_and_live_flag() -> None:
-    """Every leaf of the configuration (but name and description) has a spec with a doc string and a live flag."""
+    """Every leaf of the configuration (but name and description) has a spec with a doc and a live flag."""
     specs = list(iter_params())
     paths = [p for p, _, _ in specs]
     assert len(paths) == len(set(paths))
@@ -256,11 +272,26 @@ def test_iter_params_covers_every_leaf_with_doc_and_live_flag() -> None:
 
 def test_structural_and_live_parameters() -> None:
     """Grid size, dt, capacities, wiring and scheme are structural; rates and probabilities are live."""
-    for path in ("network.scale", "network.dt", "rewiring.scheme", "rewiring.s_max", "connectivity.row_capacity",
-                 "connectivity.col_capacity", "connectivity.wiring", "connectivity.lat_inhibitory"):
+    for path in (
+        "network.scale",
+        "network.dt",
+        "rewiring.scheme",
+        "rewiring.s_max",
+        "connectivity.row_capacity",
+        "connectivity.col_capacity",
+        "connectivity.wiring",
+        "connectivity.lat_inhibitory",
+    ):
         assert param_spec(path).live is False, path
-    for path in ("stimulus.f_peak", "stimulus.input", "rewiring.ff.p_form", "rewiring.rate", "stdp.enabled",
-                 "stdp.a_plus", "neuron.tau_m"):
+    for path in (
+        "stimulus.f_peak",
+        "stimulus.input",
+        "rewiring.ff.p_form",
+        "rewiring.rate",
+        "stdp.enabled",
+        "stdp.a_plus",
+        "neuron.tau_m",
+    ):
         assert param_spec(path).live is True, path
     with pytest.raises(ConfigError):
         param_spec("network.nope")
@@ -345,7 +376,9 @@ def test_empty_file_is_defaults_named_after_file(tmp_path: Path) -> None:
 def test_extends_chain_merges_deeply(tmp_path: Path) -> None:
     """grandchild -> child -> base: later files override single keys, the rest is inherited."""
     write(tmp_path / "base.yaml", "neuron:\n  tau_m: 10.0\n  tau_syn: 3.0\nrewiring:\n  ff: {p_form: 0.5}\n")
-    write(tmp_path / "child.yaml", "extends: base\nneuron:\n  tau_m: 12.0\nrewiring:\n  ff: {sigma_form: 3.0}\n")
+    write(
+        tmp_path / "child.yaml", "extends: base\nneuron:\n  tau_m: 12.0\nrewiring:\n  ff: {sigma_form: 3.0}\n"
+    )
     sub = tmp_path / "sub"
     sub.mkdir()
     f = write(sub / "grand.yaml", "extends: ../child.yaml\nstdp:\n  a_plus: 0.01\n")
@@ -430,22 +463,47 @@ def test_variant_differs_in_exactly_its_key(presets_dir: Path, base: str, varian
 
 PRESET_TABLE: dict[str, dict[str, Any]] = {
     "bamford2010": {
-        "network.dt": 0.1, "run.duration": 300.0, "neuron.v_thresh": -54.0, "rewiring.scheme": "slot",
-        "rewiring.partner": "random", "rewiring.ff.p_elim_dep": 0.0245, "rewiring.ff.p_elim_pot": 1.3611e-4,
-        "rewiring.lat.p_elim_dep": 0.0245, "rewiring.lat.p_elim_pot": 1.3611e-4,
-        "connectivity.wiring": "fixed_fan_in", "connectivity.ff_fan_in": 16, "connectivity.lat_fan_in": 16,
-        "rewiring.s_max": 32, "stimulus.input": "correlated",
+        "network.dt": 0.1,
+        "run.duration": 300.0,
+        "neuron.v_thresh": -54.0,
+        "rewiring.scheme": "slot",
+        "rewiring.partner": "random",
+        "rewiring.ff.p_elim_dep": 0.0245,
+        "rewiring.ff.p_elim_pot": 1.3611e-4,
+        "rewiring.lat.p_elim_dep": 0.0245,
+        "rewiring.lat.p_elim_pot": 1.3611e-4,
+        "connectivity.wiring": "fixed_fan_in",
+        "connectivity.ff_fan_in": 16,
+        "connectivity.lat_fan_in": 16,
+        "rewiring.s_max": 32,
+        "stimulus.input": "correlated",
     },
     "bogdan2018": {
-        "network.dt": 1.0, "run.duration": 300.0, "neuron.v_thresh": -50.0, "neuron.tau_ref": 5.0,
-        "rewiring.scheme": "slot", "rewiring.partner": "last_spike", "rewiring.ff.p_elim_dep": 0.0245,
-        "rewiring.ff.p_elim_pot": 1.36e-4, "connectivity.wiring": "fixed_fan_in", "rewiring.s_max": 32,
+        "network.dt": 1.0,
+        "run.duration": 300.0,
+        "neuron.v_thresh": -50.0,
+        "neuron.tau_ref": 5.0,
+        "rewiring.scheme": "slot",
+        "rewiring.partner": "last_spike",
+        "rewiring.ff.p_elim_dep": 0.0245,
+        "rewiring.ff.p_elim_pot": 1.36e-4,
+        "connectivity.wiring": "fixed_fan_in",
+        "rewiring.s_max": 32,
     },
     "knight2025": {
-        "network.dt": 0.1, "run.duration": 60.0, "neuron.v_thresh": -54.0, "neuron.tau_ref": 5.0,
-        "rewiring.scheme": "pair", "rewiring.interval": 1.0, "rewiring.ff.p_elim_dep": 1.225,
-        "rewiring.ff.p_elim_pot": 0.0068, "rewiring.lat.p_elim_dep": 1.225, "rewiring.lat.p_elim_pot": 0.0068,
-        "connectivity.wiring": "pairwise_bernoulli", "neuron.v_init": "normal", "stimulus.tiled": True,
+        "network.dt": 0.1,
+        "run.duration": 60.0,
+        "neuron.v_thresh": -54.0,
+        "neuron.tau_ref": 5.0,
+        "rewiring.scheme": "pair",
+        "rewiring.interval": 1.0,
+        "rewiring.ff.p_elim_dep": 1.225,
+        "rewiring.ff.p_elim_pot": 0.0068,
+        "rewiring.lat.p_elim_dep": 1.225,
+        "rewiring.lat.p_elim_pot": 0.0068,
+        "connectivity.wiring": "pairwise_bernoulli",
+        "neuron.v_init": "normal",
+        "stimulus.tiled": True,
     },
 }
 #: Rewiring attempts per call at scale 1 (MODEL.md's preset table).

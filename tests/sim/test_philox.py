@@ -19,18 +19,29 @@ from sim.philox import (
 
 #: Known-answer vectors of philox4x32-10 from Random123 (kat_vectors): counter, key, result.
 KAT = [
-    ((0x00000000, 0x00000000, 0x00000000, 0x00000000), (0x00000000, 0x00000000),
-     (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF),
-     (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x00000000, 0x00000000, 0x00000000, 0x00000000),
+        (0x00000000, 0x00000000),
+        (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8),
+    ),
+    (
+        (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF),
+        (0xFFFFFFFF, 0xFFFFFFFF),
+        (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD),
+    ),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 
 @njit(cache=False)
 def _philox_compiled(c0: int, c1: int, c2: int, c3: int, k0: int, k1: int) -> tuple[int, int, int, int]:
-    r0, r1, r2, r3 = philox_nb(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), np.uint64(k0), np.uint64(k1))
+    r0, r1, r2, r3 = philox_nb(
+        np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), np.uint64(k0), np.uint64(k1)
+    )
     return r0, r1, r2, r3
 
 
@@ -58,7 +69,9 @@ def _words(count: int, key: tuple[int, int] = (1234, 5678)) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("counter", "key", "expected"), KAT)
-def test_known_answers_vectorised(counter: tuple[int, ...], key: tuple[int, int], expected: tuple[int, ...]) -> None:
+def test_known_answers_vectorised(
+    counter: tuple[int, ...], key: tuple[int, int], expected: tuple[int, ...]
+) -> None:
     """The NumPy version reproduces the Random123 known-answer vectors, as uint32 words."""
     out = philox4x32(np.array(counter, np.uint64), np.array(key, np.uint64))
     assert out.dtype == np.uint32
@@ -67,7 +80,9 @@ def test_known_answers_vectorised(counter: tuple[int, ...], key: tuple[int, int]
 
 
 @pytest.mark.parametrize(("counter", "key", "expected"), KAT)
-def test_known_answers_compiled(counter: tuple[int, ...], key: tuple[int, int], expected: tuple[int, ...]) -> None:
+def test_known_answers_compiled(
+    counter: tuple[int, ...], key: tuple[int, int], expected: tuple[int, ...]
+) -> None:
     """The Numba version the kernels use reproduces the same vectors."""
     out = _philox_compiled(*counter, *key)
     assert [int(w) for w in out] == list(expected)

@@ -53,7 +53,7 @@ class TableMachine(RuleBasedStateMachine):
     @rule(pre=st.integers(0, N_PRE - 1), post=st.integers(0, N_POST - 1), w=weights)
     def add(self, pre: int, post: int, w: float) -> None:
         """Add a synapse; a full row (checked first) or full column refuses and writes nothing."""
-        before = {name: arr.copy() for name, arr in zip(TableArrays._fields, self.table.arrays)}
+        before = {name: arr.copy() for name, arr in zip(TableArrays._fields, self.table.arrays, strict=True)}
         ok = self.table.add(pre, post, w)
         row_full = len(self.rows[pre]) >= ROW_CAP
         col_full = self.col_counts()[post] >= COL_CAP
@@ -67,7 +67,7 @@ class TableMachine(RuleBasedStateMachine):
         else:
             self.refused_col += 1
         # A refusal changes nothing but the refusal counters.
-        for name, arr in zip(TableArrays._fields, self.table.arrays):
+        for name, arr in zip(TableArrays._fields, self.table.arrays, strict=True):
             if name != "stats":
                 np.testing.assert_array_equal(arr, before[name], err_msg=f"{name} changed by a refused add")
 

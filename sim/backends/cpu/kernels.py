@@ -641,7 +641,8 @@ def rewire_pair(
         table = ff if proj == 0 else lat
         base = F_FF_P_FORM if proj == 0 else F_LAT_P_FORM
         autapses = proj == 0 or ip[I_AUTAPSES] != 0
-        attempts = _n_attempts(fp, ip, step, np.int64(proj))
+        # Never ask for more distinct pairs than exist (the draw would not terminate).
+        attempts = min(_n_attempts(fp, ip, step, np.int64(proj)), n * n if autapses else n * n - n)
         istate[S_ATTEMPTS_FF + proj] += attempts
         _draw_pairs(ip, step, np.int64(proj), attempts, autapses, keys, accept)
         rcap = table.dims[D_ROW_CAP]
