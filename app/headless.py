@@ -290,6 +290,6 @@ def _progress_bar(total: float, desc: str, enabled: bool) -> Any:
         unit="model s",
         unit_scale=False,
         bar_format=(
-            "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} model s [{elapsed}<{remaining}, {postfix}]"
+            "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} model s [{elapsed}<{remaining}{postfix}]"
         ),
     )
