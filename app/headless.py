@@ -19,7 +19,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,9 +160,6 @@ def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
     """Write arrays to ``path`` as a compressed .npz, atomically."""
     savez: Any = np.savez_compressed  # NumPy's stub mistakes array keywords for allow_pickle
     write_atomic(path, lambda fh: savez(fh, **arrays))
-
-
-ProgressFactory = Callable[[float, str], Any]
 
 
 def run_headless(

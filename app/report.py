@@ -39,12 +39,24 @@ __all__ = ["DPI", "FIGURE_NAMES", "METRIC_KEYS", "write_figures"]
 DPI = 150
 #: File names, in the order :func:`write_figures` returns them.
 FIGURE_NAMES: tuple[str, ...] = (
-    "map_quality.png", "synapses.png", "topographic_map.png", "receptive_field.png",
+    "map_quality.png",
+    "synapses.png",
+    "topographic_map.png",
+    "receptive_field.png",
 )
 #: Columns the metrics table must have.
 METRIC_KEYS: tuple[str, ...] = (
-    "t", "ff_synapses", "lat_synapses", "formations", "eliminations", "rate_source", "rate_target",
-    "sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight",
+    "t",
+    "ff_synapses",
+    "lat_synapses",
+    "formations",
+    "eliminations",
+    "rate_source",
+    "rate_target",
+    "sigma_aff_conn",
+    "sigma_aff_weight",
+    "ad_conn",
+    "ad_weight",
 )
 
 _Array = NDArray[np.float64]
@@ -63,7 +75,10 @@ _MARKER_LIMIT = 40
 
 
 def write_figures(
-    out_dir: Path, metrics: Mapping[str, np.ndarray], snapshot: Snapshot, config: ModelConfig,
+    out_dir: Path,
+    metrics: Mapping[str, np.ndarray],
+    snapshot: Snapshot,
+    config: ModelConfig,
     events: np.ndarray,
 ) -> list[Path]:
     """Render the report figures of a run into ``out_dir``.
@@ -167,8 +182,19 @@ def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
 def _note(ax: Axes, text: str) -> None:
     """Write a boxed italic note in the middle of ``ax`` (used where there is nothing to plot)."""
     box = {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95}
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=_LABEL_SIZE,
-            color="#555555", style="italic", zorder=10, bbox=box)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=_LABEL_SIZE,
+        color="#555555",
+        style="italic",
+        zorder=10,
+        bbox=box,
+    )
 
 
 def _upper(peak: float, headroom: float) -> float:
@@ -200,28 +226,70 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
         top = 0.0
         for kind, colour, style, label in _SERIES:
             y = table[f"{stem}_{kind}"]
-            (line,) = ax.plot(t, y, color=colour, linestyle=style, linewidth=2.0, marker=marker,
-                              markersize=3.5, label=f"network ({label})")
+            (line,) = ax.plot(
+                t,
+                y,
+                color=colour,
+                linestyle=style,
+                linewidth=2.0,
+                marker=marker,
+                markersize=3.5,
+                label=f"network ({label})",
+            )
             handles.setdefault(label, line)
             if y.size and np.isfinite(y[0]):
                 handles.setdefault(
                     "initial",
-                    ax.plot(t[:1], y[:1], linestyle="none", marker="D", markersize=8, markerfacecolor="white",
-                            markeredgecolor="black", markeredgewidth=1.4, zorder=5,
-                            label="initial network (t = 0)")[0],
+                    ax.plot(
+                        t[:1],
+                        y[:1],
+                        linestyle="none",
+                        marker="D",
+                        markersize=8,
+                        markerfacecolor="white",
+                        markeredgecolor="black",
+                        markeredgewidth=1.4,
+                        zorder=5,
+                        label="initial network (t = 0)",
+                    )[0],
                 )
                 if kind == "conn":
-                    ax.annotate(f"{y[0]:.2f}", (float(t[0]), float(y[0])), xytext=(8, 8),
-                                textcoords="offset points", fontsize=9, zorder=6,
-                                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
-                                      "alpha": 0.85})
+                    ax.annotate(
+                        f"{y[0]:.2f}",
+                        (float(t[0]), float(y[0])),
+                        xytext=(8, 8),
+                        textcoords="offset points",
+                        fontsize=9,
+                        zorder=6,
+                        bbox={
+                            "boxstyle": "round,pad=0.2",
+                            "facecolor": "white",
+                            "edgecolor": "none",
+                            "alpha": 0.85,
+                        },
+                    )
             if reference is not None:
                 value = reference[f"{stem}_{kind}"]
-                ref = ax.axhline(value, color=colour, linestyle="--", linewidth=1.3, alpha=0.85,
-                                 zorder=1, label=f"Bamford 2010 case {case} ({label})")
+                ref = ax.axhline(
+                    value,
+                    color=colour,
+                    linestyle="--",
+                    linewidth=1.3,
+                    alpha=0.85,
+                    zorder=1,
+                    label=f"Bamford 2010 case {case} ({label})",
+                )
                 handles.setdefault(f"ref {label}", ref)
-                ax.annotate(f"{value:.2f}", (1.0, value), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                            textcoords="offset points", va="center", fontsize=9, color=colour)
+                ax.annotate(
+                    f"{value:.2f}",
+                    (1.0, value),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=9,
+                    color=colour,
+                )
                 top = max(top, value)
             top = max(top, _finite_max(y))
         if not t.size:
@@ -245,10 +313,25 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
     fig = _new_figure(9.0, 7.0)
     top, bottom = fig.subplots(2, 1, sharex=True)
     marker = "o" if t.size <= _MARKER_LIMIT else None
-    top.plot(t, table["ff_synapses"], color=_BLUE, linewidth=2.0, marker=marker, markersize=3.5,
-             label="feed-forward (FF)")
-    top.plot(t, table["lat_synapses"], color=_PURPLE, linewidth=2.0, linestyle="--", marker=marker,
-             markersize=3.5, label="lateral (LAT)")
+    top.plot(
+        t,
+        table["ff_synapses"],
+        color=_BLUE,
+        linewidth=2.0,
+        marker=marker,
+        markersize=3.5,
+        label="feed-forward (FF)",
+    )
+    top.plot(
+        t,
+        table["lat_synapses"],
+        color=_PURPLE,
+        linewidth=2.0,
+        linestyle="--",
+        marker=marker,
+        markersize=3.5,
+        label="lateral (LAT)",
+    )
     top.set_ylabel("synapses", fontsize=_LABEL_SIZE)
     top.set_title("Synapse counts", fontsize=_TITLE_SIZE)
     upper = _upper(_finite_max(table["ff_synapses"], table["lat_synapses"]), 1.1)
@@ -262,8 +345,9 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
             formed = np.where(width > 0, table["formations"][1:] / width, np.nan)
             removed = np.where(width > 0, table["eliminations"][1:] / width, np.nan)
         bottom.stairs(formed, t, color=_GREEN, linewidth=2.0, label="formations", baseline=None)
-        bottom.stairs(removed, t, color=_VERMILION, linewidth=2.0, linestyle="--", label="eliminations",
-                      baseline=None)
+        bottom.stairs(
+            removed, t, color=_VERMILION, linewidth=2.0, linestyle="--", label="eliminations", baseline=None
+        )
         peak = _finite_max(formed, removed)
         upper = _upper(peak, 1.1)
         bottom.set_ylim(-0.02 * upper, upper)
@@ -291,8 +375,9 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     # The ideal map: every neuron at its own position.
     pos = np.arange(n, dtype=np.float64)
     ideal = [[(x, 0.0), (x, n - 1.0)] for x in pos] + [[(0.0, y), (n - 1.0, y)] for y in pos]
-    ax.add_collection(LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":",
-                                     zorder=1))
+    ax.add_collection(
+        LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":", zorder=1)
+    )
 
     ids = np.arange(n * n).reshape(n, n)  # [row, col]; position (x, y) = (col, row)
     a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
@@ -308,21 +393,51 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     vmin, vmax = (float(sigma.min()), float(sigma.max())) if sigma.size else (0.0, 1.0)
     if vmax - vmin < 0.1:
         vmin, vmax = vmin - 0.05, vmax + 0.05
-    points = ax.scatter(rf.centre[active, 0], rf.centre[active, 1], c=sigma, cmap="viridis", vmin=vmin,
-                        vmax=vmax, s=size, edgecolors="black", linewidths=0.3, zorder=3, clip_on=False)
+    points = ax.scatter(
+        rf.centre[active, 0],
+        rf.centre[active, 1],
+        c=sigma,
+        cmap="viridis",
+        vmin=vmin,
+        vmax=vmax,
+        s=size,
+        edgecolors="black",
+        linewidths=0.3,
+        zorder=3,
+        clip_on=False,
+    )
     if active.any():
         cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
         cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
     handles: list[Artist] = [
-        Line2D([], [], color="#404040", linewidth=1.5, marker="o", markersize=6, markerfacecolor=_GREEN,
-               markeredgecolor="black", markeredgewidth=0.3,
-               label="receptive-field centres, grid neighbours joined"),
+        Line2D(
+            [],
+            [],
+            color="#404040",
+            linewidth=1.5,
+            marker="o",
+            markersize=6,
+            markerfacecolor=_GREEN,
+            markeredgecolor="black",
+            markeredgewidth=0.3,
+            label="receptive-field centres, grid neighbours joined",
+        ),
         Line2D([], [], color="#A0A0A0", linewidth=1.2, linestyle=":", label="ideal map"),
     ]
     if (~active).any():
-        handles.append(ax.scatter(rf.centre[~active, 0], rf.centre[~active, 1], marker="x", color=_VERMILION,
-                                  s=size, linewidths=1.0, zorder=3, clip_on=False,
-                                  label=f"no FF input ({int((~active).sum())} neurons)"))
+        handles.append(
+            ax.scatter(
+                rf.centre[~active, 0],
+                rf.centre[~active, 1],
+                marker="x",
+                color=_VERMILION,
+                s=size,
+                linewidths=1.0,
+                zorder=3,
+                clip_on=False,
+                label=f"no FF input ({int((~active).sum())} neurons)",
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
     if not active.any():
         _note(ax, "no feed-forward synapses")
@@ -334,7 +449,8 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     ax.set_ylabel("receptive-field centre y (grid units)", fontsize=_LABEL_SIZE)
     summary = (
         f"mean $\\sigma_{{aff}}$ = {rf.mean_sigma_aff:.2f}, mean AD = {rf.mean_ad:.2f} (from synapse counts)"
-        if active.any() else "no neuron has feed-forward input"
+        if active.any()
+        else "no neuron has feed-forward input"
     )
     ax.set_title(summary, fontsize=_LABEL_SIZE)
     fig.suptitle(f"Topographic map: {heading}", fontsize=_TITLE_SIZE + 1)
@@ -377,8 +493,14 @@ def _receptive_field_figure(
     ax_p, ax_w, ax_e = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.15])
     probability = stats.probability[window]
     p_max = float(probability.max()) if probability.size else 0.0
-    image = ax_p.imshow(probability, cmap="magma", vmin=0.0, vmax=p_max if p_max > 0 else 1.0, extent=extent,
-                        interpolation="nearest")
+    image = ax_p.imshow(
+        probability,
+        cmap="magma",
+        vmin=0.0,
+        vmax=p_max if p_max > 0 else 1.0,
+        extent=extent,
+        interpolation="nearest",
+    )
     fig.colorbar(image, ax=ax_p, shrink=0.85).set_label(
         "connection probability (synapses per target)", fontsize=_LABEL_SIZE
     )
@@ -429,8 +551,13 @@ def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
     centres = (edges[:-1] + edges[1:]) / 2.0
     width = 0.4 * float(np.min(np.diff(edges)))
     ax.bar(centres - width / 2, formed, width=width, color=_GREEN, label=f"formed ({int(formed.sum())})")
-    ax.bar(centres + width / 2, removed, width=width, color=_VERMILION,
-           label=f"eliminated ({int(removed.sum())})")
+    ax.bar(
+        centres + width / 2,
+        removed,
+        width=width,
+        color=_VERMILION,
+        label=f"eliminated ({int(removed.sum())})",
+    )
     last = int(np.flatnonzero((formed + removed) > 0)[-1])
     ax.set_xlim(float(edges[0]), float(edges[min(last + 2, edges.size - 1)]))
     ax.legend(loc="upper right", fontsize=10)

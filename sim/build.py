@@ -19,6 +19,8 @@ from sim.philox import (
     PURPOSE_WIRING_FF,
     PURPOSE_WIRING_LAT,
     below_nb,
+    key_from_seed,
+    philox4x32,
     philox_nb,
     uniform_nb,
 )
@@ -131,8 +133,6 @@ def _pairwise_window(p_form: float, sigma: float, side: int) -> tuple[int, int]:
 
 def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
     """The initial state of the network described by ``cfg`` for ``seed``."""
-    from sim.philox import key_from_seed
-
     side, n = cfg.side, cfg.n_neurons
     con, rw = cfg.connectivity, cfg.rewiring
     k0, k1 = (np.uint64(k) for k in key_from_seed(seed))
@@ -201,8 +201,6 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
         counters = np.zeros((n, 4), np.uint64)
         counters[:, 1] = PURPOSE_V_INIT
         counters[:, 2] = np.arange(n)
-        from sim.philox import philox4x32
-
         words = philox4x32(counters, (int(k0), int(k1))).astype(np.uint64)
         u1 = ((words[:, 0] >> np.uint64(8)).astype(np.float64) + 1.0) * 2.0**-24
         u2 = (words[:, 1] >> np.uint64(8)).astype(np.float64) * 2.0**-24

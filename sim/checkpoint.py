@@ -23,7 +23,7 @@ from sim.config import ModelConfig, config_from_dict
 from sim.errors import CheckpointError, ConfigError
 from sim.events import EVENT_DTYPE
 from sim.state import N_ISTATE, NetworkState, empty_neurons
-from sim.synapses import empty_table
+from sim.synapses import SynapseTable, empty_table
 
 FORMAT = "rewire-lab-checkpoint"
 VERSION = 1
@@ -143,8 +143,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _check_tables(state: NetworkState, fail: Any) -> None:
-    from sim.synapses import SynapseTable
-
     for name, t in (("ff", state.ff), ("lat", state.lat)):
         try:
             SynapseTable(t).check()

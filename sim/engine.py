@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from sim.backends import create_backend
 from sim.backends.base import Backend
 from sim.build import build_state
-from sim.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint
 from sim.config import ModelConfig, iter_params, param_spec
 from sim.errors import CheckpointError, ConfigError, EngineClosedError
 from sim.events import EVENT_DTYPE
@@ -232,8 +232,6 @@ class Engine:
     def replace_state(self, state: NetworkState) -> None:
         """Replace the whole state (same configuration), e.g. after editing connectivity."""
         be = self._require()
-        from sim.checkpoint import expected_layout
-
         if state.expected_layout() != expected_layout(self._config):
             raise ValueError("the state does not match this engine's configuration")
         be.push_state(state)

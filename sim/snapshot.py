@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.events import FF, LAT
+from sim.events import FF
 from sim.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_X, S_STIM_Y, NetworkState
 from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, S_REMOVED, TableArrays, table_to_coo
 
@@ -123,6 +123,3 @@ def make_snapshot(
         events=_frozen(events),
         attempts=attempts,
     )
-
-
-__all__ = ["LAT", "Snapshot", "Synapses", "make_snapshot"]

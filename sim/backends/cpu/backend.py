@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from sim.backends.cpu import kernels
 from sim.events import EVENT_DTYPE
 from sim.params import max_events_per_step
-from sim.state import NetworkState
+from sim.state import S_STIM_DIRTY, NetworkState
 
 #: Event buffer rows (each row 40 bytes); the kernel returns to drain it when nearly full.
 EVENT_BUFFER_ROWS = 1 << 16
@@ -43,8 +43,6 @@ class CpuBackend:
             self._ev_count[0] = 0
         if self._state is not None:
             # Stimulus probabilities depend on live parameters: refresh them at the next step.
-            from sim.state import S_STIM_DIRTY
-
             self._state.istate[S_STIM_DIRTY] = 1
 
     def _require(self) -> NetworkState:
