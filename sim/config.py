@@ -554,7 +554,35 @@ def iter_params(cfg: Any = None, prefix: str = "") -> Iterator[tuple[str, ParamS
 
 def param_spec(path: str) -> ParamSpec:
     """The declaration of the parameter at ``path``."""
-    for p, spec, _ in iter_params():
-        if p == path:
-            return spec
+    return _param_field(path)[1]
+
+
+def param_type(path: str) -> str:
+    """The declared type of the parameter at ``path``: ``"bool"``, ``"int"``, ``"float"`` or ``"str"``."""
+    return _param_field(path)[0]
+
+
+def check_param(path: str, value: Any) -> Any:
+    """Validate one value for the parameter at ``path`` (type and range) and return it converted.
+
+    Cross-field rules (such as ``v_reset < v_thresh``) need a whole
+    configuration; :meth:`ModelConfig.replace` checks those.
+    """
+    ftype, spec = _param_field(path)
+    return _check_value(value, ftype, spec, None, path)
+
+
+def _param_field(path: str) -> tuple[str, ParamSpec]:
+    if not isinstance(path, str):
+        raise ConfigError(f"a parameter path must be a string, got {path!r}")
+    obj: Any = ModelConfig()
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
+        f = fields.get(part)
+        if f is None:
+            break
+        if i == len(parts) - 1 and "spec" in f.metadata:
+            return str(f.type), f.metadata["spec"]
+        obj = getattr(obj, part)
     raise ConfigError(f"unknown parameter '{path}'")

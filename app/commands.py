@@ -1,0 +1,201 @@
+"""Commands to the simulation thread: frozen, validated when created, numbered.
+
+Every command gets an increasing :attr:`Command.id` when it is made; the
+thread applies commands in the order they were submitted and reports the id
+of the last one applied in every :class:`~app.frame.Status`, so a window can
+tell when a change it asked for is visible.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sim.backends import BACKEND_CHOICES
+from sim.config import ModelConfig, check_param
+
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def _next_id() -> int:
+    with _ids_lock:
+        return next(_ids)
+
+
+#: Target speeds offered by the window (multiples of real time); None is "as fast as possible".
+SPEED_CHOICES: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0)
+
+
+class StepUnit(Enum):
+    """What one :class:`Step` advances."""
+
+    STEP = "step"  #: one time step (network.dt)
+    REWIRING = "rewiring"  #: one rewiring interval (rewiring.interval)
+    STIMULUS = "stimulus"  #: one stimulus period (stimulus.period)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of every command."""
+
+    id: int = field(default_factory=_next_id, init=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Run(Command):
+    """Run until paused, or for ``duration`` seconds of model time and then stop."""
+
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
+            raise ValueError(f"run duration must be a positive number of seconds, got {self.duration}")
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    """Stop running; the thread blocks until the next command."""
+
+
+@dataclass(frozen=True)
+class Step(Command):
+    """Advance ``count`` units (time steps, rewiring intervals or stimulus periods), then stop."""
+
+    count: int = 1
+    unit: StepUnit = StepUnit.STEP
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError(f"step count must be a positive integer, got {self.count!r}")
+        if not isinstance(self.unit, StepUnit):
+            raise ValueError(f"step unit must be a StepUnit, got {self.unit!r}")
+
+
+@dataclass(frozen=True)
+class SetSpeed(Command):
+    """Run at ``target`` times real time, or as fast as possible (None)."""
+
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.target is not None and not (math.isfinite(self.target) and self.target > 0):
+            raise ValueError(f"speed must be a positive multiple of real time, got {self.target}")
+
+
+@dataclass(frozen=True)
+class SetPublishRate(Command):
+    """Publish snapshots at most ``hz`` times per wall second (the redraw rate)."""
+
+    hz: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.hz) and 0.5 <= self.hz <= 240.0):
+            raise ValueError(f"redraw rate must be in [0.5, 240] per second, got {self.hz}")
+
+
+@dataclass(frozen=True)
+class SetParameter(Command):
+    """Change one parameter: live ones at once, structural ones on the next :class:`Reset`."""
+
+    path: str = ""
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        # Type and range of the single value; cross-field rules are checked against the running configuration.
+        object.__setattr__(self, "value", check_param(self.path, self.value))
+
+
+@dataclass(frozen=True)
+class Reset(Command):
+    """Rebuild the network: with ``config`` if given, else the current one with the pending changes.
+
+    ``backend`` and ``seed`` replace the current ones when given.
+    """
+
+    config: ModelConfig | None = None
+    backend: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {self.backend!r}")
+        if self.seed is not None:
+            object.__setattr__(self, "seed", check_param("run.seed", self.seed))
+
+
+@dataclass(frozen=True)
+class SaveCheckpoint(Command):
+    """Write the whole state to ``path`` (atomically)."""
+
+    path: Path = Path()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", _checked_path(self.path))
+
+
+@dataclass(frozen=True)
+class LoadCheckpoint(Command):
+    """Continue from checkpoint ``path``.
+
+    With ``rebuild=False`` the checkpoint must be of the running configuration
+    (it is refused otherwise, naming the differences); with ``rebuild=True`` the
+    network is rebuilt from the checkpoint's own configuration.
+    """
+
+    path: Path = Path()
+    rebuild: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", _checked_path(self.path))
+
+
+#: Lesion kinds: cut synapses, silence neurons, release every silenced neuron.
+LESION_KINDS = ("cut", "silence", "restore")
+
+
+@dataclass(frozen=True)
+class Lesion(Command):
+    """Cut the synapses of, or silence, the target neurons in a rectangle of the grid.
+
+    The rectangle ``[x0, x1] x [y0, y1]`` is in grid units (neuron ``(x, y)`` is
+    the point ``(x, y)``). ``kind="restore"`` releases every silenced neuron
+    and ignores the rectangle.
+    """
+
+    kind: str = "cut"
+    x0: float = 0.0
+    y0: float = 0.0
+    x1: float = 0.0
+    y1: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LESION_KINDS:
+            raise ValueError(f"lesion kind must be one of {', '.join(LESION_KINDS)}, got {self.kind!r}")
+        for name in ("x0", "y0", "x1", "y1"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"lesion corner {name} must be a finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Sync(Command):
+    """Does nothing; :meth:`SimController.sync` waits until the thread reaches it."""
+
+    done: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True)
+class Shutdown(Command):
+    """Close the engine and end the thread."""
+
+
+def _checked_path(path: Any) -> Path:
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ValueError(f"a file path is needed, got {path!r}")
+    return Path(path)

@@ -1,0 +1,290 @@
+"""What the views draw: a snapshot with its analyses, and the history of a run.
+
+The GUI's frame clock turns every snapshot it takes from the controller into a
+:class:`Frame`. Analyses (receptive fields, rates) are computed on first use
+and cached on the frame, so several views that need the receptive fields pay
+for them once, and views that are hidden pay nothing.
+
+:class:`History` keeps the time series of a run (the rows of the headless
+``metrics.csv``) and the rewiring events by distance. It is fed every frame
+the GUI sees; counts, rates and events are exact whatever frames are dropped,
+because snapshots carry cumulative counters and the controller merges the
+events of snapshots nobody took. The map metrics (sigma_aff, AD) need the
+receptive fields of every neuron, which at large scales take longer than a
+frame; they are recorded at most as often as an analysis budget allows and
+are NaN in the other rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.headless import METRIC_COLUMNS, write_metrics_csv
+from sim.analysis import receptive_fields
+from sim.analysis.receptive_fields import ReceptiveFields
+from sim.config import ModelConfig
+from sim.events import EVENT_DTYPE, FF, FORMED, LAT, REMOVED
+from sim.geometry import distance
+from sim.snapshot import Snapshot
+
+__all__ = ["Frame", "History", "SimState", "Status"]
+
+_MAP_COLUMNS = ("sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight")
+
+
+class SimState(Enum):
+    """States of the simulation thread."""
+
+    STARTING = "starting"  #: building the first network
+    IDLE = "idle"  #: built, not running (after a step, a finished run-for, a reset)
+    RUNNING = "running"  #: advancing as fast as allowed
+    PAUSED = "paused"  #: a run paused by the user
+    FAULTED = "faulted"  #: an error stopped the run; the state is kept and can be saved or reset
+    CLOSED = "closed"  #: shut down
+
+
+@dataclass(frozen=True)
+class Status:
+    """The controller's state as of one snapshot.
+
+    Attributes
+    ----------
+    state : SimState
+        What the simulation thread is doing.
+    generation : int
+        Increases whenever the network is rebuilt or replaced (reset, preset,
+        checkpoint), so views know to start their histories afresh.
+    last_command : int
+        Id of the last command the thread applied.
+    realtime_factor : float or None
+        Model seconds per wall second achieved over the last second of running
+        (None while not running).
+    target_speed : float or None
+        The requested multiple of real time; None runs as fast as possible.
+    run_until : float or None
+        Model time at which a "run for" stops.
+    backend, seed :
+        Where and with which seed the network runs.
+    pending : tuple of str
+        Structural parameters changed since the build; they apply on reset.
+    """
+
+    state: SimState
+    generation: int
+    last_command: int
+    realtime_factor: float | None
+    target_speed: float | None
+    run_until: float | None
+    backend: str
+    seed: int
+    pending: tuple[str, ...] = ()
+
+
+class Frame:
+    """A snapshot as the views see it, with analyses computed once on demand.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The network state to draw.
+    config : ModelConfig
+        The configuration the network runs with (live changes included).
+    status : Status
+        The controller's state when the snapshot was taken.
+    history : History
+        The run's history, already updated with this frame.
+    previous : Snapshot, optional
+        The snapshot of the previous frame of the same network; rates are
+        measured over the interval between the two.
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        config: ModelConfig,
+        status: Status,
+        history: History,
+        previous: Snapshot | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.config = config
+        self.status = status
+        self.history = history
+        self.previous = previous if previous is not None and previous.step < snapshot.step else None
+
+    @property
+    def side(self) -> int:
+        """Grid side n of both layers."""
+        return self.snapshot.side
+
+    @property
+    def t(self) -> float:
+        """Model time in seconds."""
+        return self.snapshot.t
+
+    @property
+    def interval(self) -> float:
+        """Model seconds since the previous frame (0 for the first)."""
+        return 0.0 if self.previous is None else self.snapshot.t - self.previous.t
+
+    @cached_property
+    def rf_counts(self) -> ReceptiveFields:
+        """Receptive fields of the FF synapse counts."""
+        s = self.snapshot
+        return receptive_fields(s.ff.pre, s.ff.post, s.side)
+
+    @cached_property
+    def rf_weights(self) -> ReceptiveFields:
+        """Receptive fields of the FF weights."""
+        s = self.snapshot
+        return receptive_fields(s.ff.pre, s.ff.post, s.side, weights=s.ff.weight)
+
+    @cached_property
+    def source_rates(self) -> NDArray[np.float64]:
+        """Firing rate (Hz) of every source neuron since the previous frame (zeros for the first)."""
+        return self._rates(self.snapshot.spikes_src, None if self.previous is None else self.previous.spikes_src)
+
+    @cached_property
+    def target_rates(self) -> NDArray[np.float64]:
+        """Firing rate (Hz) of every target neuron since the previous frame (zeros for the first)."""
+        return self._rates(self.snapshot.spikes_tgt, None if self.previous is None else self.previous.spikes_tgt)
+
+    def _rates(self, now: NDArray[np.int64], before: NDArray[np.int64] | None) -> NDArray[np.float64]:
+        if before is None or self.interval <= 0.0:
+            return np.zeros(now.shape, np.float64)
+        return (now - before).astype(np.float64) / self.interval
+
+
+class History:
+    """Time series and event statistics of one network since it was built.
+
+    Parameters
+    ----------
+    side : int
+        Grid side of the network.
+    record_interval : float
+        Model seconds between rows (``run.record_interval`` of the configuration).
+    analysis_budget : float
+        Largest fraction of wall time spent on the map metrics; rows that
+        would exceed it get NaN map metrics.
+    clock : callable
+        Wall clock (seconds); replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        side: int,
+        record_interval: float = 1.0,
+        analysis_budget: float = 0.25,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if side < 1:
+            raise ValueError(f"side must be positive, got {side}")
+        if not record_interval > 0:
+            raise ValueError(f"record_interval must be positive, got {record_interval}")
+        if not 0 < analysis_budget <= 1:
+            raise ValueError(f"analysis_budget must be in (0, 1], got {analysis_budget}")
+        self.side = side
+        self.record_interval = float(record_interval)
+        self.analysis_budget = float(analysis_budget)
+        self._clock = clock
+        self.rows: list[dict[str, float]] = []
+        self._last: Snapshot | None = None
+        self._next_analysis = -math.inf
+        n_bins = math.floor(math.hypot(side // 2, side // 2)) + 1
+        #: Upper edges of the unit-width distance bins of :attr:`events_by_distance`.
+        self.distance_edges = np.arange(n_bins + 1, dtype=np.float64)
+        #: Events by (projection FF/LAT, kind FORMED/REMOVED, distance bin) since the build.
+        self.events_by_distance = np.zeros((2, 2, n_bins), np.int64)
+        self.total_events = 0
+
+    @property
+    def last_t(self) -> float | None:
+        """Model time of the last row, or None before the first."""
+        return self.rows[-1]["t"] if self.rows else None
+
+    def add(self, frame: Frame) -> bool:
+        """Account for ``frame``: its events always, a row when one is due. Returns True if a row was added."""
+        snap = frame.snapshot
+        if snap.side != self.side:
+            raise ValueError(f"frame of a {snap.side}x{snap.side} network in a {self.side}x{self.side} history")
+        self._add_events(snap.events)
+        last_t = self.last_t
+        due = last_t is None or snap.t >= last_t + self.record_interval - 1e-9
+        if not due or (last_t is not None and snap.t <= last_t):
+            return False
+        self.rows.append(self._row(frame))
+        self._last = snap
+        return True
+
+    def table(self) -> dict[str, NDArray[np.float64]]:
+        """Column arrays of every row (the columns of the headless ``metrics.csv``).
+
+        ``formations`` and ``eliminations`` count the synapses formed and
+        removed (both projections) since the previous row, as in the headless
+        table; divide by the difference of ``t`` for rates.
+        """
+        return {c: np.array([r[c] for r in self.rows], dtype=np.float64) for c in METRIC_COLUMNS}
+
+    def write_csv(self, path: str | Path) -> None:
+        """Write the rows as CSV (same columns as the headless ``metrics.csv``), atomically."""
+        write_metrics_csv(Path(path), self.rows)
+
+    def _row(self, frame: Frame) -> dict[str, float]:
+        snap, prev = frame.snapshot, self._last
+        n = snap.n_neurons
+        if prev is None or snap.t <= prev.t:
+            formations = eliminations = rate_src = rate_tgt = 0.0
+        else:
+            interval = snap.t - prev.t
+            formations = snap.ff.formed + snap.lat.formed - prev.ff.formed - prev.lat.formed
+            eliminations = snap.ff.removed + snap.lat.removed - prev.ff.removed - prev.lat.removed
+            rate_src = float(snap.spikes_src.sum() - prev.spikes_src.sum()) / (n * interval)
+            rate_tgt = float(snap.spikes_tgt.sum() - prev.spikes_tgt.sum()) / (n * interval)
+        row = {
+            "t": snap.t,
+            "ff_synapses": float(snap.ff.count),
+            "lat_synapses": float(snap.lat.count),
+            "formations": float(formations),
+            "eliminations": float(eliminations),
+            "rate_source": rate_src,
+            "rate_target": rate_tgt,
+        }
+        row.update(self._map_metrics(frame))
+        return row
+
+    def _map_metrics(self, frame: Frame) -> dict[str, float]:
+        now = self._clock()
+        if now < self._next_analysis and "rf_counts" not in frame.__dict__:
+            return dict.fromkeys(_MAP_COLUMNS, math.nan)
+        counts, weights = frame.rf_counts, frame.rf_weights
+        cost = self._clock() - now
+        self._next_analysis = now + cost / self.analysis_budget
+        return {
+            "sigma_aff_conn": counts.mean_sigma_aff,
+            "sigma_aff_weight": weights.mean_sigma_aff,
+            "ad_conn": counts.mean_ad,
+            "ad_weight": weights.mean_ad,
+        }
+
+    def _add_events(self, events: NDArray[np.void]) -> None:
+        if not len(events):
+            return
+        if events.dtype != EVENT_DTYPE:
+            raise ValueError(f"events must have dtype {EVENT_DTYPE}, got {events.dtype}")
+        d = distance(events["pre"], events["post"], self.side)
+        bins = np.minimum(np.floor(d + 1e-9).astype(np.int64), self.events_by_distance.shape[2] - 1)
+        for p, proj in enumerate((FF, LAT)):
+            for k, kind in enumerate((FORMED, REMOVED)):
+                sel = (events["projection"] == proj) & (events["kind"] == kind)
+                self.events_by_distance[p, k] += np.bincount(bins[sel], minlength=self.events_by_distance.shape[2])
+        self.total_events += len(events)
