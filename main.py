@@ -1,7 +1,10 @@
 """Rewire Lab: structural plasticity in spiking neural networks.
 
-Composition root: parses the command line, then runs a headless command.
+Composition root: parses the command line, then opens the window or runs a headless command.
 
+    python main.py                                    # the window, on the demo preset
+    python main.py --preset bamford2010 --backend cpu
+    python main.py --preset demo --run-for 20 --screenshot shot.png   # scripted
     python main.py run --preset bamford2010 --out runs/case1
     python main.py bench --scales 1 2 4
     python main.py presets
@@ -27,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
         prog="rewire-lab",
         description="Rewire Lab: topographic maps that form by synaptic rewiring and STDP.",
     )
+    win = p.add_argument_group("window (when no command is given)")
+    win.add_argument(
+        "--preset", default=DEFAULT_PRESET, help="preset name or YAML file (default: %(default)s)"
+    )
+    win.add_argument("--scale", type=int, help="grid side 16 x SCALE (default: the preset's)")
+    win.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+    win.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="default: %(default)s")
+    win.add_argument(
+        "--run-for",
+        type=float,
+        metavar="SECONDS",
+        help="scripted: run at maximum speed for SECONDS of wall time, save --screenshot, print speed, exit",
+    )
+    win.add_argument("--screenshot", type=Path, metavar="FILE.png", help="scripted: where to save the window")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a preset headless and write metrics, summary and figures")
@@ -140,6 +157,39 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_window(args: argparse.Namespace) -> int:
+    scripted = args.run_for is not None or args.screenshot is not None
+    if scripted and (args.run_for is None or args.screenshot is None):
+        raise _UserError("--run-for and --screenshot go together (scripted mode)")
+    if args.run_for is not None and not args.run_for > 0:
+        raise _UserError(f"--run-for: must be a positive number of wall seconds, got {args.run_for}")
+    if args.screenshot is not None and not (args.screenshot.parent.resolve()).is_dir():
+        raise _UserError(f"--screenshot: folder {args.screenshot.parent} does not exist")
+    from sim.backends import resolve_backend_name
+
+    cfg = _with_overrides(args.preset, args.scale, args.seed)
+    resolve_backend_name(args.backend)  # an unavailable backend is refused before the window opens
+    try:
+        from gui.app import run_gui, run_scripted
+    except ImportError as exc:
+        raise _UserError(f"the window needs PyQt6, pyqtgraph and VisPy ({exc})") from None
+    if not scripted:
+        return run_gui(cfg, backend=args.backend, seed=args.seed)
+    try:
+        result = run_scripted(cfg, run_for=args.run_for, screenshot=args.screenshot, backend=args.backend)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    views = " ".join(f"{k}={v:.1f}" for k, v in result.view_fps.items())
+    print(
+        f"screenshot={result.screenshot} model_seconds={result.model_seconds:.2f} "
+        f"wall_seconds={result.wall_seconds:.2f}"
+    )
+    print(f"view_fps {views}")
+    print(f"realtime_factor={result.realtime_factor:.2f} fps={result.fps:.1f}")
+    return 0
+
+
 class _UserError(Exception):
     """A command-line value is wrong."""
 
@@ -157,8 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(args)
         if args.command == "presets":
             return _cmd_presets()
-        parser.print_help()
-        return 0
+        return _cmd_window(args)
     except (RewireLabError, _UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -276,7 +276,9 @@ class SimController:
         with self._status_lock:
             self._state = state
 
-    def _report(self, level: Literal["info", "error", "fault"], message: str, cmd: Command | None = None) -> None:
+    def _report(
+        self, level: Literal["info", "error", "fault"], message: str, cmd: Command | None = None
+    ) -> None:
         detail = traceback.format_exc() if level == "fault" else ""
         self._reports.put(Report(level, message, None if cmd is None else cmd.id, detail))
 
@@ -364,7 +366,7 @@ class SimController:
             raise RewireLabError("no network is built: reset or load a preset")
         return self._engine
 
-    def _dispatch(self, cmd: Command) -> None:  # noqa: C901 (one branch per command type)
+    def _dispatch(self, cmd: Command) -> None:
         state = self.state
         if isinstance(cmd, Sync):
             return

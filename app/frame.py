@@ -151,12 +151,16 @@ class Frame:
     @cached_property
     def source_rates(self) -> NDArray[np.float64]:
         """Firing rate (Hz) of every source neuron since the previous frame (zeros for the first)."""
-        return self._rates(self.snapshot.spikes_src, None if self.previous is None else self.previous.spikes_src)
+        return self._rates(
+            self.snapshot.spikes_src, None if self.previous is None else self.previous.spikes_src
+        )
 
     @cached_property
     def target_rates(self) -> NDArray[np.float64]:
         """Firing rate (Hz) of every target neuron since the previous frame (zeros for the first)."""
-        return self._rates(self.snapshot.spikes_tgt, None if self.previous is None else self.previous.spikes_tgt)
+        return self._rates(
+            self.snapshot.spikes_tgt, None if self.previous is None else self.previous.spikes_tgt
+        )
 
     def _rates(self, now: NDArray[np.int64], before: NDArray[np.int64] | None) -> NDArray[np.float64]:
         if before is None or self.interval <= 0.0:
@@ -213,10 +217,12 @@ class History:
         return self.rows[-1]["t"] if self.rows else None
 
     def add(self, frame: Frame) -> bool:
-        """Account for ``frame``: its events always, a row when one is due. Returns True if a row was added."""
+        """Account for ``frame``: its events always, a row when one is due; True if a row was added."""
         snap = frame.snapshot
         if snap.side != self.side:
-            raise ValueError(f"frame of a {snap.side}x{snap.side} network in a {self.side}x{self.side} history")
+            raise ValueError(
+                f"frame of a {snap.side}x{snap.side} network in a {self.side}x{self.side} history"
+            )
         self._add_events(snap.events)
         last_t = self.last_t
         due = last_t is None or snap.t >= last_t + self.record_interval - 1e-9
@@ -286,5 +292,7 @@ class History:
         for p, proj in enumerate((FF, LAT)):
             for k, kind in enumerate((FORMED, REMOVED)):
                 sel = (events["projection"] == proj) & (events["kind"] == kind)
-                self.events_by_distance[p, k] += np.bincount(bins[sel], minlength=self.events_by_distance.shape[2])
+                self.events_by_distance[p, k] += np.bincount(
+                    bins[sel], minlength=self.events_by_distance.shape[2]
+                )
         self.total_events += len(events)

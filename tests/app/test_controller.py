@@ -197,7 +197,7 @@ def test_latest_mailbox_merges() -> None:
 
 
 def test_exception_in_thread_faults_and_keeps_state(config: ModelConfig) -> None:
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
     engines: list[Engine] = []
@@ -210,7 +210,7 @@ def test_exception_in_thread_faults_and_keeps_state(config: ModelConfig) -> None
         def step(n: int = 1) -> None:
             calls["n"] += 1
             if calls["n"] == 3:
-                raise Boom("kernel failure")
+                raise BoomError("kernel failure")
             original(n)
 
         eng.step = step  # type: ignore[method-assign]
@@ -221,7 +221,9 @@ def test_exception_in_thread_faults_and_keeps_state(config: ModelConfig) -> None
         ctl.submit(Run())
         wait_until(lambda: ctl.state is SimState.FAULTED)
         reports = ctl.take_reports()
-        assert any(r.level == "fault" and "kernel failure" in r.message and "Boom" in r.detail for r in reports)
+        assert any(
+            r.level == "fault" and "kernel failure" in r.message and "BoomError" in r.detail for r in reports
+        )
         assert ctl.alive
         update = latest(ctl)
         assert update.status.state is SimState.FAULTED
@@ -244,7 +246,9 @@ def test_failed_build_is_reported_and_thread_survives(config: ModelConfig) -> No
         assert [r.level for r in ctl.take_reports()] == ["error"]  # no network: refused, not crashed
 
 
-def test_checkpoint_roundtrip_and_refusal(controller: SimController, tmp_path: Path, config: ModelConfig) -> None:
+def test_checkpoint_roundtrip_and_refusal(
+    controller: SimController, tmp_path: Path, config: ModelConfig
+) -> None:
     controller.submit(Step(300))
     saved = latest(controller)
     path = tmp_path / "state.npz"
@@ -302,4 +306,3 @@ def test_shutdown_leaves_no_thread(config: ModelConfig) -> None:
     assert set(threading.enumerate()) <= before
     with pytest.raises(RuntimeError, match="ended"):
         ctl.submit(Run())
-

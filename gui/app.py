@@ -1,0 +1,159 @@
+"""Starting the desktop app, interactively or scripted (screenshot and speed figures for documentation).
+
+Scripted mode opens the window, lets the network build, runs as fast as
+possible for a number of wall-clock seconds while the views draw, saves a
+screenshot of the whole window and prints what it achieved::
+
+    view_fps map=31.2 connectivity=30.9 ...
+    realtime_factor=28.4 fps=30.1
+
+``realtime_factor`` is model seconds per wall second and ``fps`` the frames
+the window showed per wall second, both over the timed interval only (the
+build and the final screenshot are outside it).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from PyQt6.QtCore import QObject, QPoint, pyqtSignal
+from PyQt6.QtWidgets import QApplication
+
+from app.commands import Pause, Run
+from app.frame import SimState
+from gui.export import save_png
+from gui.main_window import MainWindow
+from sim.config import ModelConfig
+
+#: Longest wait for the first network to be built in scripted mode (wall seconds).
+BUILD_TIMEOUT = 300.0
+
+
+class _ErrorRelay(QObject):
+    """Carries uncaught exceptions from any thread to the window (queued onto the GUI thread)."""
+
+    error = pyqtSignal(str, str)
+
+
+def install_exception_hooks(window: MainWindow) -> None:
+    """Show uncaught exceptions of the GUI thread and of other threads in the window's message bar."""
+    relay = _ErrorRelay(window)
+    relay.error.connect(lambda msg, detail: window.show_message("fault", msg, detail))
+
+    def gui_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        detail = "".join(traceback.format_exception(exc_type, exc, tb))
+        sys.stderr.write(detail)
+        relay.error.emit(f"{exc_type.__name__}: {exc}", detail)
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        gui_hook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+    sys.excepthook = gui_hook
+    threading.excepthook = thread_hook
+
+
+def application() -> QApplication:
+    """The QApplication (created once)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Rewire Lab")
+        app.setOrganizationName("Rewire Lab")
+    assert isinstance(app, QApplication)
+    return app
+
+
+def run_gui(config: ModelConfig, *, backend: str = "auto", seed: int | None = None) -> int:
+    """Open the window on ``config``, start running, and return the exit status when it closes."""
+    app = application()
+    window = MainWindow(config, backend=backend, seed=seed)
+    install_exception_hooks(window)
+    window.show()
+    window.send(Run())  # applied as soon as the network is built
+    return app.exec()
+
+
+@dataclass(frozen=True)
+class ScriptedResult:
+    """What a scripted run achieved."""
+
+    realtime_factor: float
+    fps: float
+    view_fps: dict[str, float]
+    model_seconds: float
+    wall_seconds: float
+    screenshot: Path
+    #: Where each visible OpenGL view lies in the screenshot: ``key -> (x, y, width, height)`` in pixels.
+    gl_regions: dict[str, tuple[int, int, int, int]]
+
+
+def run_scripted(
+    config: ModelConfig,
+    *,
+    run_for: float,
+    screenshot: Path,
+    backend: str = "auto",
+    seed: int | None = None,
+) -> ScriptedResult:
+    """Open the window, run at maximum speed for ``run_for`` wall seconds, save a screenshot, close.
+
+    Raises :class:`RuntimeError` when the network cannot be built or the
+    simulation stops with an error.
+    """
+    app = application()
+    window = MainWindow(config, backend=backend, seed=seed)
+    install_exception_hooks(window)
+    window.show()
+    try:
+        _wait(app, lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
+        if window.latest is None:
+            raise RuntimeError(f"could not build the network: {window.message_bar.label.text()}")
+        window.send(Run())
+        _wait(app, lambda: window.latest is not None and window.latest.status.state is SimState.RUNNING, 60.0)
+        start_t = _model_time(window)
+        start_frames = window.frames_shown
+        start_views = {k: v.frames_drawn for k, v in window.views.items()}
+        t0 = time.perf_counter()
+        _wait(app, lambda: time.perf_counter() - t0 >= run_for, run_for + 60.0)
+        wall = time.perf_counter() - t0
+        model = _model_time(window) - start_t
+        frames = window.frames_shown - start_frames
+        view_fps = {k: (v.frames_drawn - start_views[k]) / wall for k, v in window.views.items()}
+        if window.state is SimState.FAULTED:
+            raise RuntimeError(f"the simulation stopped: {window.message_bar.label.text()}")
+        window.send(Pause())
+        window.controller.sync()
+        window.poll()
+        app.processEvents()
+        image = window.grab().toImage()
+        ratio = image.devicePixelRatio()
+        regions = {}
+        for key, view in window.views.items():
+            if view.uses_gl and view.isVisible():
+                corner = view.mapTo(window, QPoint(0, 0))
+                regions[key] = tuple(
+                    round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height())
+                )
+        path = save_png(image, screenshot)
+    finally:
+        window.close()
+        app.processEvents()
+    return ScriptedResult(model / wall, frames / wall, view_fps, model, wall, path, regions)  # type: ignore[arg-type]
+
+
+def _model_time(window: MainWindow) -> float:
+    return 0.0 if window.latest is None else window.latest.snapshot.t
+
+
+def _wait(app: QApplication, done: object, timeout: float) -> None:
+    """Process events until ``done()`` is true (or ``timeout`` wall seconds pass)."""
+    end = time.perf_counter() + timeout
+    while not done() and time.perf_counter() < end:  # type: ignore[operator]
+        app.processEvents()
+        time.sleep(0.002)

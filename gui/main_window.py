@@ -1,0 +1,688 @@
+"""The main window: views in three tab areas, the parameter panel, the run toolbar and the menus.
+
+The window owns a :class:`~app.controller.SimController`. A frame clock
+(QTimer at the redraw rate) takes the newest update from the controller's
+mailbox, turns it into a :class:`~app.frame.Frame`, records it in the run's
+:class:`~app.frame.History` and hands it to every view; views that are not
+visible keep it for later and cost nothing. Widgets only send commands.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.commands import (
+    Command,
+    Lesion,
+    LoadCheckpoint,
+    Pause,
+    Reset,
+    Run,
+    SaveCheckpoint,
+    SetParameter,
+    SetPublishRate,
+    SetSpeed,
+    Step,
+    StepUnit,
+)
+from app.controller import Report, SimController, Update
+from app.frame import Frame, History, SimState
+from app.presets import list_presets, load_preset
+from gui.context import ViewContext
+from gui.experiments import experiment_for
+from gui.experiments.base import AREAS, Experiment
+from gui.export import FrameRecorder, save_png
+from gui.views.base import View
+from gui.widgets.message_bar import MessageBar
+from gui.widgets.network_box import NetworkBox
+from gui.widgets.parameter_panel import ParameterPanel
+from gui.widgets.run_controls import RunControls
+from sim.checkpoint import write_atomic
+from sim.config import ModelConfig, param_spec
+from sim.errors import RewireLabError
+
+#: Errors a user action can cause by its input; shown in the message bar.
+USER_ERRORS: tuple[type[BaseException], ...] = (RewireLabError, ValueError, OSError)
+
+
+class MainWindow(QMainWindow):
+    """The Rewire Lab window on one configuration.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The network to build and show.
+    backend : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    seed : int, optional
+        Seed of the first build (default: the configuration's).
+    redraw_hz : float
+        Frames per second of the views while running.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        backend: str = "auto",
+        seed: int | None = None,
+        redraw_hz: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.setWindowTitle(f"Rewire Lab: {config.name}")
+        self.resize(1600, 960)
+        self.controller = SimController(config, backend, seed, publish_hz=redraw_hz)
+        self.context = ViewContext(self)
+        self.experiment: Experiment | None = None
+        self.views: dict[str, View] = {}
+        self.history: History | None = None
+        self.latest: Update | None = None
+        self.latest_frame: Frame | None = None
+        self._generation = -1
+        self._previous_snapshot = None
+        self._panel_config: ModelConfig | None = None
+        self._awaiting: dict[int, str] = {}
+        self._backend_choice = backend
+        self._recorder: tuple[FrameRecorder, str] | None = None
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=120)
+        #: Frames handed to the views since the window opened.
+        self.frames_shown = 0
+        self._closed = False
+        self._building_message = False
+
+        self.message_bar = MessageBar(self)
+        self.areas: dict[str, QTabWidget] = {}
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        for area in AREAS:
+            tabs = QTabWidget(self.splitter)
+            tabs.setObjectName(f"area_{area}")
+            tabs.setDocumentMode(True)
+            self.areas[area] = tabs
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.run_controls = RunControls(self)
+        self.addToolBar(self.run_controls)
+        self._connect_run_controls()
+
+        self.network_box = NetworkBox(self)
+        self.network_box.rebuild_requested.connect(self._on_rebuild_requested)
+        self.network_box.error_shown.connect(lambda msg: self.show_message("error", msg))
+        self.parameter_dock = QDockWidget("Parameters", self)
+        self.parameter_dock.setObjectName("parameter_dock")
+        self.parameter_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.parameter_dock)
+        self.parameter_panel: ParameterPanel | None = None
+
+        self.state_label = QLabel(self)
+        self.backend_label = QLabel(self)
+        self.fps_label = QLabel(self)
+        for label in (self.state_label, self.backend_label, self.fps_label):
+            self.statusBar().addPermanentWidget(label)
+
+        self.context.region_selected.connect(self._on_region_selected)
+        self._install_experiment(experiment_for(config))
+        self._build_menus()
+
+        self.frame_clock = QTimer(self)
+        self.frame_clock.setObjectName("frame_clock")
+        self.frame_clock.setInterval(round(1000.0 / redraw_hz))
+        self.frame_clock.timeout.connect(self.poll)
+        self.frame_clock.start()
+        self.show_message("info", f"Building '{config.name}'…")
+        self._building_message = True
+
+    # -- layout -----------------------------------------------------------------------------------
+    def _install_experiment(self, experiment: Experiment) -> None:
+        """Create the views and parameter groups of ``experiment`` (replacing those of another one)."""
+        if experiment is self.experiment:
+            return
+        for view in self.views.values():
+            view.shutdown()
+            view.deleteLater()
+        self.views = {}
+        for tabs in self.areas.values():
+            tabs.clear()
+        self.experiment = experiment
+        for spec in experiment.views:
+            view = spec.view(self.context)
+            self.views[view.key] = view
+            tabs = self.areas[spec.area]
+            i = tabs.addTab(view, view.title)
+            tabs.setTabToolTip(i, view.tooltip)
+        for area, tabs in self.areas.items():
+            tabs.setVisible(tabs.count() > 0)
+            tabs.setProperty("area", area)
+        self.splitter.setSizes([1] * len(self.areas))
+        panel = ParameterPanel(experiment.parameter_groups)
+        panel.parameter_edited.connect(self._on_parameter_edited)
+        panel.error_shown.connect(lambda msg: self.show_message("error", msg))
+        holder = QWidget()
+        box = QVBoxLayout(holder)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.network_box)
+        box.addWidget(panel, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(holder)
+        scroll.setMinimumWidth(340)
+        self.parameter_dock.setWidget(scroll)
+        self.parameter_panel = panel
+        self._panel_config = None
+
+    def _connect_run_controls(self) -> None:
+        rc = self.run_controls
+        rc.run_toggled.connect(lambda run: self.send(Run() if run else Pause()))
+        rc.step_requested.connect(lambda unit: self.send(Step(1, unit)))
+        rc.run_for_requested.connect(lambda s: self.send(Run(duration=s)))
+        rc.reset_requested.connect(lambda: self.send(Reset()))
+        rc.speed_changed.connect(lambda speed: self.send(SetSpeed(speed)))
+        rc.redraw_rate_changed.connect(self.set_redraw_rate)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        presets = file_menu.addMenu("Open &preset")
+        for info in list_presets():
+            action = presets.addAction(info.name)
+            action.setStatusTip(info.description)
+            action.setToolTip(info.description)
+            action.triggered.connect(lambda _c=False, name=info.name: self.open_preset(name))
+        presets.setToolTipsVisible(True)
+        self._add(
+            file_menu,
+            "&Load preset file…",
+            self._on_load_preset_file,
+            "Ctrl+O",
+            "Open a YAML preset file and build its network",
+        )
+        self._add(
+            file_menu,
+            "&Save parameters as YAML…",
+            self._on_save_parameters,
+            "Ctrl+S",
+            "Write the current parameters (with changes not yet applied) to a preset file",
+        )
+        file_menu.addSeparator()
+        self._add(
+            file_menu,
+            "Save &checkpoint…",
+            self._on_save_checkpoint,
+            "Ctrl+Shift+S",
+            "Save the whole network state to continue later exactly where it is",
+        )
+        self._add(
+            file_menu,
+            "L&oad checkpoint…",
+            self._on_load_checkpoint,
+            "Ctrl+Shift+O",
+            "Continue from a checkpoint of this configuration",
+        )
+        file_menu.addSeparator()
+        export = file_menu.addMenu("&Export")
+        for key, view in self.views.items():
+            self._add(
+                export,
+                f"{view.title} as PNG…",
+                lambda _c=False, k=key: self._on_export_view(k),
+                tip=f"Save the {view.title} view as a PNG image",
+            )
+        export.addSeparator()
+        self.record_action = self._add(
+            export,
+            "&Record frames of the current view…",
+            self._on_record_toggled,
+            tip="Save every frame of the current left view as numbered PNGs",
+        )
+        self.record_action.setCheckable(True)
+        self._add(
+            export,
+            "&Metrics as CSV…",
+            self._on_export_metrics,
+            tip="Save the time series of the run (counts, rates, sigma_aff, AD) as CSV",
+        )
+        file_menu.addSeparator()
+        self._add(file_menu, "&Quit", self.close, "Ctrl+Q")
+
+        sim_menu = bar.addMenu("&Simulation")
+        sim_menu.addAction(self.run_controls.run_action)
+        for action in self.run_controls.step_actions.values():
+            sim_menu.addAction(action)
+        self._add(
+            sim_menu, "Run &for…", self._on_run_for_dialog, "Ctrl+F", "Run for a number of model seconds"
+        )
+        sim_menu.addAction(self.run_controls.reset_action)
+        speed = sim_menu.addMenu("&Speed")
+        group = QActionGroup(self)
+        for i in range(self.run_controls.speed_box.count()):
+            action = speed.addAction(self.run_controls.speed_box.itemText(i))
+            action.setCheckable(True)
+            action.setChecked(i == 0)
+            group.addAction(action)
+            action.triggered.connect(lambda _c=False, i=i: self.run_controls.speed_box.setCurrentIndex(i))
+
+        lesion = bar.addMenu("&Lesion")
+        tools = QActionGroup(self)
+        self.lesion_actions: dict[str, QAction] = {}
+        for tool, text, tip in (
+            ("", "&No lesion tool", "Clicks on the map select neurons"),
+            (
+                "cut",
+                "&Cut synapses: drag on the map",
+                "Drag a rectangle on the Map view: every synapse onto "
+                "its neurons (and LAT synapses from them) is removed; watch rewiring regrow the map",
+            ),
+            (
+                "silence",
+                "&Silence neurons: drag on the map",
+                "Drag a rectangle on the Map view: its neurons stop firing until released",
+            ),
+        ):
+            action = lesion.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(tool == "")
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+            tools.addAction(action)
+            action.triggered.connect(lambda _c=False, t=tool: self.context.set_lesion_tool(t))
+            self.lesion_actions[tool] = action
+        lesion.setToolTipsVisible(True)
+        lesion.addSeparator()
+        self._add(
+            lesion,
+            "&Release silenced neurons",
+            lambda: self.send(Lesion("restore")),
+            tip="Let every silenced neuron fire again",
+        )
+
+        view_menu = bar.addMenu("&View")
+        for i, (key, view) in enumerate(self.views.items(), start=1):
+            self._add(
+                view_menu,
+                f"Show {view.title}",
+                lambda _c=False, k=key: self.show_view(k),
+                f"Ctrl+{i}",
+                view.tooltip,
+            )
+        view_menu.addSeparator()
+        self.present_action = self._add(
+            view_menu,
+            "&Presentation mode",
+            self._on_present_toggled,
+            "F11",
+            "Full screen with only the current map area: for a projector",
+        )
+        self.present_action.setCheckable(True)
+        view_menu.addAction(self.parameter_dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        self._add(help_menu, "&Keyboard shortcuts", self._on_shortcuts)
+        self._add(help_menu, "&About Rewire Lab", self._on_about)
+
+    def _add(
+        self, menu: object, text: str, slot: object, shortcut: str | None = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)  # type: ignore[arg-type]
+        menu.addAction(action)  # type: ignore[attr-defined]
+        return action
+
+    # -- commands ---------------------------------------------------------------------------------
+    def send(self, command: Command) -> int | None:
+        """Submit ``command`` to the simulation thread; a failure is shown, not raised."""
+        try:
+            return self.controller.submit(command)
+        except RuntimeError as exc:
+            self.show_message("error", str(exc))
+            return None
+
+    def _make_and_send(self, factory: type[Command], *args: object, **kwargs: object) -> int | None:
+        try:
+            command = factory(*args, **kwargs)
+        except USER_ERRORS as exc:
+            self.show_message("error", str(exc))
+            return None
+        return self.send(command)
+
+    def set_redraw_rate(self, hz: float) -> None:
+        """Redraw the views ``hz`` times per second while running."""
+        self.frame_clock.setInterval(max(1, round(1000.0 / hz)))
+        self.send(SetPublishRate(hz))
+
+    def open_preset(self, name_or_file: str) -> bool:
+        """Build a preset's network (a name or a YAML file); an invalid one is reported, nothing changes."""
+        try:
+            config = load_preset(name_or_file)
+        except USER_ERRORS as exc:
+            self.show_message("error", str(exc))
+            return False
+        self._install_experiment(experiment_for(config))
+        self.setWindowTitle(f"Rewire Lab: {config.name}")
+        self.send(Reset(config=config))
+        self.show_message("info", f"Building '{config.name}'…")
+        self._building_message = True
+        return True
+
+    def _on_parameter_edited(self, path: str, value: object) -> None:
+        cmd_id = self._make_and_send(SetParameter, path, value)
+        if cmd_id is not None and param_spec(path).live:
+            self._awaiting[cmd_id] = path
+
+    def _on_rebuild_requested(self, backend: str, seed: int) -> None:
+        self._backend_choice = backend
+        self._make_and_send(Reset, backend=backend, seed=seed)
+
+    def _on_region_selected(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        tool = self.context.lesion_tool
+        if tool:
+            self._make_and_send(Lesion, tool, x0, y0, x1, y1)
+
+    # -- the frame clock --------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Show the reports and the newest update of the simulation thread; True if a frame was shown."""
+        for report in self.controller.take_reports():
+            self._show_report(report)
+        update = self.controller.take_update()
+        if update is None:
+            if not self.controller.alive and not self._closed:
+                self.state_label.setText("Simulation thread ended")
+            return False
+        self._show_update(update)
+        return True
+
+    def _show_update(self, update: Update) -> None:
+        snap, config, status = update.snapshot, update.config, update.status
+        if status.generation != self._generation:
+            self._generation = status.generation
+            self.history = History(snap.side, config.run.record_interval)
+            self._previous_snapshot = None
+            for view in self.views.values():
+                view.reset(config)
+            if self.parameter_panel is not None:
+                self.parameter_panel.clear_pending()
+            self._panel_config = None
+            if self.context.selected >= snap.n_neurons:
+                self.context.select(-1)
+            if self._building_message:
+                self.message_bar.hide()
+                self._building_message = False
+        assert self.history is not None
+        frame = Frame(snap, config, status, self.history, self._previous_snapshot)
+        self.history.add(frame)
+        for view in self.views.values():
+            view.set_frame(frame)
+        self._previous_snapshot = snap
+        self.latest, self.latest_frame = update, frame
+        self.frames_shown += 1
+        now = time.perf_counter()
+        self._frame_times.append(now)
+        if self._recorder is not None:
+            self._record_frame()
+        self._refresh_controls(update)
+
+    def _refresh_controls(self, update: Update) -> None:
+        status = update.status
+        self.run_controls.set_status(status, update.snapshot.t)
+        self.state_label.setText(f"{status.state.value.capitalize()} · seed {status.seed}")
+        reasons = ", ".join(
+            f"{name} unavailable: {why}" for name, why in self.network_box.reasons.items() if why is not None
+        )
+        self.backend_label.setText(f"Backend: {status.backend}" + (f" ({reasons})" if reasons else ""))
+        self.backend_label.setToolTip(reasons or "every backend is available")
+        self.fps_label.setText(f"{self.fps():.0f} frames/s")
+        self.network_box.set_current(self._backend_choice, status.seed)
+        panel = self.parameter_panel
+        if panel is not None and update.pending_config is not self._panel_config:
+            panel.set_config(update.pending_config, status.pending)
+            self._panel_config = update.pending_config
+        for cmd_id, path in list(self._awaiting.items()):
+            if status.last_command >= cmd_id:
+                del self._awaiting[cmd_id]
+                if panel is not None:
+                    panel.mark_applied(path)
+
+    def fps(self) -> float:
+        """Frames shown per second over the last second."""
+        times = self._frame_times
+        now = time.perf_counter()
+        recent = [t for t in times if now - t <= 1.0]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+
+    # -- messages ---------------------------------------------------------------------------------
+    def show_message(self, level: str, message: str, detail: str = "") -> None:
+        """Show a message in the bar above the views and in the status bar."""
+        self.message_bar.show_message(level, message, detail)
+        self.statusBar().showMessage(message, 8000)
+        self._building_message = False
+
+    def _show_report(self, report: Report) -> None:
+        if report.command is not None:
+            self._awaiting.pop(report.command, None)
+        if report.level == "error":
+            self._panel_config = None  # show the applied values again
+        self.show_message(report.level, report.message, report.detail)
+
+    # -- views ------------------------------------------------------------------------------------
+    def show_view(self, key: str) -> View:
+        """Bring view ``key`` to the front of its area and return it."""
+        view = self.views[key]
+        for tabs in self.areas.values():
+            i = tabs.indexOf(view)
+            if i >= 0:
+                tabs.setCurrentIndex(i)
+                tabs.show()
+        return view
+
+    def _on_present_toggled(self, on: bool) -> None:
+        left = self.areas["left"]
+        for tabs in self.areas.values():
+            tabs.setVisible(tabs is left or not on)
+        self.parameter_dock.setVisible(not on)
+        if on:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def export_view(self, key: str, path: str | Path) -> Path:
+        """Save view ``key`` as a PNG (the view is brought to the front to draw its newest frame)."""
+        view = self.show_view(key)
+        view.redraw()
+        return save_png(view.render_image(), path)
+
+    def _on_export_view(self, key: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export view", f"{key}.png", "PNG images (*.png)")
+        if path:
+            try:
+                written = self.export_view(key, path)
+            except USER_ERRORS as exc:
+                self.show_message("error", str(exc))
+            else:
+                self.show_message("info", f"saved {written}")
+
+    def start_recording(self, folder: str | Path, key: str | None = None) -> None:
+        """Save every frame of view ``key`` (default: the current left view) into ``folder``."""
+        view = self.show_view(key) if key else self.areas["left"].currentWidget()
+        assert isinstance(view, View)
+        self._recorder = (FrameRecorder(folder), view.key)
+        self.record_action.setChecked(True)
+
+    def stop_recording(self) -> int:
+        """Stop saving frames; returns how many were saved."""
+        count = 0 if self._recorder is None else self._recorder[0].count
+        self._recorder = None
+        self.record_action.setChecked(False)
+        return count
+
+    def _record_frame(self) -> None:
+        assert self._recorder is not None
+        recorder, key = self._recorder
+        view = self.views[key]
+        try:
+            recorder.add(view.render_image())
+        except USER_ERRORS as exc:
+            self.stop_recording()
+            self.show_message("error", f"recording stopped: {exc}")
+
+    def _on_record_toggled(self, on: bool) -> None:
+        if not on:
+            n = self.stop_recording()
+            self.show_message("info", f"recording stopped after {n} frames")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the frames")
+        if not folder:
+            self.record_action.setChecked(False)
+            return
+        try:
+            self.start_recording(folder)
+        except USER_ERRORS as exc:
+            self.record_action.setChecked(False)
+            self.show_message("error", str(exc))
+
+    def export_metrics(self, path: str | Path) -> None:
+        """Write the run's metrics table as CSV (atomically)."""
+        if self.history is None:
+            raise RewireLabError("nothing recorded yet")
+        self.history.write_csv(path)
+
+    def _on_export_metrics(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "metrics.csv", "CSV files (*.csv)")
+        if path:
+            try:
+                self.export_metrics(path)
+            except USER_ERRORS as exc:
+                self.show_message("error", str(exc))
+            else:
+                self.show_message("info", f"saved {path}")
+
+    # -- files ------------------------------------------------------------------------------------
+    def save_parameters(self, path: str | Path) -> None:
+        """Write the current parameters (pending structural changes included) as a YAML preset."""
+        if self.latest is None:
+            raise RewireLabError("the network is not built yet")
+        text = self.latest.pending_config.to_yaml().encode()
+        write_atomic(Path(path), lambda fh: fh.write(text))
+
+    def _on_load_preset_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "YAML presets (*.yaml *.yml)")
+        if path:
+            self.open_preset(path)
+
+    def _on_save_parameters(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "parameters.yaml", "YAML (*.yaml)")
+        if path:
+            try:
+                self.save_parameters(path)
+            except USER_ERRORS as exc:
+                self.show_message("error", str(exc))
+            else:
+                self.show_message("info", f"saved {path}")
+
+    def save_checkpoint(self, path: str | Path) -> int | None:
+        """Ask the simulation thread to save the whole state to ``path``; returns the command id."""
+        return self._make_and_send(SaveCheckpoint, Path(path))
+
+    def load_checkpoint(self, path: str | Path, *, rebuild: bool = False) -> int | None:
+        """Continue from checkpoint ``path`` (of this configuration unless ``rebuild``); returns the id."""
+        return self._make_and_send(LoadCheckpoint, Path(path), rebuild)
+
+    def _on_save_checkpoint(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save checkpoint", "checkpoint.npz", "Checkpoints (*.npz)"
+        )
+        if path:
+            self.save_checkpoint(path)
+
+    def _on_load_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", "", "Checkpoints (*.npz)")
+        if path:
+            self.load_checkpoint(path)
+
+    def _on_run_for_dialog(self) -> None:
+        seconds, ok = QInputDialog.getDouble(
+            self, "Run for", "Model seconds:", self.run_controls.run_for_box.value(), 0.001, 1e6, 3
+        )
+        if ok:
+            self.run_controls.run_for_box.setValue(seconds)
+            self._make_and_send(Run, duration=seconds)
+
+    def _on_shortcuts(self) -> None:
+        lines = [
+            "Space: run / pause",
+            "Right: one time step · Shift+Right: one stimulus period · Ctrl+Right: one rewiring interval",
+            "Ctrl+F: run for… · Ctrl+R: reset (applies structural parameters)",
+            "Ctrl+1 … Ctrl+7: show a view · F11: presentation mode",
+            "Ctrl+O: load preset file · Ctrl+S: save parameters · Ctrl+Shift+S / O: save / load checkpoint",
+        ]
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(lines))
+
+    def _on_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Rewire Lab",
+            "Rewire Lab: structural plasticity in spiking neural networks.\n\n"
+            "Synapses form and disappear while the network runs; watch a topographic map form "
+            "(Bamford et al. 2010), measure it (sigma_aff, AD) and change the rules as it runs.",
+        )
+
+    # -- closing ----------------------------------------------------------------------------------
+    def shutdown(self) -> bool:
+        """Stop the frame clock and the simulation thread and release the views; True when all ended."""
+        if self._closed:
+            return not self.controller.alive
+        self._closed = True
+        self.frame_clock.stop()
+        self._recorder = None
+        ended = self.controller.shutdown()
+        for view in self.views.values():
+            view.shutdown()
+        return ended
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        """Shut the simulation down before the window goes."""
+        self.shutdown()
+        super().closeEvent(event)
+
+    @property
+    def state(self) -> SimState:
+        """The simulation thread's state."""
+        return self.controller.state
+
+    def step_unit_steps(self, unit: StepUnit) -> int:
+        """Time steps one :class:`Step` of ``unit`` advances on the running configuration."""
+        config = self.latest.config if self.latest is not None else None
+        if config is None:
+            return 1
+        return SimController._steps_per(unit, config)

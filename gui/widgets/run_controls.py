@@ -1,0 +1,142 @@
+"""The run toolbar: run/pause, step, run for, reset, speed, redraw rate, and the achieved speed."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
+
+from app.commands import SPEED_CHOICES, StepUnit
+from app.frame import SimState, Status
+
+#: Labels of the speed choices, in the order of :data:`app.commands.SPEED_CHOICES`.
+SPEED_LABELS = {None: "Max", 1.0: "1x", 10.0: "10x", 100.0: "100x"}
+
+
+class RunControls(QToolBar):
+    """Toolbar of the run controls. It only emits requests; the window turns them into commands.
+
+    Signals
+    -------
+    run_toggled(bool)
+        True to run, False to pause.
+    step_requested(object)
+        A :class:`~app.commands.StepUnit`.
+    run_for_requested(float)
+        Model seconds to run for.
+    reset_requested()
+    speed_changed(object)
+        Target multiple of real time, or None for as fast as possible.
+    redraw_rate_changed(float)
+        Frames per second.
+    """
+
+    run_toggled = pyqtSignal(bool)
+    step_requested = pyqtSignal(object)
+    run_for_requested = pyqtSignal(float)
+    reset_requested = pyqtSignal()
+    speed_changed = pyqtSignal(object)
+    redraw_rate_changed = pyqtSignal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Run", parent)
+        self.setObjectName("run_controls")
+        self.setMovable(False)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+        self.run_action = QAction("Run", self)
+        self.run_action.setCheckable(True)
+        self.run_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.run_action.setToolTip("Run the simulation until paused (Space toggles run and pause)")
+        self.run_action.toggled.connect(self._on_run_toggled)
+        self.addAction(self.run_action)
+
+        self.step_actions: dict[StepUnit, QAction] = {}
+        for unit, text, key, tip in (
+            (StepUnit.STEP, "Step", "Right", "Advance one time step (network.dt) and stop"),
+            (StepUnit.STIMULUS, "Step stimulus", "Shift+Right", "Advance one stimulus period and stop"),
+            (StepUnit.REWIRING, "Step rewiring", "Ctrl+Right", "Advance one rewiring interval and stop"),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(key))
+            action.setToolTip(f"{tip} ({key})")
+            action.triggered.connect(lambda _checked=False, u=unit: self.step_requested.emit(u))
+            self.step_actions[unit] = action
+        step_button = QToolButton(self)
+        step_button.setDefaultAction(self.step_actions[StepUnit.STEP])
+        step_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        for action in self.step_actions.values():
+            step_button.addAction(action)
+        self.addWidget(step_button)
+
+        self.addSeparator()
+        self.run_for_box = QDoubleSpinBox(self)
+        self.run_for_box.setObjectName("run_for_seconds")
+        self.run_for_box.setRange(0.001, 1e6)
+        self.run_for_box.setDecimals(3)
+        self.run_for_box.setValue(10.0)
+        self.run_for_box.setSuffix(" s")
+        self.run_for_box.setToolTip("Model seconds for 'Run for'")
+        self.run_for_action = QAction("Run for", self)
+        self.run_for_action.setToolTip("Run for the given model time, then stop")
+        self.run_for_action.triggered.connect(lambda: self.run_for_requested.emit(self.run_for_box.value()))
+        self.addAction(self.run_for_action)
+        self.addWidget(self.run_for_box)
+
+        self.addSeparator()
+        self.reset_action = QAction("Reset", self)
+        self.reset_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.reset_action.setToolTip(
+            "Rebuild the network from the current parameters (applies structural changes) (Ctrl+R)"
+        )
+        self.reset_action.triggered.connect(self.reset_requested.emit)
+        self.addAction(self.reset_action)
+
+        self.addSeparator()
+        self.addWidget(QLabel(" Speed ", self))
+        self.speed_box = QComboBox(self)
+        self.speed_box.setObjectName("speed")
+        for speed in SPEED_CHOICES:
+            self.speed_box.addItem(SPEED_LABELS[speed], speed)
+        self.speed_box.setToolTip(
+            "Target speed in model seconds per wall second: Max runs as fast as the machine allows"
+        )
+        self.speed_box.currentIndexChanged.connect(
+            lambda i: self.speed_changed.emit(self.speed_box.itemData(i))
+        )
+        self.addWidget(self.speed_box)
+        self.rtf_label = QLabel(self)
+        self.rtf_label.setObjectName("achieved_speed")
+        self.rtf_label.setMinimumWidth(150)
+        self.rtf_label.setToolTip("Speed achieved over the last second: model seconds per wall second")
+        self.addWidget(self.rtf_label)
+
+        self.addSeparator()
+        self.addWidget(QLabel(" Redraw ", self))
+        self.redraw_box = QSpinBox(self)
+        self.redraw_box.setObjectName("redraw_rate")
+        self.redraw_box.setRange(1, 60)
+        self.redraw_box.setValue(30)
+        self.redraw_box.setSuffix(" /s")
+        self.redraw_box.setToolTip("How often the views redraw while running (frames per wall second)")
+        self.redraw_box.valueChanged.connect(lambda v: self.redraw_rate_changed.emit(float(v)))
+        self.addWidget(self.redraw_box)
+        self.set_status(None, 0.0)
+
+    def _on_run_toggled(self, checked: bool) -> None:
+        self.run_action.setText("Pause" if checked else "Run")
+        self.run_toggled.emit(checked)
+
+    def set_status(self, status: Status | None, t: float) -> None:
+        """Show the controller's state (signals blocked: this never sends a command)."""
+        running = status is not None and status.state is SimState.RUNNING
+        was = self.run_action.blockSignals(True)
+        self.run_action.setChecked(running)
+        self.run_action.setText("Pause" if running else "Run")
+        self.run_action.blockSignals(was)
+        usable = status is not None and status.state not in (SimState.STARTING, SimState.CLOSED)
+        for action in (self.run_action, self.run_for_action, self.reset_action, *self.step_actions.values()):
+            action.setEnabled(usable)
+        rtf = None if status is None else status.realtime_factor
+        text = f"t = {t:,.2f} s" + (f"   {rtf:,.1f}x real time" if rtf is not None else "")
+        self.rtf_label.setText(text)

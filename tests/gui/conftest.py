@@ -1,0 +1,30 @@
+"""Fixtures of the GUI tests.
+
+Widgets run on whatever Qt platform the session has: under ``pytest-xvfb``
+(as in CI, where ``.ci/run`` installs Xvfb and Mesa) that is X11 with
+software OpenGL, so VisPy views draw; tests marked ``gl`` need that and are
+skipped only where no OpenGL context can be made at all. One test opens the
+window on the ``offscreen`` platform in a subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+
+@functools.cache
+def opengl_available() -> bool:
+    """Whether this Qt session can create an OpenGL context (needs a QApplication)."""
+    from PyQt6.QtGui import QOpenGLContext
+
+    ctx = QOpenGLContext()
+    return bool(ctx.create())
+
+
+@pytest.fixture
+def require_gl(qapp: object) -> None:
+    """Skip the test when no OpenGL context can be created (no Xvfb/Mesa on this machine)."""
+    if not opengl_available():
+        pytest.skip("no OpenGL context on this Qt platform (install Xvfb and Mesa, as .ci/run does)")

@@ -1,0 +1,306 @@
+"""The main window: controls reach the simulation, bad input is shown, nothing leaks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QApplication, QLineEdit
+from pytestqt.qtbot import QtBot
+
+from app.commands import Pause, Run, Step
+from app.frame import SimState
+from app.presets import DEFAULT_PRESET, load_preset
+from gui.main_window import MainWindow
+from sim.engine import Engine
+from sim.lesion import region_mask
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
+    yield win
+    assert win.shutdown()
+
+
+def settle(window: MainWindow, qtbot: QtBot) -> None:
+    """Wait until the thread applied everything sent so far and the window showed the result."""
+    assert window.controller.sync(60)
+    qtbot.waitUntil(lambda: not window.poll(), timeout=TIMEOUT_MS)  # the last update is shown
+
+
+def non_blank(image: QImage) -> int:
+    """Number of distinct colours in ``image``."""
+    img = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    ptr = img.constBits()
+    assert ptr is not None
+    ptr.setsize(img.sizeInBytes())
+    arr = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 4]
+    return len(np.unique(arr.reshape(-1, 4).view(np.uint32)))
+
+
+def test_window_opens_on_the_default_preset(window: MainWindow) -> None:
+    assert window.latest is not None
+    assert window.latest.config.name == DEFAULT_PRESET
+    assert DEFAULT_PRESET in window.windowTitle()
+    assert window.parameter_dock.isVisible()
+    assert {"map", "connectivity", "receptive_field", "synapses", "map_quality", "activity", "events"} <= set(
+        window.views
+    )
+    assert window.state is SimState.IDLE
+
+
+def test_run_pause_and_step_change_model_time(window: MainWindow, qtbot: QtBot) -> None:
+    dt = window.latest.config.network.dt * 1e-3  # type: ignore[union-attr]
+    window.run_controls.step_actions[next(iter(window.run_controls.step_actions))].trigger()
+    settle(window, qtbot)
+    assert window.latest.snapshot.t == pytest.approx(dt)  # type: ignore[union-attr]
+    window.run_controls.run_action.trigger()
+    qtbot.waitUntil(lambda: window.latest.snapshot.t > 0.2, timeout=TIMEOUT_MS)  # type: ignore[union-attr]
+    assert window.state is SimState.RUNNING
+    assert window.run_controls.run_action.text() == "Pause"
+    window.run_controls.run_action.trigger()
+    settle(window, qtbot)
+    t = window.latest.snapshot.t  # type: ignore[union-attr]
+    assert window.state is SimState.PAUSED
+    qtbot.wait(200)
+    settle(window, qtbot)
+    assert window.latest.snapshot.t == t  # type: ignore[union-attr]
+    assert "x real time" not in window.run_controls.rtf_label.text()
+
+
+def test_space_toggles_run(window: MainWindow, qtbot: QtBot) -> None:
+    window.activateWindow()
+    window.run_controls.run_action.setChecked(True)
+    qtbot.waitUntil(lambda: window.state is SimState.RUNNING, timeout=TIMEOUT_MS)
+    window.run_controls.run_action.setChecked(False)
+    qtbot.waitUntil(lambda: window.state is SimState.PAUSED, timeout=TIMEOUT_MS)
+    assert window.run_controls.run_action.shortcut().toString() == "Space"
+
+
+def test_parameter_typed_into_the_panel_reaches_the_simulation(window: MainWindow, qtbot: QtBot) -> None:
+    panel = window.parameter_panel
+    assert panel is not None
+    editor = panel.editor("stimulus.f_peak")
+    assert isinstance(editor, QLineEdit)
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClicks(editor, "99.5")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: window.latest.config.stimulus.f_peak == 99.5,  # type: ignore[union-attr]
+        timeout=TIMEOUT_MS,
+    )
+
+
+def test_value_out_of_range_is_refused_with_a_message(window: MainWindow, qtbot: QtBot) -> None:
+    panel = window.parameter_panel
+    assert panel is not None
+    editor = panel.editor("rewiring.ff.p_form")
+    assert isinstance(editor, QLineEdit)
+    before = window.latest.config.rewiring.ff.p_form  # type: ignore[union-attr]
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClicks(editor, "1.6")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    settle(window, qtbot)
+    assert "rewiring.ff.p_form" in window.message_bar.text()
+    assert window.latest.config.rewiring.ff.p_form == before  # type: ignore[union-attr]
+
+
+def test_bad_preset_shows_an_error_and_keeps_the_state(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    window.send(Step(50))
+    settle(window, qtbot)
+    step, generation = window.latest.snapshot.step, window.latest.status.generation  # type: ignore[union-attr]
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("rewiring:\n  ff:\n    p_form: 1.6\n")
+    assert not window.open_preset(str(bad))
+    text = window.message_bar.text()
+    assert "broken.yaml" in text and "rewiring.ff.p_form" in text
+    settle(window, qtbot)
+    assert window.latest.snapshot.step == step  # type: ignore[union-attr]
+    assert window.latest.status.generation == generation  # type: ignore[union-attr]
+    bad.write_text("stimulus: [unclosed\n")
+    assert not window.open_preset(str(bad))
+    assert "broken.yaml" in window.message_bar.text()
+
+
+def test_lesion_removes_synapses_in_region(window: MainWindow, qtbot: QtBot) -> None:
+    before = window.latest.snapshot  # type: ignore[union-attr]
+    window.lesion_actions["cut"].trigger()
+    assert window.context.lesion_tool == "cut"
+    window.context.region_selected.emit(3.0, 3.0, 8.0, 10.0)
+    settle(window, qtbot)
+    after = window.latest.snapshot  # type: ignore[union-attr]
+    mask = region_mask(before.side, 3, 3, 8, 10)
+    assert before.ff.in_degree[mask].sum() > 0
+    assert after.ff.in_degree[mask].sum() == 0
+    assert np.array_equal(after.ff.in_degree[~mask], before.ff.in_degree[~mask])
+    assert "cut" in window.message_bar.text()
+
+
+def test_export_writes_non_blank_png(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    window.send(Run(duration=0.5))
+    qtbot.waitUntil(lambda: window.latest.snapshot.t >= 0.5, timeout=TIMEOUT_MS)  # type: ignore[union-attr]
+    for key in ("synapses", "activity"):
+        path = window.export_view(key, tmp_path / f"{key}.png")
+        image = QImage(str(path))
+        assert not image.isNull() and image.width() > 100
+        assert non_blank(image) > 8
+    window.export_metrics(tmp_path / "metrics.csv")
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("t,ff_synapses") and len(lines) >= 2
+
+
+def test_frame_sequence(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    window.start_recording(tmp_path / "frames", "synapses")
+    window.run_controls.speed_box.setCurrentIndex(1)  # 1x real time: about 10 frames in 0.3 s
+    window.send(Run(duration=0.3))
+    qtbot.waitUntil(lambda: len(list((tmp_path / "frames").glob("frame_*.png"))) >= 3, timeout=TIMEOUT_MS)
+    n = window.stop_recording()
+    files = sorted((tmp_path / "frames").glob("frame_*.png"))
+    assert n == len(files) and files[0].name == "frame_000001.png"
+
+
+def test_checkpoint_save_and_load_restores_time_and_counts(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    window.send(Run(duration=0.3))
+    assert window.controller.sync()
+    qtbot.waitUntil(lambda: window.state is SimState.IDLE, timeout=TIMEOUT_MS)
+    settle(window, qtbot)
+    saved = window.latest.snapshot  # type: ignore[union-attr]
+    path = tmp_path / "state.npz"
+    window.save_checkpoint(path)
+    settle(window, qtbot)
+    assert path.exists()
+    window.send(Run(duration=0.3))
+    qtbot.waitUntil(lambda: window.latest.snapshot.t > saved.t + 0.2, timeout=TIMEOUT_MS)  # type: ignore[union-attr]
+    window.send(Pause())
+    window.load_checkpoint(path)
+    settle(window, qtbot)
+    loaded = window.latest.snapshot  # type: ignore[union-attr]
+    assert loaded.t == saved.t
+    assert (loaded.ff.count, loaded.lat.count) == (saved.ff.count, saved.lat.count)
+    assert "loaded checkpoint" in window.message_bar.text()
+
+
+def test_checkpoint_of_another_configuration_is_refused(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.npz"
+    cfg = load_preset(DEFAULT_PRESET).replace("network.scale", 2)
+    with Engine.build(cfg, backend="cpu", seed=1) as eng:
+        eng.save_checkpoint(other)
+    side = window.latest.snapshot.side  # type: ignore[union-attr]
+    window.load_checkpoint(other)
+    settle(window, qtbot)
+    assert "another configuration" in window.message_bar.text()
+    assert window.latest.snapshot.side == side  # type: ignore[union-attr]
+
+
+def test_exception_in_simulation_thread_is_shown_and_app_stays_up(
+    window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Engine.step
+
+    def failing(self: Engine, n: int = 1) -> None:
+        raise FloatingPointError("membrane potential is NaN")
+
+    monkeypatch.setattr(Engine, "step", failing)
+    window.send(Run())
+    qtbot.waitUntil(lambda: window.state is SimState.FAULTED, timeout=TIMEOUT_MS)
+    window.poll()
+    assert "membrane potential is NaN" in window.message_bar.text()
+    assert window.isVisible() and window.controller.alive
+    monkeypatch.setattr(Engine, "step", original)
+    window.send(Run(duration=0.1))
+    assert window.controller.sync()
+    qtbot.waitUntil(lambda: window.state is SimState.IDLE, timeout=TIMEOUT_MS)
+
+
+def test_no_thread_or_widget_leaks_after_close(qtbot: QtBot) -> None:
+    threads_before = set(threading.enumerate())
+    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
+    win.show()
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
+    win.send(Run())
+    qtbot.wait(200)
+    destroyed: list[bool] = []
+    win.destroyed.connect(lambda: destroyed.append(True))
+    win.close()
+    win.deleteLater()
+    qtbot.waitUntil(lambda: bool(destroyed), timeout=10_000)
+    QApplication.processEvents()
+    assert set(threading.enumerate()) <= threads_before
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+
+def _run_main(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+
+
+@pytest.mark.gl
+def test_scripted_screenshot_contains_the_vispy_views(require_gl: None, qtbot: QtBot, tmp_path: Path) -> None:
+    from gui.app import run_scripted
+
+    shot = tmp_path / "window.png"
+    result = run_scripted(load_preset(DEFAULT_PRESET), run_for=2.0, screenshot=shot, backend="cpu")
+    assert result.realtime_factor > 0 and result.fps > 0
+    image = QImage(str(shot))
+    assert not image.isNull()
+    for key, (x, y, w, h) in result.gl_regions.items():
+        assert w > 50 and h > 50, key
+        assert non_blank(image.copy(x, y, w, h)) > 8, f"the {key} view is blank in the screenshot"
+
+
+@pytest.mark.gl
+def test_scripted_mode_command_line(require_gl: None, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    proc = _run_main(["--preset", "demo", "--backend", "cpu", "--run-for", "2", "--screenshot", str(shot)])
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"realtime_factor=[0-9.]+ fps=[0-9.]+", last), last
+    assert float(last.split()[0].split("=")[1]) > 0
+    assert QImage(str(shot)).width() > 400
+
+
+def test_window_on_the_offscreen_platform_without_opengl(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    shot = tmp_path / "offscreen.png"
+    proc = _run_main(["--backend", "cpu", "--run-for", "1", "--screenshot", str(shot)], env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith("realtime_factor=")
+    assert shot.exists()
+
+
+def test_scripted_mode_refuses_bad_arguments(tmp_path: Path) -> None:
+    proc = _run_main(["--run-for", "2"])
+    assert proc.returncode == 2 and "--screenshot" in proc.stderr
+    proc = _run_main(["--preset", "nope", "--run-for", "1", "--screenshot", str(tmp_path / "x.png")])
+    assert proc.returncode == 2 and "unknown preset 'nope'" in proc.stderr

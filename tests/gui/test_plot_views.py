@@ -1,0 +1,441 @@
+"""The pyqtgraph views of the topographic-map experiment, fed with frames of a real engine.
+
+These views draw without OpenGL, so the tests run on any Qt platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from app.frame import Frame, History, SimState, Status
+from gui.context import ViewContext
+from gui.views._plots import nice_ceiling, stable_ceiling
+from gui.views.activity_view import ActivityView, source_rate_ceiling, stimulus_centres
+from gui.views.base import View
+from gui.views.events_view import EventsView, events_per_pair, pairs_per_distance
+from gui.views.map_quality_view import MapQualityView, finite_points, first_finite
+from gui.views.receptive_field_view import ReceptiveFieldView, centre_neuron, neuron_field
+from gui.views.synapses_view import SynapsesView, in_degree_theory, turnover_rates
+from sim.analysis.reference import reference_values
+from sim.config import ModelConfig
+from sim.engine import Engine
+from sim.geometry import distance
+
+VIEW_CLASSES: list[type[View]] = [ReceptiveFieldView, SynapsesView, MapQualityView, ActivityView, EventsView]
+STATUS = Status(SimState.RUNNING, 0, 0, None, None, None, "cpu", 1)
+
+
+@dataclass
+class Run:
+    """Frames of one short run, each recorded in the history."""
+
+    config: ModelConfig
+    history: History
+    frames: list[Frame]
+
+    @property
+    def last(self) -> Frame:
+        return self.frames[-1]
+
+
+def _run(config: ModelConfig, chunks: int, seconds: float) -> Run:
+    history = History(config.side, config.run.record_interval)
+    frames: list[Frame] = []
+    previous = None
+    with Engine.build(config, backend="cpu", seed=1) as engine:
+        for i in range(chunks + 1):
+            if i:
+                engine.run(seconds)
+            snap = engine.snapshot()
+            frame = Frame(snap, config, STATUS, history, previous)
+            history.add(frame)
+            frames.append(frame)
+            previous = snap
+    return Run(config, history, frames)
+
+
+@pytest.fixture(scope="module")
+def run(make_config: Callable[..., ModelConfig]) -> Run:
+    """1.5 s of the demo network, a frame (and a history row) every 0.25 s."""
+    config = make_config({"run.record_interval": 0.25}, preset="demo")
+    return _run(config, chunks=6, seconds=0.25)
+
+
+@pytest.fixture(scope="module")
+def run_scale2(make_config: Callable[..., ModelConfig]) -> Run:
+    """A short run of the demo network at scale 2 (32 x 32)."""
+    config = make_config({"run.record_interval": 0.05, "network.scale": 2}, preset="demo")
+    return _run(config, chunks=2, seconds=0.05)
+
+
+def _shown(qtbot: QtBot, cls: type[View], config: ModelConfig) -> View:
+    view = cls(ViewContext())
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.reset(config)
+    view.show()
+    return view
+
+
+def _feed(view: View, frames: list[Frame]) -> None:
+    for frame in frames:
+        view.set_frame(frame)
+
+
+def _with_config(frame: Frame, config: ModelConfig) -> Frame:
+    """The same network state seen under another (live-changed) configuration."""
+    return Frame(frame.snapshot, config, frame.status, frame.history, frame.previous)
+
+
+def _distinct_colours(image: QImage) -> int:
+    step = max(1, min(image.width(), image.height()) // 60)
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), step) for y in range(0, image.height(), step)
+    }
+    return len(colours)
+
+
+# -- pure helpers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("s_max", [1, 8, 32, 200])
+def test_binomial_theory_sums_to_neurons_and_matches_mean(s_max: int) -> None:
+    rng = np.random.default_rng(s_max)
+    degree = rng.integers(0, s_max + 1, size=256)
+    theory = in_degree_theory(degree, s_max)
+    assert theory.k.tolist() == list(range(s_max + 1))
+    assert theory.neurons.sum() == pytest.approx(256.0)
+    assert (theory.k * theory.neurons).sum() / 256.0 == pytest.approx(degree.mean())
+    assert "binomial" in theory.label and "s_max" in theory.label
+
+
+def test_binomial_theory_at_the_extremes() -> None:
+    empty = in_degree_theory(np.zeros(10, int), 32)
+    full = in_degree_theory(np.full(10, 32), 32)
+    assert empty.neurons[0] == 10.0 and empty.neurons[1:].sum() == 0.0
+    assert full.neurons[32] == 10.0 and full.neurons[:32].sum() == 0.0
+
+
+def test_poisson_theory_without_slot_limit() -> None:
+    degree = np.random.default_rng(3).poisson(6.3, size=1024)
+    theory = in_degree_theory(degree, None)
+    assert theory.neurons.sum() == pytest.approx(1024.0, rel=1e-6)
+    assert (theory.k * theory.neurons).sum() / 1024.0 == pytest.approx(degree.mean(), rel=1e-6)
+    assert theory.k[-1] >= degree.max()
+    assert "Poisson" in theory.label
+
+
+@pytest.mark.parametrize("side", [4, 7, 16, 32])
+def test_pair_counts_per_distance_hold_every_neuron_once(side: int) -> None:
+    n_bins = int(np.floor(np.hypot(side // 2, side // 2))) + 1
+    counts = pairs_per_distance(side, n_bins)
+    assert counts.sum() == side * side
+    assert counts[0] == 1  # only the neuron itself is closer than 1
+    ids = np.arange(side * side)
+    for neuron in (0, side + 1, side * side - 1):
+        d = distance(neuron, ids, side)
+        bins = np.minimum(np.floor(d + 1e-9).astype(int), n_bins - 1)
+        np.testing.assert_array_equal(np.bincount(bins, minlength=n_bins), counts)
+
+
+def test_events_per_pair_divides_by_all_pairs() -> None:
+    side, n_bins = 16, 12
+    pairs = pairs_per_distance(side, n_bins) * side * side
+    np.testing.assert_allclose(events_per_pair(pairs, side), np.ones(n_bins))
+    no_self = events_per_pair(pairs, side, autapses=False)
+    assert no_self[0] == 0.0  # no pairs at distance 0 without autapses
+    np.testing.assert_allclose(no_self[1:], 1.0)
+
+
+def test_nice_and_stable_ceilings() -> None:
+    assert [nice_ceiling(v) for v in (0.5, 1.0, 1.5, 3.0, 7.0, 10.0, 31.0)] == [1, 1, 2, 5, 10, 10, 50]
+    assert nice_ceiling(0.03, 0.01) == pytest.approx(0.05)
+    assert stable_ceiling(100.0, 60.0) == 100.0  # within range: kept
+    assert stable_ceiling(100.0, 120.0) == 200.0  # grew past it
+    assert stable_ceiling(100.0, 10.0) == 10.0  # shrank a lot
+
+
+def test_turnover_rates_divide_by_the_row_interval() -> None:
+    table = {
+        "t": np.array([0.0, 1.0, 3.0]),
+        "formations": np.array([0.0, 4.0, 6.0]),
+        "eliminations": np.array([0.0, 2.0, 10.0]),
+    }
+    t, formed, removed = turnover_rates(table)
+    np.testing.assert_allclose(t, [1.0, 3.0])
+    np.testing.assert_allclose(formed, [4.0, 3.0])
+    np.testing.assert_allclose(removed, [2.0, 5.0])
+
+
+def test_finite_points_and_first_finite() -> None:
+    t = np.arange(5.0)
+    v = np.array([np.nan, 2.0, np.nan, 3.0, np.nan])
+    x, y = finite_points(t, v)
+    np.testing.assert_array_equal(x, [1.0, 3.0])
+    np.testing.assert_array_equal(y, [2.0, 3.0])
+    assert first_finite(v) == 2.0
+    assert np.isnan(first_finite(np.full(3, np.nan)))
+
+
+def test_stimulus_centres(make_config: Callable[..., ModelConfig]) -> None:
+    one = make_config({"network.scale": 2, "stimulus.tiled": False})
+    tiled = make_config({"network.scale": 2, "stimulus.tiled": True})
+    flat = make_config({"stimulus.input": "uncorrelated"})
+    np.testing.assert_array_equal(stimulus_centres(one, (3, 5)), [[3, 5]])
+    assert sorted(map(tuple, stimulus_centres(tiled, (3, 5)).tolist())) == [
+        (3, 5),
+        (3, 21),
+        (19, 5),
+        (19, 21),
+    ]
+    assert stimulus_centres(flat, (3, 5)).shape == (0, 2)
+    assert source_rate_ceiling(one) == pytest.approx(one.stimulus.f_base + one.stimulus.f_peak)
+
+
+def test_neuron_field_equals_the_network_analysis(run: Run) -> None:
+    frame = run.last
+    snap = frame.snapshot
+    for weighted, fields in ((False, frame.rf_counts), (True, frame.rf_weights)):
+        for neuron in (0, 37, centre_neuron(frame.side), snap.n_neurons - 1):
+            field = neuron_field(snap.ff, frame.side, neuron, weighted)
+            assert field.centre == tuple(fields.centre[neuron])
+            assert field.sigma_aff == fields.sigma_aff[neuron]
+            assert field.ad == fields.ad[neuron]
+
+
+# -- the views ----------------------------------------------------------------------------------------
+
+
+def test_receptive_field_view_follows_the_selection(qtbot: QtBot, run: Run) -> None:
+    view = _shown(qtbot, ReceptiveFieldView, run.config)
+    assert isinstance(view, ReceptiveFieldView)
+    _feed(view, run.frames)
+    snap, side = run.last.snapshot, run.config.side
+    centre = centre_neuron(side)
+    assert view.neuron == centre
+    assert "no neuron selected" in view.ff_image.plot.titleLabel.text
+    assert view.ff_image.values.sum() == snap.ff.in_degree[centre]
+    assert view.lat_image.values.sum() == snap.lat.in_degree[centre]
+    centre_xy = view.centre_marker.getData()
+    assert (centre_xy[0][0], centre_xy[1][0]) == tuple(run.last.rf_counts.centre[centre])
+
+    drawn = view.frames_drawn
+    neuron = 3 * side + 11
+    view.context.select(neuron)
+    assert view.frames_drawn == drawn + 1
+    assert view.neuron == neuron
+    assert f"neuron {neuron} at (11, 3)" in view.ff_image.plot.titleLabel.text
+    assert view.ff_image.values.sum() == snap.ff.in_degree[neuron]
+    expected = np.zeros((side, side))
+    np.add.at(
+        expected, (snap.ff.pre[snap.ff.post == neuron] // side, snap.ff.pre[snap.ff.post == neuron] % side), 1
+    )
+    np.testing.assert_array_equal(view.ff_image.values, expected)
+    own_x, own_y = view.own_markers[0].getData()
+    assert (own_x[0], own_y[0]) == (11.0, 3.0)
+
+    # A click on the target grid selects the neuron under it.
+    assert view.neuron_at(4.2, 6.9) == 7 * side + 4
+    assert view.neuron_at(-0.7, 3.0) == -1
+    vb = view.lat_image.plot.vb
+    qtbot.waitExposed(view)
+    widget_pos = view.graphics.mapFromScene(vb.mapViewToScene(QPointF(2.0, 5.0)))
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
+    assert view.context.selected == 5 * side + 2
+    assert view.neuron == 5 * side + 2
+    view.context.select(neuron)
+
+    view.measure_box.setCurrentIndex(1)
+    assert view.weighted
+    weights = snap.ff.weight[snap.ff.post == neuron].astype(np.float64)
+    assert view.ff_image.values.sum() == pytest.approx(weights.sum(), rel=1e-5)
+    assert view.ff_image.levels[1] >= view.ff_image.values.max()
+
+
+def test_synapses_view_curves_and_in_degree(qtbot: QtBot, run: Run) -> None:
+    view = _shown(qtbot, SynapsesView, run.config)
+    assert isinstance(view, SynapsesView)
+    _feed(view, run.frames)
+    snap, n = run.last.snapshot, run.config.n_neurons
+    t, ff = view.ff_curve.getData()
+    assert t[-1] == pytest.approx(snap.t)
+    assert ff[-1] == snap.ff.count
+    assert view.lat_curve.getData()[1][-1] == snap.lat.count
+    # Rates times intervals give back every formation after the first row.
+    table = run.history.table()
+    t_rate, formed = view.formed_curve.getData()
+    assert (formed * np.diff(table["t"])).sum() == pytest.approx(table["formations"][1:].sum())
+    np.testing.assert_array_equal(t_rate, table["t"][1:])
+
+    np.testing.assert_array_equal(view.in_degree.values, snap.ff.in_degree.reshape(run.config.side, -1))
+    assert view.in_degree.levels == (0.0, float(run.config.rewiring.s_max))
+    edges, counts = view.histogram.getData()[0], view.histogram.yData
+    assert counts.sum() == n
+    assert len(edges) == len(counts) + 1
+    k, expected = view.theory_curve.getData()
+    assert expected.sum() == pytest.approx(n)
+    assert k[-1] == run.config.rewiring.s_max
+    assert view.theory is not None and view.theory.mean == pytest.approx(snap.ff.in_degree.mean())
+    labels = [label.text for _sample, label in view.histogram.getViewBox().parentItem().legend.items]
+    assert view.theory.label in labels
+
+
+def test_synapses_view_has_no_theory_without_rewiring(
+    qtbot: QtBot, run: Run, make_config: Callable[..., ModelConfig]
+) -> None:
+    view = _shown(qtbot, SynapsesView, run.config)
+    assert isinstance(view, SynapsesView)
+    _feed(view, run.frames)
+    legend = view.histogram.getViewBox().parentItem().legend
+    n_entries = len(legend.items)
+    view.set_frame(_with_config(run.last, make_config({"rewiring.enabled": False}, preset="demo")))
+    x, _y = view.theory_curve.getData()
+    assert x is None or len(x) == 0
+    assert len(legend.items) == n_entries - 1
+    assert view.histogram.yData.sum() == run.config.n_neurons
+
+
+def test_map_quality_view_references(qtbot: QtBot, run: Run, make_config: Callable[..., ModelConfig]) -> None:
+    view = _shown(qtbot, MapQualityView, run.config)
+    assert isinstance(view, MapQualityView)
+    _feed(view, run.frames)
+    table = run.history.table()
+    for column, curve in view.curves.items():
+        x, y = curve.getData()
+        ok = np.isfinite(table[column])
+        np.testing.assert_array_equal(x, table["t"][ok])
+        np.testing.assert_array_equal(y, table[column][ok])
+    refs = reference_values(run.config)
+    assert refs is not None
+    for column, line in view.references.items():
+        assert line.visible and line.value == refs[column]
+        assert line.label is not None and "Bamford 2010" in line.label
+    assert view.initial["sigma_aff"].value == first_finite(table["sigma_aff_conn"])
+    assert view.initial["ad"].value == first_finite(table["ad_conn"])
+    legend = view.plots["sigma_aff"].legend
+    assert sum("Bamford 2010" in label.text for _sample, label in legend.items) == 2
+    # Clicking a legend entry hides its line, as for the curves.
+    line = view.references["sigma_aff_conn"]
+    sample = next(sample for sample, label in legend.items if label.text == line.label)
+    sample.item.setVisible(False)
+    assert not line.visible
+    sample.item.setVisible(True)
+    assert line.visible
+
+    # STDP only with flat input is none of Bamford's cases: no reference lines.
+    none_case = make_config(
+        {"run.record_interval": 0.25, "rewiring.enabled": False, "stimulus.input": "uncorrelated"},
+        preset="demo",
+    )
+    assert reference_values(none_case) is None
+    view.set_frame(_with_config(run.last, none_case))
+    assert not any(line.visible for line in view.references.values())
+    legend_labels = [label.text for _sample, label in view.plots["sigma_aff"].legend.items]
+    assert not any("Bamford 2010" in text for text in legend_labels)
+    # Case 3 (rewiring, uncorrelated input) brings them back with its values.
+    case3 = make_config({"stimulus.input": "uncorrelated"}, preset="demo")
+    view.set_frame(_with_config(run.last, case3))
+    refs3 = reference_values(case3)
+    assert refs3 is not None
+    assert view.references["ad_weight"].value == refs3["ad_weight"]
+
+
+def test_activity_view_rates_and_stimulus(
+    qtbot: QtBot, run: Run, make_config: Callable[..., ModelConfig]
+) -> None:
+    view = _shown(qtbot, ActivityView, run.config)
+    assert isinstance(view, ActivityView)
+    _feed(view, run.frames)
+    frame, side = run.last, run.config.side
+    np.testing.assert_allclose(view.source_image.values, frame.source_rates.reshape(side, side), rtol=1e-6)
+    np.testing.assert_allclose(view.target_image.values, frame.target_rates.reshape(side, side), rtol=1e-6)
+    stim = run.config.stimulus
+    assert view.source_image.levels == pytest.approx((0.0, stim.f_base + stim.f_peak))
+    assert view.target_image.levels[1] >= frame.target_rates.max()
+    x, y = view.stimulus_marker.getData()
+    assert (x[0], y[0]) == frame.snapshot.stimulus
+    table = run.history.table()
+    t, rate = view.target_curve.getData()
+    np.testing.assert_array_equal(t, table["t"][1:])
+    np.testing.assert_array_equal(rate, table["rate_target"][1:])
+    assert view.source_curve.getData()[1].mean() > 0.0
+
+    flat = make_config({"stimulus.input": "uncorrelated"}, preset="demo")
+    view.set_frame(_with_config(frame, flat))
+    assert len(view.stimulus_marker.getData()[0]) == 0
+
+
+def test_events_view_totals_match_the_history(qtbot: QtBot, run: Run) -> None:
+    view = _shown(qtbot, EventsView, run.config)
+    assert isinstance(view, EventsView)
+    _feed(view, run.frames)
+    snap, history = run.last.snapshot, run.history
+    for index, code in enumerate(sorted(view.plots)):
+        projection = snap.projection(code)
+        x, formed = view.formed_curves[code].getData()
+        removed = view.removed_curves[code].getData()[1]
+        np.testing.assert_array_equal(x, history.distance_edges)
+        assert formed.sum() == projection.formed == history.events_by_distance[index, 0].sum()
+        assert removed.sum() == projection.removed == history.events_by_distance[index, 1].sum()
+    assert snap.ff.formed > 0 and snap.ff.removed > 0
+
+    view.per_pair_box.setChecked(True)
+    formed_ff = view.formed_curves[min(view.plots)].getData()[1]
+    np.testing.assert_allclose(formed_ff, events_per_pair(history.events_by_distance[0, 0], run.config.side))
+    assert formed_ff.sum() < 1.0
+
+
+@pytest.mark.parametrize("cls", VIEW_CLASSES, ids=lambda c: c.key)
+def test_hidden_view_draws_only_when_shown(qtbot: QtBot, run: Run, cls: type[View]) -> None:
+    view = cls(ViewContext())
+    qtbot.addWidget(view)
+    view.reset(run.config)
+    _feed(view, run.frames)
+    assert view.frames_drawn == 0
+    view.show()
+    assert view.frames_drawn == 1
+    assert view.frame is run.last
+    assert not view.uses_gl
+    assert view.tooltip and view.title and view.key
+
+
+@pytest.mark.parametrize("cls", VIEW_CLASSES, ids=lambda c: c.key)
+def test_render_image_is_not_blank(qtbot: QtBot, run: Run, cls: type[View]) -> None:
+    view = _shown(qtbot, cls, run.config)
+    _feed(view, run.frames)
+    image = view.render_image()
+    assert image.width() > 100 and image.height() > 100
+    assert _distinct_colours(image) > 8
+
+
+@pytest.mark.parametrize("cls", VIEW_CLASSES, ids=lambda c: c.key)
+def test_reset_to_a_larger_grid(qtbot: QtBot, run: Run, run_scale2: Run, cls: type[View]) -> None:
+    view = _shown(qtbot, cls, run.config)
+    _feed(view, run.frames)
+    view.reset(run_scale2.config)
+    assert view.frame is None
+    _feed(view, run_scale2.frames)
+    assert view.frame is run_scale2.last
+    side = run_scale2.config.side
+    if isinstance(view, ReceptiveFieldView):
+        assert view.ff_image.values.shape == (side, side)
+        assert view.neuron == centre_neuron(side)
+    elif isinstance(view, SynapsesView):
+        assert view.in_degree.values.shape == (side, side)
+        assert view.histogram.yData.sum() == side * side
+        assert view.ff_curve.getData()[1][-1] == run_scale2.last.snapshot.ff.count
+    elif isinstance(view, ActivityView):
+        assert view.target_image.values.shape == (side, side)
+    elif isinstance(view, EventsView):
+        x = view.formed_curves[min(view.plots)].getData()[0]
+        np.testing.assert_array_equal(x, run_scale2.history.distance_edges)
+    elif isinstance(view, MapQualityView):
+        x, _y = view.curves["sigma_aff_conn"].getData()
+        assert x.max() <= run_scale2.last.t
