@@ -67,6 +67,8 @@ T = TypeVar("T")
 
 #: Longest wall time of one chunk of steps: commands wait at most about this long.
 MAX_CHUNK_WALL = 0.05
+#: Shortest wall time of one chunk (keeps the per-call overhead small).
+MIN_CHUNK_WALL = 0.002
 #: Wall seconds over which the achieved real-time factor is measured.
 RTF_WINDOW = 1.0
 #: How far (wall seconds) a speed-limited run may fall behind before the schedule restarts.
@@ -489,8 +491,10 @@ class SimController:
     def _advance(self) -> None:
         eng = self._require_engine()
         dt_s = eng.config.network.dt * 1e-3
-        wall_target = min(self._publish_interval, MAX_CHUNK_WALL)
-        steps = 1 if self._sec_per_step is None else max(1, int(wall_target / self._sec_per_step))
+        # End the chunk at the next publication, so updates leave at the redraw rate.
+        until_publish = self._last_publish + self._publish_interval - time.perf_counter()
+        wall_target = min(max(until_publish, MIN_CHUNK_WALL), MAX_CHUNK_WALL)
+        steps = 1 if self._sec_per_step is None else max(1, round(wall_target / self._sec_per_step))
         if self._until_step is not None:
             steps = min(steps, self._until_step - eng.step_count)
         if self._speed is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -21,6 +22,8 @@ from PyQt6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMenuBar,
     QMessageBox,
     QScrollArea,
     QSplitter,
@@ -58,6 +61,20 @@ from gui.widgets.run_controls import RunControls
 from sim.checkpoint import write_atomic
 from sim.config import ModelConfig, param_spec
 from sim.errors import RewireLabError
+from sim.snapshot import Snapshot
+
+_T = TypeVar("_T")
+
+
+def _required(obj: _T | None) -> _T:
+    """``obj``, which Qt declares optional but always returns here."""
+    assert obj is not None
+    return obj
+
+
+def _submenu(parent: QMenu | QMenuBar, title: str) -> QMenu:
+    return _required(parent.addMenu(title))
+
 
 #: Errors a user action can cause by its input; shown in the message bar.
 USER_ERRORS: tuple[type[BaseException], ...] = (RewireLabError, ValueError, OSError)
@@ -98,7 +115,7 @@ class MainWindow(QMainWindow):
         self.latest: Update | None = None
         self.latest_frame: Frame | None = None
         self._generation = -1
-        self._previous_snapshot = None
+        self._previous_snapshot: Snapshot | None = None
         self._panel_config: ModelConfig | None = None
         self._awaiting: dict[int, str] = {}
         self._backend_choice = backend
@@ -144,7 +161,7 @@ class MainWindow(QMainWindow):
         self.backend_label = QLabel(self)
         self.fps_label = QLabel(self)
         for label in (self.state_label, self.backend_label, self.fps_label):
-            self.statusBar().addPermanentWidget(label)
+            _required(self.statusBar()).addPermanentWidget(label)
 
         self.context.region_selected.connect(self._on_region_selected)
         self._install_experiment(experiment_for(config))
@@ -152,7 +169,7 @@ class MainWindow(QMainWindow):
 
         self.frame_clock = QTimer(self)
         self.frame_clock.setObjectName("frame_clock")
-        self.frame_clock.setInterval(round(1000.0 / redraw_hz))
+        self.frame_clock.setInterval(self._poll_interval_ms(redraw_hz))
         self.frame_clock.timeout.connect(self.poll)
         self.frame_clock.start()
         self.show_message("info", f"Building '{config.name}'…")
@@ -179,7 +196,7 @@ class MainWindow(QMainWindow):
         for area, tabs in self.areas.items():
             tabs.setVisible(tabs.count() > 0)
             tabs.setProperty("area", area)
-        self.splitter.setSizes([1] * len(self.areas))
+        self.splitter.setSizes([460, 460, 440])
         panel = ParameterPanel(experiment.parameter_groups)
         panel.parameter_edited.connect(self._on_parameter_edited)
         panel.error_shown.connect(lambda msg: self.show_message("error", msg))
@@ -206,11 +223,11 @@ class MainWindow(QMainWindow):
         rc.redraw_rate_changed.connect(self.set_redraw_rate)
 
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        presets = file_menu.addMenu("Open &preset")
+        bar = _required(self.menuBar())
+        file_menu = _submenu(bar, "&File")
+        presets = _submenu(file_menu, "Open &preset")
         for info in list_presets():
-            action = presets.addAction(info.name)
+            action = _required(presets.addAction(info.name))
             action.setStatusTip(info.description)
             action.setToolTip(info.description)
             action.triggered.connect(lambda _c=False, name=info.name: self.open_preset(name))
@@ -245,7 +262,7 @@ class MainWindow(QMainWindow):
             "Continue from a checkpoint of this configuration",
         )
         file_menu.addSeparator()
-        export = file_menu.addMenu("&Export")
+        export = _submenu(file_menu, "&Export")
         for key, view in self.views.items():
             self._add(
                 export,
@@ -270,7 +287,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._add(file_menu, "&Quit", self.close, "Ctrl+Q")
 
-        sim_menu = bar.addMenu("&Simulation")
+        sim_menu = _submenu(bar, "&Simulation")
         sim_menu.addAction(self.run_controls.run_action)
         for action in self.run_controls.step_actions.values():
             sim_menu.addAction(action)
@@ -278,16 +295,16 @@ class MainWindow(QMainWindow):
             sim_menu, "Run &for…", self._on_run_for_dialog, "Ctrl+F", "Run for a number of model seconds"
         )
         sim_menu.addAction(self.run_controls.reset_action)
-        speed = sim_menu.addMenu("&Speed")
+        speed = _submenu(sim_menu, "&Speed")
         group = QActionGroup(self)
         for i in range(self.run_controls.speed_box.count()):
-            action = speed.addAction(self.run_controls.speed_box.itemText(i))
+            action = _required(speed.addAction(self.run_controls.speed_box.itemText(i)))
             action.setCheckable(True)
             action.setChecked(i == 0)
             group.addAction(action)
             action.triggered.connect(lambda _c=False, i=i: self.run_controls.speed_box.setCurrentIndex(i))
 
-        lesion = bar.addMenu("&Lesion")
+        lesion = _submenu(bar, "&Lesion")
         tools = QActionGroup(self)
         self.lesion_actions: dict[str, QAction] = {}
         for tool, text, tip in (
@@ -304,7 +321,7 @@ class MainWindow(QMainWindow):
                 "Drag a rectangle on the Map view: its neurons stop firing until released",
             ),
         ):
-            action = lesion.addAction(text)
+            action = _required(lesion.addAction(text))
             action.setCheckable(True)
             action.setChecked(tool == "")
             action.setStatusTip(tip)
@@ -321,7 +338,7 @@ class MainWindow(QMainWindow):
             tip="Let every silenced neuron fire again",
         )
 
-        view_menu = bar.addMenu("&View")
+        view_menu = _submenu(bar, "&View")
         for i, (key, view) in enumerate(self.views.items(), start=1):
             self._add(
                 view_menu,
@@ -341,7 +358,7 @@ class MainWindow(QMainWindow):
         self.present_action.setCheckable(True)
         view_menu.addAction(self.parameter_dock.toggleViewAction())
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = _submenu(bar, "&Help")
         self._add(help_menu, "&Keyboard shortcuts", self._on_shortcuts)
         self._add(help_menu, "&About Rewire Lab", self._on_about)
 
@@ -377,8 +394,13 @@ class MainWindow(QMainWindow):
 
     def set_redraw_rate(self, hz: float) -> None:
         """Redraw the views ``hz`` times per second while running."""
-        self.frame_clock.setInterval(max(1, round(1000.0 / hz)))
+        self.frame_clock.setInterval(self._poll_interval_ms(hz))
         self.send(SetPublishRate(hz))
+
+    @staticmethod
+    def _poll_interval_ms(hz: float) -> int:
+        """Poll twice per frame period, so an update waits at most half a period to be shown."""
+        return max(1, round(500.0 / hz))
 
     def open_preset(self, name_or_file: str) -> bool:
         """Build a preset's network (a name or a YAML file); an invalid one is reported, nothing changes."""
@@ -485,7 +507,7 @@ class MainWindow(QMainWindow):
     def show_message(self, level: str, message: str, detail: str = "") -> None:
         """Show a message in the bar above the views and in the status bar."""
         self.message_bar.show_message(level, message, detail)
-        self.statusBar().showMessage(message, 8000)
+        _required(self.statusBar()).showMessage(message, 8000)
         self._building_message = False
 
     def _show_report(self, report: Report) -> None:

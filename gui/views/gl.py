@@ -1,0 +1,130 @@
+"""Shared pieces of the OpenGL (VisPy) views.
+
+* :func:`gl_unavailable_reason`: whether this Qt session can make an OpenGL
+  context at all (on Qt's ``offscreen`` platform it cannot); a view that
+  uses OpenGL shows :class:`GlUnavailableLabel` instead of a canvas, so the
+  window still runs.
+* :func:`canvas_image`: a VisPy canvas's picture as a ``QImage``.
+* :func:`colour_bar_pixmap`: a small horizontal colour bar for the legend
+  rows of the views.
+* :class:`RedrawBudget`: spaces out costly redraws so that a view never
+  takes more than a set share of the GUI thread (software OpenGL and the
+  receptive-field analysis both grow with the grid).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QGuiApplication, QImage, QOpenGLContext, QPixmap
+from PyQt6.QtWidgets import QLabel, QWidget
+
+__all__ = ["GlUnavailableLabel", "RedrawBudget", "canvas_image", "colour_bar_pixmap", "gl_unavailable_reason"]
+
+
+def gl_unavailable_reason() -> str | None:
+    """Return why OpenGL cannot be used in this Qt session, or None when it can.
+
+    The probe creates one ``QOpenGLContext`` and is made once per session.
+    Without a running ``QGuiApplication`` nothing is probed (and nothing cached).
+    """
+    if QGuiApplication.instance() is None:
+        return "no Qt application is running"
+    return _probe_gl()
+
+
+@functools.cache
+def _probe_gl() -> str | None:
+    platform = QGuiApplication.platformName()
+    if QOpenGLContext().create():
+        return None
+    return (
+        f"OpenGL is not available on the Qt platform {platform!r}, so this view cannot draw. "
+        "Run the app on a desktop session, or under Xvfb with Mesa for software OpenGL."
+    )
+
+
+class GlUnavailableLabel(QLabel):
+    """The message a GL view shows in place of its canvas when OpenGL is unavailable."""
+
+    def __init__(self, title: str, reason: str, parent: QWidget | None = None) -> None:
+        super().__init__(f"{title}: {reason}", parent)
+        self.setObjectName("gl_unavailable")
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMargin(24)
+
+
+def canvas_image(rgba: ArrayLike) -> QImage:
+    """Return a ``QImage`` (RGBA8888, owning its pixels) of an ``(h, w, 4)`` uint8 array.
+
+    ``rgba`` is typically ``canvas.render()`` of a VisPy canvas.
+    """
+    data = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if data.ndim != 3 or data.shape[2] != 4:
+        raise ValueError(f"expected an (h, w, 4) image, got shape {data.shape}")
+    h, w = data.shape[:2]
+    return QImage(data.tobytes(), w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def colour_bar_pixmap(colours: ArrayLike, width: int = 96, height: int = 12) -> QPixmap:
+    """Return a horizontal colour bar: ``colours`` (``(K, 4)`` RGBA in [0, 1], low to high) left to right."""
+    lut = np.asarray(colours, dtype=np.float64).reshape(-1, 4)
+    idx = np.linspace(0, len(lut) - 1, width).round().astype(np.int64)
+    row = (np.clip(lut[idx], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    image = np.repeat(row[np.newaxis], height, axis=0)
+    return QPixmap.fromImage(canvas_image(image))
+
+
+class RedrawBudget:
+    """Spaces out costly redraws so that they take at most ``fraction`` of wall time.
+
+    After a redraw that started at ``t`` and took ``c`` seconds, the next one
+    is due at ``t + c / fraction``.
+
+    Parameters
+    ----------
+    fraction : float
+        Largest share of wall time spent redrawing, in (0, 1].
+    clock : callable
+        Wall clock in seconds.
+    """
+
+    def __init__(self, fraction: float = 0.3, clock: Callable[[], float] = time.perf_counter) -> None:
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        self.fraction = fraction
+        self._clock = clock
+        self._next = -math.inf
+        #: Seconds the last redraw took.
+        self.last_cost = 0.0
+
+    def reset(self) -> None:
+        """Make the next redraw due at once."""
+        self._next = -math.inf
+
+    def wait(self) -> float:
+        """Seconds until the next redraw is due (0 when it is due)."""
+        return max(0.0, self._next - self._clock())
+
+    def due(self) -> bool:
+        """Whether a redraw may run now."""
+        return self.wait() <= 0.0
+
+    def start(self) -> float:
+        """Return the clock reading to pass to :meth:`record` when the redraw ends."""
+        return self._clock()
+
+    def record(self, started: float, extra: float = 0.0) -> None:
+        """Account for a redraw that began at ``started`` (a :meth:`start` reading) and ends now.
+
+        ``extra`` adds seconds spent on the same redraw elsewhere (preparing its data, say).
+        """
+        self.last_cost = max(0.0, self._clock() - started) + extra
+        self._next = started + self.last_cost / self.fraction

@@ -1,0 +1,335 @@
+"""The topographic grid plot: receptive-field centres as a net in input space.
+
+Every target neuron's receptive-field centre is drawn at its position on the
+source grid and joined to its right and lower neighbours: a crumpled net that
+unfolds into a regular grid as the map forms. Markers are coloured by each
+neuron's sigma_aff or AD; the ideal grid is drawn faintly behind.
+
+The receptive-field analysis grows with the grid (about 3 ms at n = 16, 140
+ms at n = 64), so the view spaces out its redraws with a :class:`~gui.views.gl.RedrawBudget`
+and never spends more than about 30 % of the GUI thread on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, cast
+
+import numpy as np
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from vispy import scene
+
+from app.frame import Frame
+from gui.context import ViewContext
+from gui.views.base import View
+from gui.views.gl import GlUnavailableLabel, RedrawBudget, colour_bar_pixmap, gl_unavailable_reason
+from gui.visuals.adapters import (
+    NO_INPUT_COLOUR,
+    CentresFrom,
+    ColourBy,
+    MapData,
+    grid_neuron_at,
+    map_data,
+    nearest_point,
+    normalised_rect,
+)
+from gui.visuals.grid_net import GridNet, Region
+from gui.visuals.layers import colormap_lut
+from sim.config import ModelConfig
+
+__all__ = ["MapView"]
+
+#: Colormap of the marker colours.
+COLORMAP = "viridis"
+#: A press and release closer than this (pixels) is a click, not a drag.
+CLICK_TOLERANCE_PX = 4.0
+#: A click this close (pixels) to a marker selects that marker's neuron.
+PICK_RADIUS_PX = 10.0
+#: Fill colours of the lesion rectangle by tool.
+REGION_COLOURS = {"cut": (0.9, 0.1, 0.1, 0.25), "silence": (0.1, 0.3, 0.95, 0.25)}
+
+_COLOUR_BY: tuple[tuple[str, ColourBy, str], ...] = (
+    ("\u03c3_aff", "sigma_aff", "receptive-field spread sigma_aff"),
+    ("AD", "ad", "absolute deviation of the centre from the neuron's own position"),
+)
+_CENTRES_FROM: tuple[tuple[str, CentresFrom, str], ...] = (
+    ("counts", "counts", "receptive fields from FF synapse counts"),
+    ("weights", "weights", "receptive fields from FF synapse weights"),
+)
+
+
+class MapView(View):
+    """The topographic grid plot of receptive-field centres (VisPy).
+
+    Parameters
+    ----------
+    context : ViewContext
+        Selection and lesion tool shared with the other views.
+    parent : QWidget, optional
+        Parent widget.
+    budget : RedrawBudget, optional
+        Spacing of redraws; by default at most 30 % of wall time.
+    """
+
+    key = "map"
+    title = "Map"
+    tooltip = (
+        "Topographic map: each target neuron's receptive-field centre in input space, joined to its "
+        "grid neighbours. Click a neuron to select it; with a lesion tool, drag a rectangle."
+    )
+    uses_gl = True
+
+    def __init__(
+        self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
+    ) -> None:
+        super().__init__(context, parent)
+        self.budget = budget if budget is not None else RedrawBudget(0.3)
+        self._side = 0
+        self._data: MapData | None = None
+        self._drawn: Frame | None = None
+        self._press_pos: tuple[float, float] | None = None
+        self._drag_start: tuple[float, float] | None = None
+        self._canvas: Any = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self._make_toolbar())
+
+        self._deferred = QTimer(self)
+        self._deferred.setSingleShot(True)
+        self._deferred.timeout.connect(self._on_deferred_timeout)
+
+        reason = gl_unavailable_reason()
+        if reason is not None:
+            layout.addWidget(GlUnavailableLabel(self.title, reason), 1)
+            return
+        self._canvas = scene.SceneCanvas(keys=None, bgcolor="white", parent=self)
+        self._view = self._canvas.central_widget.add_view()
+        self._view.camera = scene.PanZoomCamera(aspect=1.0, flip=(False, True, False))
+        self._net = GridNet(parent=self._view.scene)
+        self._region = Region(parent=self._view.scene)
+        self._region.visible = False
+        self._region.order = 10
+        layout.addWidget(self._canvas.native, 1)
+
+        self._canvas.events.mouse_press.connect(self._on_mouse_press)
+        self._canvas.events.mouse_move.connect(self._on_mouse_move)
+        self._canvas.events.mouse_release.connect(self._on_mouse_release)
+        context.selection_changed.connect(self._on_selection_changed)
+        context.lesion_tool_changed.connect(self._on_lesion_tool_changed)
+        self._set_side(16)
+        self._on_lesion_tool_changed(context.lesion_tool)
+
+    def _make_toolbar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 0)
+        self.colour_by_box = QComboBox()
+        for text, value, tip in _COLOUR_BY:
+            self.colour_by_box.addItem(text, value)
+            self.colour_by_box.setItemData(self.colour_by_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.colour_by_box.currentIndexChanged.connect(self._on_options_changed)
+        self.centres_box = QComboBox()
+        for text, source, tip in _CENTRES_FROM:
+            self.centres_box.addItem(text, source)
+            self.centres_box.setItemData(self.centres_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.centres_box.currentIndexChanged.connect(self._on_options_changed)
+        self.legend_label = QLabel()
+        self.legend_bar = QLabel()
+        self.legend_bar.setPixmap(colour_bar_pixmap(colormap_lut(COLORMAP), width=80))
+        self.legend_low = QLabel()
+        self.legend_high = QLabel()
+        grey = QLabel()
+        grey.setPixmap(colour_bar_pixmap([NO_INPUT_COLOUR], width=12))
+        grey.setToolTip("Neurons without feed-forward input, drawn at their own position")
+        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(self.colour_by_box)
+        bar.addSpacing(6)
+        bar.addWidget(QLabel("centres from"))
+        bar.addWidget(self.centres_box)
+        bar.addStretch(1)
+        for widget in (
+            self.legend_label,
+            self.legend_low,
+            self.legend_bar,
+            self.legend_high,
+            grey,
+            QLabel("no input"),
+        ):
+            bar.addWidget(widget)
+        self._update_legend(None)
+        return bar
+
+    @property
+    def canvas(self) -> Any:
+        """The VisPy ``SceneCanvas`` (None when OpenGL is unavailable or after :meth:`shutdown`)."""
+        return self._canvas
+
+    # -- options ----------------------------------------------------------------------------------
+    @property
+    def colour_by(self) -> ColourBy:
+        """The quantity the markers are coloured by: ``"sigma_aff"`` or ``"ad"``."""
+        return cast(ColourBy, self.colour_by_box.currentData())
+
+    @property
+    def centres_from(self) -> CentresFrom:
+        """Receptive fields from FF synapse ``"counts"`` or ``"weights"``."""
+        return cast(CentresFrom, self.centres_box.currentData())
+
+    @property
+    def drawn_map(self) -> MapData | None:
+        """What the view draws now (None before the first frame)."""
+        return self._data
+
+    def _on_options_changed(self, _index: int) -> None:
+        self.budget.reset()
+        self.redraw()
+
+    # -- frames -----------------------------------------------------------------------------------
+    def draw_frame(self, frame: Frame) -> None:
+        """Redraw the map from ``frame`` when the redraw budget allows, else later."""
+        if self._canvas is None:
+            return
+        if frame.side != self._side:
+            self._set_side(frame.side)
+        if self._drawn is None or self.budget.due():  # the first frame always draws
+            self._compute(frame)
+        elif not self._deferred.isActive():
+            self._deferred.start(int(self.budget.wait() * 1000.0) + 1)
+
+    def _on_deferred_timeout(self) -> None:
+        frame = self.frame
+        if frame is not None and frame is not self._drawn and self.isVisible():
+            self.draw_frame(frame)
+
+    def _compute(self, frame: Frame) -> None:
+        started = self.budget.start()
+        data = map_data(frame, self.colour_by, self.centres_from, colormap=COLORMAP)
+        self._net.set_net(data.positions, data.segments, data.colours)
+        self._data = data
+        self._drawn = frame
+        self._update_selection()
+        self._update_legend(data)
+        self._canvas.update()
+        self.budget.record(started)
+
+    def _update_legend(self, data: MapData | None) -> None:
+        name = {value: text for text, value, _ in _COLOUR_BY}[self.colour_by]
+        self.legend_label.setText(name)
+        self.legend_label.setToolTip(f"Marker colour: {name} in grid units (source-grid cells)")
+        lo, hi = ("", "") if data is None else (f"{data.value_range[0]:g}", f"{data.value_range[1]:g}")
+        self.legend_low.setText(lo)
+        self.legend_high.setText(hi)
+
+    def reset(self, config: ModelConfig) -> None:
+        """Forget the map; resize to the new grid."""
+        super().reset(config)
+        self._deferred.stop()
+        self._data = None
+        self._drawn = None
+        self.budget.reset()
+        self._update_legend(None)
+        if self._canvas is not None:
+            self._set_side(config.side)
+            self._canvas.update()
+
+    def _set_side(self, side: int) -> None:
+        self._side = side
+        self._data = None
+        self._drawn = None
+        self._net.set_side(side)
+        self._region.visible = False
+        self._view.camera.set_range(x=(-0.5, side - 0.5), y=(-0.5, side - 0.5), margin=0.0)
+
+    # -- selection --------------------------------------------------------------------------------
+    def _on_selection_changed(self, _neuron: int) -> None:
+        if self._canvas is not None:
+            self._update_selection()
+            self._canvas.update()
+
+    def _update_selection(self) -> None:
+        neuron = self.context.selected
+        if self._data is not None and 0 <= neuron < len(self._data.positions):
+            self._net.set_selected(tuple(self._data.positions[neuron]))
+        else:
+            self._net.set_selected(None)
+
+    def canvas_to_grid(self, pos: Any) -> tuple[float, float]:
+        """Return the grid coordinates ``(x, y)`` of canvas pixel ``pos``."""
+        xy = self._canvas.scene.node_transform(self._view.scene).map(np.asarray(pos[:2], dtype=np.float64))
+        return float(xy[0]), float(xy[1])
+
+    def grid_to_canvas(self, points: Any) -> np.ndarray:
+        """Return the canvas pixel positions ``(K, 2)`` of grid points ``(K, 2)``."""
+        tr = self._view.scene.node_transform(self._canvas.scene)
+        return np.asarray(tr.map(np.asarray(points, dtype=np.float64).reshape(-1, 2))[:, :2])
+
+    def select_at(self, pos: tuple[float, float]) -> int:
+        """Select the neuron at canvas pixel ``pos``.
+
+        The neuron whose marker lies within 10 px wins; otherwise the neuron
+        whose grid position is nearest the point clicked. Returns its id.
+        """
+        neuron = -1
+        if self._data is not None and len(self._data.positions):
+            neuron = nearest_point(self.grid_to_canvas(self._data.positions), pos, PICK_RADIUS_PX)
+        if neuron < 0:
+            neuron = grid_neuron_at(*self.canvas_to_grid(pos), self._side)
+        self.context.select(neuron)
+        return neuron
+
+    # -- mouse ------------------------------------------------------------------------------------
+    def _on_lesion_tool_changed(self, tool: str) -> None:
+        self._view.camera.interactive = not tool
+        self._drag_start = None
+        self._region.visible = False
+        self._canvas.update()
+
+    def _on_mouse_press(self, event: Any) -> None:
+        if event.button != 1:
+            return
+        self._press_pos = (float(event.pos[0]), float(event.pos[1]))
+        if self.context.lesion_tool in REGION_COLOURS:
+            self._drag_start = self.canvas_to_grid(event.pos)
+            event.handled = True
+
+    def _on_mouse_move(self, event: Any) -> None:
+        if self._drag_start is None or self.context.lesion_tool not in REGION_COLOURS:
+            return
+        x1, y1 = self.canvas_to_grid(event.pos)
+        self._region.set_rect(*self._drag_start, x1, y1, REGION_COLOURS[self.context.lesion_tool])
+        self._region.visible = True
+        self._canvas.update()
+        event.handled = True
+
+    def _on_mouse_release(self, event: Any) -> None:
+        if event.button != 1:
+            return
+        press, self._press_pos = self._press_pos, None
+        start, self._drag_start = self._drag_start, None
+        pos = (float(event.pos[0]), float(event.pos[1]))
+        moved = press is not None and math.hypot(pos[0] - press[0], pos[1] - press[1]) > CLICK_TOLERANCE_PX
+        if start is not None:
+            self._region.visible = False
+            self._canvas.update()
+            if moved and self.context.lesion_tool in REGION_COLOURS:
+                self.context.region_selected.emit(*normalised_rect(*start, *self.canvas_to_grid(pos)))
+                return
+        if press is not None and not moved:
+            self.select_at(pos)
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the redraw timer and close the canvas."""
+        self._deferred.stop()
+        if self._canvas is not None:
+            for signal, slot in (
+                (self.context.selection_changed, self._on_selection_changed),
+                (self.context.lesion_tool_changed, self._on_lesion_tool_changed),
+            ):
+                with contextlib.suppress(TypeError):
+                    signal.disconnect(slot)
+            self._canvas.close()
+            self._canvas = None

@@ -1,0 +1,418 @@
+"""The VisPy views: the topographic map and the 3-D connectivity view.
+
+Tests that draw need OpenGL (``require_gl``: Xvfb with Mesa under pytest-xvfb).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.frame import Frame, History, SimState, Status
+from gui.context import ViewContext
+from gui.views import connectivity_view, map_view
+from gui.views.connectivity_view import ConnectivityView
+from gui.views.gl import (
+    GlUnavailableLabel,
+    RedrawBudget,
+    canvas_image,
+    colour_bar_pixmap,
+    gl_unavailable_reason,
+)
+from gui.views.map_view import MapView
+from gui.visuals.adapters import wrap_into_plot
+from sim.config import ModelConfig
+from sim.engine import Engine
+
+STATUS = Status(SimState.RUNNING, 0, 0, None, None, None, "cpu", 1)
+
+
+def _frame(cfg: ModelConfig, seconds: float) -> Frame:
+    with Engine.build(cfg, backend="cpu", seed=1) as eng:
+        eng.run(seconds)
+        snap = eng.snapshot()
+    return Frame(snap, cfg, STATUS, History(cfg.side, cfg.run.record_interval))
+
+
+@pytest.fixture(scope="module")
+def frame(make_config: Callable[..., ModelConfig]) -> Frame:
+    """A frame of the demo network (scale 1) after 2 s."""
+    return _frame(make_config(preset="demo"), 2.0)
+
+
+@pytest.fixture(scope="module")
+def frame2(make_config: Callable[..., ModelConfig]) -> Frame:
+    """A frame of the demo network at scale 2 (32 x 32)."""
+    return _frame(make_config({"network.scale": 2}, preset="demo"), 0.05)
+
+
+@pytest.fixture
+def context() -> ViewContext:
+    return ViewContext()
+
+
+def _shown(qtbot: QtBot, view: Any) -> Any:
+    qtbot.addWidget(view)
+    view.resize(720, 560)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+@pytest.fixture
+def map_view_(qtbot: QtBot, require_gl: None, context: ViewContext, frame: Frame) -> Iterator[MapView]:
+    view = _shown(qtbot, MapView(context))
+    view.reset(frame.config)
+    yield view
+    view.shutdown()
+
+
+@pytest.fixture
+def conn_view(
+    qtbot: QtBot, require_gl: None, context: ViewContext, frame: Frame
+) -> Iterator[ConnectivityView]:
+    view = _shown(qtbot, ConnectivityView(context))
+    view.reset(frame.config)
+    yield view
+    view.shutdown()
+
+
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    rows = np.frombuffer(ptr.asstring(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 4 * image.width()].reshape(image.height(), image.width(), 4).copy()
+
+
+def _canvas_pixels(view: Any) -> np.ndarray:
+    """The canvas part of the view's exported image."""
+    QApplication.processEvents()
+    image = _pixels(view.render_image())
+    geometry = view.canvas.native.geometry()
+    ratio = image.shape[1] / view.width()
+    x0, y0 = round(geometry.x() * ratio), round(geometry.y() * ratio)
+    x1, y1 = x0 + round(geometry.width() * ratio), y0 + round(geometry.height() * ratio)
+    return image[y0:y1, x0:x1]
+
+
+def _distinct_colours(pixels: np.ndarray) -> int:
+    return len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0))
+
+
+# -- helpers that need no OpenGL ----------------------------------------------------------------------
+def test_redraw_budget_spaces_redraws_by_their_cost() -> None:
+    now = [10.0]
+    budget = RedrawBudget(0.25, clock=lambda: now[0])
+    assert budget.due()
+    started = budget.start()
+    now[0] += 0.1  # a redraw that took 0.1 s
+    budget.record(started)
+    assert budget.last_cost == pytest.approx(0.1)
+    assert not budget.due()
+    assert budget.wait() == pytest.approx(0.3)  # due at 10.0 + 0.1 / 0.25
+    now[0] = 10.39
+    assert not budget.due()
+    now[0] = 10.41
+    assert budget.due()
+    budget.record(budget.start(), extra=0.5)  # 0.5 s spent elsewhere on the same redraw
+    assert budget.last_cost == pytest.approx(0.5)
+    assert budget.wait() == pytest.approx(2.0)
+    budget.reset()
+    assert budget.due()
+    with pytest.raises(ValueError, match="fraction"):
+        RedrawBudget(0.0)
+
+
+def test_gl_probe_and_image_helpers(qapp: QApplication) -> None:
+    reason = gl_unavailable_reason()
+    assert reason is None or "OpenGL" in reason
+    rgba = np.zeros((3, 5, 4), np.uint8)
+    rgba[1, 2] = (255, 0, 0, 255)
+    image = canvas_image(rgba)
+    assert (image.width(), image.height()) == (5, 3)
+    assert image.pixelColor(2, 1).red() == 255 and image.pixelColor(0, 0).red() == 0
+    bar = _pixels(colour_bar_pixmap([(0.0, 0.0, 0.0, 1.0), (1.0, 1.0, 1.0, 1.0)], width=20).toImage())
+    assert bar[0, 0, 0] < 10 and bar[0, -1, 0] > 245
+
+
+@pytest.mark.parametrize("view_class", [MapView, ConnectivityView])
+def test_views_without_opengl_show_a_message_and_still_work(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, context: ViewContext, frame: Frame, view_class: Any
+) -> None:
+    for module in (map_view, connectivity_view):
+        monkeypatch.setattr(module, "gl_unavailable_reason", lambda: "OpenGL is not available here")
+    view = view_class(context)
+    qtbot.addWidget(view)
+    view.show()
+    label = view.findChild(GlUnavailableLabel)
+    assert label is not None and "OpenGL is not available here" in label.text()
+    assert view.canvas is None
+    view.reset(frame.config)
+    view.set_frame(frame)
+    context.select(3)
+    assert not view.render_image().isNull()
+    view.shutdown()
+
+
+# -- map view -----------------------------------------------------------------------------------------
+def test_map_view_draws_a_frame(map_view_: MapView, frame: Frame) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    data = view.drawn_map
+    assert data is not None
+    assert np.allclose(data.positions, wrap_into_plot(frame.rf_counts.centre, frame.side), atol=1e-5)
+    pixels = _canvas_pixels(view)
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 200
+    assert _distinct_colours(pixels) >= 8
+    assert "\u03c3" in view.legend_label.text()
+    assert float(view.legend_low.text()) == 0.0
+    assert float(view.legend_high.text()) >= frame.rf_counts.sigma_aff.max()
+
+
+def test_map_view_options_change_colours_and_centres(map_view_: MapView, frame: Frame) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    view.colour_by_box.setCurrentIndex(view.colour_by_box.findData("ad"))
+    assert view.drawn_map is not None
+    assert np.allclose(view.drawn_map.values, frame.rf_counts.ad)
+    assert view.legend_label.text() == "AD"
+    view.centres_box.setCurrentIndex(view.centres_box.findData("weights"))
+    assert np.allclose(view.drawn_map.values, frame.rf_weights.ad)
+    assert np.allclose(
+        view.drawn_map.positions, wrap_into_plot(frame.rf_weights.centre, frame.side), atol=1e-5
+    )
+
+
+def test_map_view_click_selects_and_highlights(
+    map_view_: MapView, frame: Frame, context: ViewContext, qtbot: QtBot
+) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    before = _canvas_pixels(view)
+    assert view.drawn_map is not None
+    neuron = 5 * frame.side + 7
+    x, y = view.grid_to_canvas(view.drawn_map.positions[neuron])[0]
+    with qtbot.waitSignal(context.selection_changed, timeout=1000) as blocker:
+        qtbot.mouseClick(view.canvas.native, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    assert blocker.args == [neuron]
+    assert context.selected == neuron
+    after = _canvas_pixels(view)
+    # the ring (red) appears round the marker
+    red = (after[..., 0] > 180) & (after[..., 1] < 80) & (after[..., 2] < 80)
+    red_before = (before[..., 0] > 180) & (before[..., 1] < 80) & (before[..., 2] < 80)
+    assert red.sum() > red_before.sum() + 20
+    ys, xs = np.nonzero(red & ~red_before)
+    assert abs(xs.mean() - x) < 6 and abs(ys.mean() - y) < 6
+
+
+def test_map_view_click_away_from_markers_selects_by_grid_position(
+    map_view_: MapView, frame: Frame, context: ViewContext
+) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    assert view.drawn_map is not None
+    positions = view.grid_to_canvas(view.drawn_map.positions)
+    # a point of the plot farther than 10 px from every marker
+    grid = np.stack(np.meshgrid(np.arange(0.1, 15.0, 0.3), np.arange(0.1, 15.0, 0.3)), -1).reshape(-1, 2)
+    px = view.grid_to_canvas(grid)
+    far = np.min(np.hypot(*(px[:, None, :] - positions[None, :, :]).transpose(2, 0, 1)), axis=1) > 12
+    assert far.any()
+    x, y = px[np.argmax(far)]
+    gx, gy = view.canvas_to_grid((x, y))
+    neuron = view.select_at((x, y))
+    assert neuron == round(gy) % frame.side * frame.side + round(gx) % frame.side
+    assert context.selected == neuron
+
+
+@pytest.mark.parametrize("tool", ["cut", "silence"])
+def test_map_view_drag_with_a_lesion_tool_emits_the_region(
+    map_view_: MapView, frame: Frame, context: ViewContext, qtbot: QtBot, tool: str
+) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    context.set_lesion_tool(tool)
+    (x0, y0), (x1, y1) = view.grid_to_canvas([[9.0, 11.0], [3.0, 2.0]])
+    start, end = QPoint(round(x0), round(y0)), QPoint(round(x1), round(y1))
+    native = view.canvas.native
+    regions: list[tuple[float, ...]] = []
+    context.region_selected.connect(lambda *r: regions.append(r))
+    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(native, pos=QPoint((start.x() + end.x()) // 2, (start.y() + end.y()) // 2))
+    qtbot.mouseMove(native, pos=end)
+    pixels = _canvas_pixels(view)
+    tint = (
+        pixels[..., 0].astype(int) - pixels[..., 2]
+        if tool == "cut"
+        else pixels[..., 2].astype(int) - pixels[..., 0]
+    )
+    assert (tint > 40).sum() > 500  # the translucent rectangle while dragging
+    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=end)
+    assert len(regions) == 1
+    # corners ordered, in grid units, within a pixel of the points dragged between
+    assert regions[0] == pytest.approx((3.0, 2.0, 9.0, 11.0), abs=0.1)
+    assert context.selected == -1  # a drag is no click
+
+
+def test_map_view_drag_without_a_tool_pans_instead(
+    map_view_: MapView, frame: Frame, context: ViewContext
+) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    assert view.canvas is not None and view._view.camera.interactive
+    context.set_lesion_tool("cut")
+    assert not view._view.camera.interactive
+    context.set_lesion_tool("")
+    assert view._view.camera.interactive
+
+
+def test_map_view_skips_frames_within_its_budget(
+    qtbot: QtBot, require_gl: None, context: ViewContext, frame: Frame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    calls: list[Frame] = []
+    original = map_view.map_data
+
+    def slow_map_data(f: Frame, *args: Any, **kwargs: Any) -> Any:
+        now[0] += 0.15  # each map costs 150 ms of the clock
+        calls.append(f)
+        return original(f, *args, **kwargs)
+
+    monkeypatch.setattr(map_view, "map_data", slow_map_data)
+    view = _shown(qtbot, MapView(context, budget=RedrawBudget(0.3, clock=lambda: now[0])))
+    view.reset(frame.config)
+    view.set_frame(frame)
+    assert len(calls) == 1  # the first frame always draws
+    view.set_frame(frame)
+    assert len(calls) == 1  # 0.15 s cost: next map due 0.5 s after the first began
+    now[0] = 0.51
+    view.set_frame(frame)
+    assert len(calls) == 2
+    view.reset(frame.config)  # after a reset the first frame draws at once
+    view.set_frame(frame)
+    assert len(calls) == 3
+    view.shutdown()
+
+
+def test_map_view_reset_to_scale_2(map_view_: MapView, frame: Frame, frame2: Frame) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    view.reset(frame2.config)
+    assert view.drawn_map is None
+    view.set_frame(frame2)
+    assert view.drawn_map is not None and view.drawn_map.positions.shape == (32 * 32, 2)
+    # the plot spans the new grid: its corners map to the canvas corners of the square
+    corners = view.grid_to_canvas([[-0.5, -0.5], [31.5, 31.5]])
+    assert corners[1, 0] - corners[0, 0] == pytest.approx(corners[1, 1] - corners[0, 1], rel=1e-3)
+    assert corners[1, 1] > corners[0, 1]  # row 0 at the top
+    assert _distinct_colours(_canvas_pixels(view)) >= 8
+
+
+# -- connectivity view --------------------------------------------------------------------------------
+def test_connectivity_view_draws_every_synapse(conn_view: ConnectivityView, frame: Frame) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    snap = frame.snapshot
+    assert view._ff.count == 2 * snap.ff.count
+    assert view.lat_visible and view._lat.count == 2 * 4 * snap.lat.count
+    assert view._ff.clim == (0.0, frame.config.stdp.g_max)
+    pixels = _canvas_pixels(view)
+    assert _distinct_colours(pixels) >= 50
+    assert "g_max" in view.weight_range.text()
+
+
+def test_connectivity_view_click_on_a_target_neuron_selects_it(
+    conn_view: ConnectivityView, frame: Frame, context: ViewContext, qtbot: QtBot
+) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    before = _canvas_pixels(view)
+    n = frame.snapshot.n_neurons
+    target = 8 * frame.side + 6
+    x, y = view.marker_screen_positions()[n + target]
+    with qtbot.waitSignal(context.selection_changed, timeout=1000):
+        qtbot.mouseClick(view.canvas.native, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    assert context.selected == target
+    ff, lat = frame.snapshot.ff, frame.snapshot.lat
+    assert view.highlighted_counts() == (int((ff.post == target).sum()), int((lat.pre == target).sum()))
+    assert view._ff.alpha < 0.5
+    after = _canvas_pixels(view)
+    assert np.abs(after.astype(int) - before).sum() > 10_000
+    assert "target" in view.pick_label.text()
+
+
+def test_connectivity_view_picks_a_source_neuron_and_follows_the_selection(
+    conn_view: ConnectivityView, frame: Frame, context: ViewContext
+) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    ff = frame.snapshot.ff
+    source = 4 * frame.side + 9
+    x, y = view.marker_screen_positions()[source]
+    assert view.pick_at((x, y)) == source
+    assert view.picked_source == source and context.selected == -1
+    assert view.highlighted_counts() == (int((ff.pre == source).sum()), 0)
+    context.select(17)  # another view selects a target neuron: the highlight follows
+    assert view.picked_source == -1
+    assert view.highlighted_counts()[0] == int((ff.post == 17).sum())
+    assert view.pick_at((-100.0, -100.0)) == -1  # a click on nothing clears the selection
+    assert context.selected == -1 and view.highlighted_counts() == (0, 0)
+    assert view._ff.alpha > 0.5
+
+
+def test_connectivity_view_lat_checkbox_hides_lat_synapses(conn_view: ConnectivityView, frame: Frame) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    with_lat = _canvas_pixels(view)
+    view.lat_box.setChecked(False)
+    assert not view._lat.visible
+    without = _canvas_pixels(view)
+    assert np.abs(with_lat.astype(int) - without).sum() > 10_000
+    view.lat_box.setChecked(True)
+    assert view._lat.visible and view._lat.count == 2 * 4 * frame.snapshot.lat.count
+
+
+def test_connectivity_view_reset_to_scale_2(conn_view: ConnectivityView, frame: Frame, frame2: Frame) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    view.reset(frame2.config)
+    assert view.marker_screen_positions().shape == (2 * 32 * 32, 2)
+    view.set_frame(frame2)
+    assert view._ff.count == 2 * frame2.snapshot.ff.count
+    assert view._ff.side == 32
+    assert _distinct_colours(_canvas_pixels(view)) >= 50
+
+
+def test_connectivity_view_spaces_out_frames_within_its_budget(
+    qtbot: QtBot, require_gl: None, context: ViewContext, frame: Frame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    uploads: list[int] = []
+    original = connectivity_view.synapse_vertices
+
+    def slow_vertices(*args: Any, **kwargs: Any) -> Any:
+        now[0] += 0.05  # every table costs 50 ms of the clock
+        uploads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(connectivity_view, "synapse_vertices", slow_vertices)
+    view = _shown(qtbot, ConnectivityView(context, budget=RedrawBudget(0.5, clock=lambda: now[0])))
+    view.reset(frame.config)
+    view.set_frame(frame)
+    first = len(uploads)
+    assert first >= 2  # FF and LAT tables (and the empty highlights)
+    qtbot.waitUntil(lambda: view.budget.last_cost > 0.0, timeout=2000)  # the paint records the cost
+    assert view.budget.last_cost == pytest.approx(0.05 * first)
+    view.set_frame(frame)
+    assert len(uploads) == first  # not due yet: the frame waits
+    now[0] += 0.05 * first / 0.5
+    view.set_frame(frame)
+    assert len(uploads) == 2 * first
+    view.shutdown()
