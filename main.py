@@ -13,6 +13,7 @@ Composition root: parses the command line, then opens the window or runs a headl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,6 +170,15 @@ def _cmd_window(args: argparse.Namespace) -> int:
 
     cfg = _with_overrides(args.preset, args.scale, args.seed)
     resolve_backend_name(args.backend)  # an unavailable backend is refused before the window opens
+    env = os.environ
+    if sys.platform.startswith("linux") and not (
+        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM")
+    ):
+        raise _UserError(
+            "no display for the window: run it on a desktop, under xvfb-run, or with "
+            "QT_QPA_PLATFORM=offscreen (OpenGL views then show a message); "
+            "headless commands: see 'python main.py --help'"
+        )
     try:
         from gui.app import run_gui, run_scripted
     except ImportError as exc:
