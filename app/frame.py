@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from app.headless import METRIC_COLUMNS, write_metrics_csv
+from app.headless import counts_row, metrics_table, write_metrics_csv
 from sim.analysis import receptive_fields
 from sim.analysis.receptive_fields import ReceptiveFields
 from sim.config import ModelConfig
@@ -239,34 +239,14 @@ class History:
         removed (both projections) since the previous row, as in the headless
         table; divide by the difference of ``t`` for rates.
         """
-        return {c: np.array([r[c] for r in self.rows], dtype=np.float64) for c in METRIC_COLUMNS}
+        return metrics_table(self.rows)
 
     def write_csv(self, path: str | Path) -> None:
         """Write the rows as CSV (same columns as the headless ``metrics.csv``), atomically."""
         write_metrics_csv(Path(path), self.rows)
 
     def _row(self, frame: Frame) -> dict[str, float]:
-        snap, prev = frame.snapshot, self._last
-        n = snap.n_neurons
-        if prev is None or snap.t <= prev.t:
-            formations = eliminations = rate_src = rate_tgt = 0.0
-        else:
-            interval = snap.t - prev.t
-            formations = snap.ff.formed + snap.lat.formed - prev.ff.formed - prev.lat.formed
-            eliminations = snap.ff.removed + snap.lat.removed - prev.ff.removed - prev.lat.removed
-            rate_src = float(snap.spikes_src.sum() - prev.spikes_src.sum()) / (n * interval)
-            rate_tgt = float(snap.spikes_tgt.sum() - prev.spikes_tgt.sum()) / (n * interval)
-        row = {
-            "t": snap.t,
-            "ff_synapses": float(snap.ff.count),
-            "lat_synapses": float(snap.lat.count),
-            "formations": float(formations),
-            "eliminations": float(eliminations),
-            "rate_source": rate_src,
-            "rate_target": rate_tgt,
-        }
-        row.update(self._map_metrics(frame))
-        return row
+        return {**counts_row(frame.snapshot, self._last), **self._map_metrics(frame)}
 
     def _map_metrics(self, frame: Frame) -> dict[str, float]:
         now = self._clock()

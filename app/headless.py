@@ -85,6 +85,32 @@ def map_metrics(snap: Snapshot) -> dict[str, float]:
     }
 
 
+def counts_row(snap: Snapshot, prev: Snapshot | None) -> dict[str, float]:
+    """The columns of a metrics row other than the map metrics.
+
+    Synapse totals at ``snap``; formations and eliminations (both projections)
+    and mean source and target rates over the interval since ``prev`` (zeros
+    without a previous snapshot or interval).
+    """
+    formations = eliminations = rate_src = rate_tgt = 0.0
+    if prev is not None and snap.t > prev.t:
+        interval = snap.t - prev.t
+        formations = float(snap.ff.formed + snap.lat.formed - prev.ff.formed - prev.lat.formed)
+        eliminations = float(snap.ff.removed + snap.lat.removed - prev.ff.removed - prev.lat.removed)
+        scale = 1.0 / (snap.n_neurons * interval)
+        rate_src = float(snap.spikes_src.sum() - prev.spikes_src.sum()) * scale
+        rate_tgt = float(snap.spikes_tgt.sum() - prev.spikes_tgt.sum()) * scale
+    return {
+        "t": snap.t,
+        "ff_synapses": float(snap.ff.count),
+        "lat_synapses": float(snap.lat.count),
+        "formations": formations,
+        "eliminations": eliminations,
+        "rate_source": rate_src,
+        "rate_target": rate_tgt,
+    }
+
+
 class MetricsRecorder:
     """Turns successive snapshots into rows of the metrics table."""
 
@@ -94,35 +120,19 @@ class MetricsRecorder:
 
     def record(self, snap: Snapshot) -> dict[str, float]:
         """Append the row for ``snap`` (rates and counts are over the interval since the previous one)."""
-        prev = self._prev
-        n = snap.n_neurons
-        if prev is None:
-            formations = eliminations = 0.0
-            rate_src = rate_tgt = 0.0
-        else:
-            interval = snap.t - prev.t
-            formations = float(snap.ff.formed + snap.lat.formed - prev.ff.formed - prev.lat.formed)
-            eliminations = float(snap.ff.removed + snap.lat.removed - prev.ff.removed - prev.lat.removed)
-            scale = 1.0 / (n * interval) if interval > 0 else 0.0
-            rate_src = float(snap.spikes_src.sum() - prev.spikes_src.sum()) * scale
-            rate_tgt = float(snap.spikes_tgt.sum() - prev.spikes_tgt.sum()) * scale
-        row = {
-            "t": snap.t,
-            "ff_synapses": float(snap.ff.count),
-            "lat_synapses": float(snap.lat.count),
-            "formations": formations,
-            "eliminations": eliminations,
-            "rate_source": rate_src,
-            "rate_target": rate_tgt,
-            **map_metrics(snap),
-        }
+        row = {**counts_row(snap, self._prev), **map_metrics(snap)}
         self.rows.append(row)
         self._prev = snap
         return row
 
     def table(self) -> dict[str, NDArray[np.float64]]:
         """Column arrays of every row so far."""
-        return {c: np.array([r[c] for r in self.rows], dtype=np.float64) for c in METRIC_COLUMNS}
+        return metrics_table(self.rows)
+
+
+def metrics_table(rows: list[dict[str, float]]) -> dict[str, NDArray[np.float64]]:
+    """Column arrays (:data:`METRIC_COLUMNS`) of metrics rows."""
+    return {c: np.array([r[c] for r in rows], dtype=np.float64) for c in METRIC_COLUMNS}
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:

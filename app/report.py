@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
+from app.headless import METRIC_COLUMNS
 from sim.analysis import DisplacementStats, by_displacement, events_by_distance, receptive_fields
 from sim.analysis.reference import CASE_NAMES, case_of, reference_values
 from sim.config import ModelConfig
@@ -44,20 +45,8 @@ FIGURE_NAMES: tuple[str, ...] = (
     "topographic_map.png",
     "receptive_field.png",
 )
-#: Columns the metrics table must have.
-METRIC_KEYS: tuple[str, ...] = (
-    "t",
-    "ff_synapses",
-    "lat_synapses",
-    "formations",
-    "eliminations",
-    "rate_source",
-    "rate_target",
-    "sigma_aff_conn",
-    "sigma_aff_weight",
-    "ad_conn",
-    "ad_weight",
-)
+#: Columns the metrics table must have (those of ``metrics.csv``).
+METRIC_KEYS: tuple[str, ...] = METRIC_COLUMNS
 
 _Array = NDArray[np.float64]
 

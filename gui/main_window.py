@@ -44,9 +44,8 @@ from app.commands import (
     SetPublishRate,
     SetSpeed,
     Step,
-    StepUnit,
 )
-from app.controller import Report, SimController, Update
+from app.controller import EXPECTED_ERRORS, Report, SimController, Update
 from app.frame import Frame, History, SimState
 from app.presets import list_presets, load_preset
 from gui.context import ViewContext
@@ -77,7 +76,7 @@ def _submenu(parent: QMenu | QMenuBar, title: str) -> QMenu:
 
 
 #: Errors a user action can cause by its input; shown in the message bar.
-USER_ERRORS: tuple[type[BaseException], ...] = (RewireLabError, ValueError, OSError)
+USER_ERRORS = EXPECTED_ERRORS
 
 
 class MainWindow(QMainWindow):
@@ -701,10 +700,3 @@ class MainWindow(QMainWindow):
     def state(self) -> SimState:
         """The simulation thread's state."""
         return self.controller.state
-
-    def step_unit_steps(self, unit: StepUnit) -> int:
-        """Time steps one :class:`Step` of ``unit`` advances on the running configuration."""
-        config = self.latest.config if self.latest is not None else None
-        if config is None:
-            return 1
-        return SimController._steps_per(unit, config)

@@ -16,20 +16,18 @@ of the GUI thread; with a GPU the budget never holds a frame back.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
 import numpy as np
-from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 from vispy import gloo, scene
 from vispy.visuals.transforms import STTransform
 
 from app.frame import Frame
 from gui.context import ViewContext
-from gui.views.base import View
-from gui.views.gl import GlUnavailableLabel, RedrawBudget, colour_bar_pixmap, gl_unavailable_reason
+from gui.views.canvas_view import CanvasView
+from gui.views.gl import RedrawBudget, colour_bar_pixmap
 from gui.visuals.adapters import nearest_point, star_mask, synapse_vertices
 from gui.visuals.layers import LayerPlanes, SynapseLines, colormap_lut
 from sim.config import ModelConfig
@@ -68,7 +66,7 @@ ZOOM_OUT = 1.45
 BACKGROUND = (0.08, 0.08, 0.11)
 
 
-class ConnectivityView(View):
+class ConnectivityView(CanvasView):
     """Source and target layers as planes with their FF synapses as lines and LAT synapses as arcs.
 
     Parameters
@@ -92,33 +90,15 @@ class ConnectivityView(View):
     def __init__(
         self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
     ) -> None:
-        super().__init__(context, parent)
-        self.budget = budget if budget is not None else RedrawBudget(0.5)
-        self._drawn: Frame | None = None
+        super().__init__(context, parent, budget if budget is not None else RedrawBudget(0.5))
         self._upload_cost = 0.0
         self._paint_started = 0.0
-        self._side = 0
         self._source = -1
         self._lat_choice: bool | None = None
         self._lat_stale = True
         self._press_pos: tuple[float, float] | None = None
-        self._canvas: Any = None
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(self._make_toolbar())
-
-        self._deferred = QTimer(self)
-        self._deferred.setSingleShot(True)
-        self._deferred.timeout.connect(self._on_deferred_timeout)
-
-        reason = gl_unavailable_reason()
-        if reason is not None:
-            layout.addWidget(GlUnavailableLabel(self.title, reason), 1)
+        if not self._build(self._make_toolbar(), BACKGROUND):
             return
-        self._canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, parent=self)
-        self._view = self._canvas.central_widget.add_view()
         self._view.camera = scene.TurntableCamera(elevation=ELEVATION, azimuth=AZIMUTH, fov=FOV)
         # y is flipped (y = n - 1 - row) so that row 0 lies at the back of the planes, drawn at the top.
         self._root = scene.Node(parent=self._view.scene)
@@ -135,13 +115,12 @@ class ConnectivityView(View):
         )
         for order, node in enumerate((self._ff, self._lat, self._planes, self._ff_star, self._lat_star)):
             node.order = order
-        layout.addWidget(self._canvas.native, 1)
 
         self._canvas.events.draw.connect(self._on_paint_started, position="first")
         self._canvas.events.draw.connect(self._on_paint_finished, position="last")
         self._canvas.events.mouse_press.connect(self._on_mouse_press)
         self._canvas.events.mouse_release.connect(self._on_mouse_release)
-        context.selection_changed.connect(self._on_selection_changed)
+        self._connect_context(context.selection_changed, self._on_selection_changed)
         self._set_side(16)
 
     def _make_toolbar(self) -> QHBoxLayout:
@@ -174,11 +153,6 @@ class ConnectivityView(View):
         self.weight_range.setText("g_max")
         return bar
 
-    @property
-    def canvas(self) -> Any:
-        """The VisPy ``SceneCanvas`` (None when OpenGL is unavailable or after :meth:`shutdown`)."""
-        return self._canvas
-
     # -- state ------------------------------------------------------------------------------------
     @property
     def picked_source(self) -> int:
@@ -203,18 +177,11 @@ class ConnectivityView(View):
             return
         if frame.side != self._side:
             self._set_side(frame.side)
-        if self._drawn is not None and not self.budget.due():  # the first frame always draws
-            if not self._deferred.isActive():
-                self._deferred.start(int(self.budget.wait() * 1000.0) + 1)
+        if not self._may_draw_now():
             return
         started = self.budget.start()
         self._upload(frame)
         self._upload_cost += self.budget.start() - started
-
-    def _on_deferred_timeout(self) -> None:
-        frame = self.frame
-        if frame is not None and frame is not self._drawn and self.isVisible():
-            self.draw_frame(frame)
 
     def _on_paint_started(self, _event: Any) -> None:
         self._paint_started = self.budget.start()
@@ -376,11 +343,3 @@ class ConnectivityView(View):
             self.pick_at(pos)
 
     # -- shutdown ---------------------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Stop the redraw timer and close the canvas."""
-        self._deferred.stop()
-        if self._canvas is not None:
-            with contextlib.suppress(TypeError):
-                self.context.selection_changed.disconnect(self._on_selection_changed)
-            self._canvas.close()
-            self._canvas = None

@@ -12,19 +12,18 @@ and never spends more than about 30 % of the GUI thread on them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any, cast
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 from vispy import scene
 
 from app.frame import Frame
 from gui.context import ViewContext
-from gui.views.base import View
-from gui.views.gl import GlUnavailableLabel, RedrawBudget, colour_bar_pixmap, gl_unavailable_reason
+from gui.views.canvas_view import CanvasView
+from gui.views.gl import RedrawBudget, colour_bar_pixmap
 from gui.visuals.adapters import (
     NO_INPUT_COLOUR,
     CentresFrom,
@@ -60,7 +59,7 @@ _CENTRES_FROM: tuple[tuple[str, CentresFrom, str], ...] = (
 )
 
 
-class MapView(View):
+class MapView(CanvasView):
     """The topographic grid plot of receptive-field centres (VisPy).
 
     Parameters
@@ -84,42 +83,23 @@ class MapView(View):
     def __init__(
         self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
     ) -> None:
-        super().__init__(context, parent)
-        self.budget = budget if budget is not None else RedrawBudget(0.3)
-        self._side = 0
+        super().__init__(context, parent, budget if budget is not None else RedrawBudget(0.3))
         self._data: MapData | None = None
-        self._drawn: Frame | None = None
         self._press_pos: tuple[float, float] | None = None
         self._drag_start: tuple[float, float] | None = None
-        self._canvas: Any = None
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(self._make_toolbar())
-
-        self._deferred = QTimer(self)
-        self._deferred.setSingleShot(True)
-        self._deferred.timeout.connect(self._on_deferred_timeout)
-
-        reason = gl_unavailable_reason()
-        if reason is not None:
-            layout.addWidget(GlUnavailableLabel(self.title, reason), 1)
+        if not self._build(self._make_toolbar(), "white"):
             return
-        self._canvas = scene.SceneCanvas(keys=None, bgcolor="white", parent=self)
-        self._view = self._canvas.central_widget.add_view()
         self._view.camera = scene.PanZoomCamera(aspect=1.0, flip=(False, True, False))
         self._net = GridNet(parent=self._view.scene)
         self._region = Region(parent=self._view.scene)
         self._region.visible = False
         self._region.order = 10
-        layout.addWidget(self._canvas.native, 1)
 
         self._canvas.events.mouse_press.connect(self._on_mouse_press)
         self._canvas.events.mouse_move.connect(self._on_mouse_move)
         self._canvas.events.mouse_release.connect(self._on_mouse_release)
-        context.selection_changed.connect(self._on_selection_changed)
-        context.lesion_tool_changed.connect(self._on_lesion_tool_changed)
+        self._connect_context(context.selection_changed, self._on_selection_changed)
+        self._connect_context(context.lesion_tool_changed, self._on_lesion_tool_changed)
         self._set_side(16)
         self._on_lesion_tool_changed(context.lesion_tool)
 
@@ -162,11 +142,6 @@ class MapView(View):
         self._update_legend(None)
         return bar
 
-    @property
-    def canvas(self) -> Any:
-        """The VisPy ``SceneCanvas`` (None when OpenGL is unavailable or after :meth:`shutdown`)."""
-        return self._canvas
-
     # -- options ----------------------------------------------------------------------------------
     @property
     def colour_by(self) -> ColourBy:
@@ -194,15 +169,8 @@ class MapView(View):
             return
         if frame.side != self._side:
             self._set_side(frame.side)
-        if self._drawn is None or self.budget.due():  # the first frame always draws
+        if self._may_draw_now():
             self._compute(frame)
-        elif not self._deferred.isActive():
-            self._deferred.start(int(self.budget.wait() * 1000.0) + 1)
-
-    def _on_deferred_timeout(self) -> None:
-        frame = self.frame
-        if frame is not None and frame is not self._drawn and self.isVisible():
-            self.draw_frame(frame)
 
     def _compute(self, frame: Frame) -> None:
         started = self.budget.start()
@@ -321,15 +289,3 @@ class MapView(View):
             self.select_at(pos)
 
     # -- shutdown ---------------------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Stop the redraw timer and close the canvas."""
-        self._deferred.stop()
-        if self._canvas is not None:
-            for signal, slot in (
-                (self.context.selection_changed, self._on_selection_changed),
-                (self.context.lesion_tool_changed, self._on_lesion_tool_changed),
-            ):
-                with contextlib.suppress(TypeError):
-                    signal.disconnect(slot)
-            self._canvas.close()
-            self._canvas = None

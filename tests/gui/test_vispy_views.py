@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from app.frame import Frame, History, SimState, Status
 from gui.context import ViewContext
-from gui.views import connectivity_view, map_view
+from gui.views import canvas_view, connectivity_view, map_view
 from gui.views.connectivity_view import ConnectivityView
 from gui.views.gl import (
     GlUnavailableLabel,
@@ -147,8 +147,7 @@ def test_gl_probe_and_image_helpers(qapp: QApplication) -> None:
 def test_views_without_opengl_show_a_message_and_still_work(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, context: ViewContext, frame: Frame, view_class: Any
 ) -> None:
-    for module in (map_view, connectivity_view):
-        monkeypatch.setattr(module, "gl_unavailable_reason", lambda: "OpenGL is not available here")
+    monkeypatch.setattr(canvas_view, "gl_unavailable_reason", lambda: "OpenGL is not available here")
     view = view_class(context)
     qtbot.addWidget(view)
     view.show()
