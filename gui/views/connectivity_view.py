@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
-from vispy import gloo, scene
+from vispy import scene
 from vispy.visuals.transforms import STTransform
 
 from app.frame import Frame
 from gui.context import ViewContext
 from gui.views.canvas_view import CanvasView
-from gui.views.gl import RedrawBudget, colour_bar_pixmap
+from gui.views.gl import RedrawBudget, colour_bar_pixmap, gl_renderer, is_software_renderer
 from gui.visuals.adapters import nearest_point, star_mask, synapse_vertices
-from gui.visuals.layers import LayerPlanes, SynapseLines, colormap_lut
+from gui.visuals.layers import LayerPlanes, RasterSynapseLayer, SynapseLines, colormap_lut
 from sim.config import ModelConfig
 
 __all__ = ["ConnectivityView"]
@@ -77,6 +77,10 @@ class ConnectivityView(CanvasView):
         Parent widget.
     budget : RedrawBudget, optional
         Spacing of redraws; by default at most half of wall time.
+    cpu_lines : bool, optional
+        Rasterise the synapse tables on the CPU (see :mod:`gui.visuals.raster`)
+        instead of drawing them as OpenGL lines. By default this is done
+        where OpenGL itself runs on the CPU, where it is several times faster.
     """
 
     key = "connectivity"
@@ -88,11 +92,14 @@ class ConnectivityView(CanvasView):
     uses_gl = True
 
     def __init__(
-        self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
+        self,
+        context: ViewContext,
+        parent: QWidget | None = None,
+        *,
+        budget: RedrawBudget | None = None,
+        cpu_lines: bool | None = None,
     ) -> None:
         super().__init__(context, parent, budget if budget is not None else RedrawBudget(0.5))
-        self._upload_cost = 0.0
-        self._paint_started = 0.0
         self._source = -1
         self._lat_choice: bool | None = None
         self._lat_stale = True
@@ -102,22 +109,33 @@ class ConnectivityView(CanvasView):
         self._view.camera = scene.TurntableCamera(elevation=ELEVATION, azimuth=AZIMUTH, fov=FOV)
         # y is flipped (y = n - 1 - row) so that row 0 lies at the back of the planes, drawn at the top.
         self._root = scene.Node(parent=self._view.scene)
-        self._ff = SynapseLines(
-            colormap=COLORMAP, alpha=SYNAPSE_ALPHA, background=BACKGROUND, parent=self._root
-        )
-        self._lat = SynapseLines(
-            colormap=COLORMAP, alpha=SYNAPSE_ALPHA, background=BACKGROUND, parent=self._root
-        )
+        renderer = gl_renderer()
+        #: Whether the synapse tables are rasterised on the CPU.
+        self.cpu_lines = is_software_renderer(renderer) if cpu_lines is None else bool(cpu_lines)
+        style: dict[str, Any] = {"colormap": COLORMAP, "alpha": SYNAPSE_ALPHA, "background": BACKGROUND}
+        self._ff: Any
+        self._lat: Any
+        if self.cpu_lines:
+            self._ff = RasterSynapseLayer(self._root, **style)
+            self._lat = RasterSynapseLayer(self._root, **style)
+            self._canvas.add_underlay(self._ff)
+            self._canvas.add_underlay(self._lat)
+        else:
+            self._ff = SynapseLines(parent=self._root, **style)
+            self._lat = SynapseLines(parent=self._root, **style)
+        drawn_by = "the CPU rasteriser" if self.cpu_lines else "OpenGL"
+        self.setToolTip(f"{self.tooltip}\nSynapses drawn by {drawn_by} (OpenGL renderer: {renderer}).")
         self._planes = LayerPlanes(parent=self._root)
         self._ff_star = SynapseLines(colormap=FF_STAR_COLOURS, width=2.0, depth_test=False, parent=self._root)
         self._lat_star = SynapseLines(
             colormap=LAT_STAR_COLOURS, width=2.0, depth_test=False, parent=self._root
         )
-        for order, node in enumerate((self._ff, self._lat, self._planes, self._ff_star, self._lat_star)):
+        nodes = [self._planes, self._ff_star, self._lat_star]
+        if not self.cpu_lines:  # CPU-rasterised layers lie beneath the scene anyway
+            nodes = [self._ff, self._lat, *nodes]
+        for order, node in enumerate(nodes):
             node.order = order
 
-        self._canvas.events.draw.connect(self._on_paint_started, position="first")
-        self._canvas.events.draw.connect(self._on_paint_finished, position="last")
         self._canvas.events.mouse_press.connect(self._on_mouse_press)
         self._canvas.events.mouse_release.connect(self._on_mouse_release)
         self._connect_context(context.selection_changed, self._on_selection_changed)
@@ -171,28 +189,7 @@ class ConnectivityView(CanvasView):
         return (self._ff_star.count // 2, self._lat_star.count // (2 * ARC_SEGMENTS))
 
     # -- frames -----------------------------------------------------------------------------------
-    def draw_frame(self, frame: Frame) -> None:
-        """Upload the synapses of ``frame`` and its highlights when the redraw budget allows, else later."""
-        if self._canvas is None:
-            return
-        if frame.side != self._side:
-            self._set_side(frame.side)
-        if not self._may_draw_now():
-            return
-        started = self.budget.start()
-        self._upload(frame)
-        self._upload_cost += self.budget.start() - started
-
-    def _on_paint_started(self, _event: Any) -> None:
-        self._paint_started = self.budget.start()
-
-    def _on_paint_finished(self, _event: Any) -> None:
-        gloo.finish()  # software renderers draw here: count it
-        self.budget.record(self._paint_started, extra=self._upload_cost)
-        self._upload_cost = 0.0
-
     def _upload(self, frame: Frame) -> None:
-        self._drawn = frame
         snap = frame.snapshot
         clim = (0.0, float(frame.config.stdp.g_max))
         for lines in (self._ff, self._lat, self._ff_star, self._lat_star):
@@ -202,7 +199,6 @@ class ConnectivityView(CanvasView):
         self._lat_stale = True
         self._upload_lat(frame)
         self._update_highlight(frame)
-        self._canvas.update()
 
     def _upload_lat(self, frame: Frame) -> None:
         if self.lat_visible and self._lat_stale:
@@ -250,9 +246,7 @@ class ConnectivityView(CanvasView):
         """Forget the synapses drawn; resize to the new grid."""
         super().reset(config)
         self._source = -1
-        self._drawn = None
-        self._deferred.stop()
-        self.budget.reset()
+        self._forget_drawn()
         if self._canvas is not None:
             self._set_side(config.side)
             self._canvas.update()
@@ -341,5 +335,3 @@ class ConnectivityView(CanvasView):
         pos = (float(event.pos[0]), float(event.pos[1]))
         if math.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
             self.pick_at(pos)
-
-    # -- shutdown ---------------------------------------------------------------------------------

@@ -22,10 +22,18 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QGuiApplication, QImage, QOpenGLContext, QPixmap
+from PyQt6.QtGui import QGuiApplication, QImage, QOffscreenSurface, QOpenGLContext, QPixmap
 from PyQt6.QtWidgets import QLabel, QWidget
 
-__all__ = ["GlUnavailableLabel", "RedrawBudget", "canvas_image", "colour_bar_pixmap", "gl_unavailable_reason"]
+__all__ = [
+    "GlUnavailableLabel",
+    "RedrawBudget",
+    "canvas_image",
+    "colour_bar_pixmap",
+    "gl_renderer",
+    "gl_unavailable_reason",
+    "is_software_renderer",
+]
 
 
 def gl_unavailable_reason() -> str | None:
@@ -48,6 +56,43 @@ def _probe_gl() -> str | None:
         f"OpenGL is not available on the Qt platform {platform!r}, so this view cannot draw. "
         "Run the app on a desktop session, or under Xvfb with Mesa for software OpenGL."
     )
+
+
+#: Substrings of ``GL_RENDERER`` that name a renderer running on the CPU.
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software", "swiftshader", "gdi generic")
+
+
+def gl_renderer() -> str:
+    """Return the ``GL_RENDERER`` string of this session's OpenGL ("" when OpenGL is unavailable)."""
+    if gl_unavailable_reason() is not None:
+        return ""
+    return _probe_renderer()
+
+
+@functools.cache
+def _probe_renderer() -> str:
+    from vispy.gloo import gl
+
+    context, surface = QOpenGLContext(), QOffscreenSurface()
+    if not context.create():
+        return ""
+    surface.setFormat(context.format())
+    surface.create()
+    try:
+        if not context.makeCurrent(surface):
+            return ""
+        try:
+            return str(gl.glGetParameter(gl.GL_RENDERER) or "")
+        finally:
+            context.doneCurrent()
+    finally:
+        surface.destroy()
+
+
+def is_software_renderer(renderer: str) -> bool:
+    """Whether ``renderer`` (a ``GL_RENDERER`` string) draws on the CPU."""
+    name = renderer.lower()
+    return any(s in name for s in SOFTWARE_RENDERERS)
 
 
 class GlUnavailableLabel(QLabel):
@@ -126,5 +171,9 @@ class RedrawBudget:
 
         ``extra`` adds seconds spent on the same redraw elsewhere (preparing its data, say).
         """
-        self.last_cost = max(0.0, self._clock() - started) + extra
+        self.charge(started, max(0.0, self._clock() - started) + extra)
+
+    def charge(self, started: float, cost: float) -> None:
+        """Account for a redraw that began at ``started`` (a :meth:`start` reading) and cost ``cost`` s."""
+        self.last_cost = max(0.0, cost)
         self._next = started + self.last_cost / self.fraction

@@ -163,25 +163,12 @@ class MapView(CanvasView):
         self.redraw()
 
     # -- frames -----------------------------------------------------------------------------------
-    def draw_frame(self, frame: Frame) -> None:
-        """Redraw the map from ``frame`` when the redraw budget allows, else later."""
-        if self._canvas is None:
-            return
-        if frame.side != self._side:
-            self._set_side(frame.side)
-        if self._may_draw_now():
-            self._compute(frame)
-
-    def _compute(self, frame: Frame) -> None:
-        started = self.budget.start()
+    def _upload(self, frame: Frame) -> None:
         data = map_data(frame, self.colour_by, self.centres_from, colormap=COLORMAP)
         self._net.set_net(data.positions, data.segments, data.colours)
         self._data = data
-        self._drawn = frame
         self._update_selection()
         self._update_legend(data)
-        self._canvas.update()
-        self.budget.record(started)
 
     def _update_legend(self, data: MapData | None) -> None:
         name = {value: text for text, value, _ in _COLOUR_BY}[self.colour_by]
@@ -194,10 +181,8 @@ class MapView(CanvasView):
     def reset(self, config: ModelConfig) -> None:
         """Forget the map; resize to the new grid."""
         super().reset(config)
-        self._deferred.stop()
+        self._forget_drawn()
         self._data = None
-        self._drawn = None
-        self.budget.reset()
         self._update_legend(None)
         if self._canvas is not None:
             self._set_side(config.side)
@@ -287,5 +272,3 @@ class MapView(CanvasView):
                 return
         if press is not None and not moved:
             self.select_at(pos)
-
-    # -- shutdown ---------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from numpy.typing import ArrayLike, NDArray
 from vispy.scene.visuals import create_visual_node
 from vispy.visuals import CompoundVisual, LineVisual, MarkersVisual, MeshVisual
 
+from gui.visuals.dots import DotsVisual
+
 __all__ = ["GridNet", "GridNetVisual", "Region", "RegionVisual", "ideal_grid_segments"]
 
 RGBA = tuple[float, float, float, float]
@@ -57,14 +59,13 @@ class GridNetVisual(CompoundVisual):
     def __init__(self, side: int = 16) -> None:
         self._ideal = LineVisual(method="gl", color=IDEAL_GRID_COLOUR, connect="segments", antialias=False)
         self._net = LineVisual(method="gl", color=NET_COLOUR, connect="segments", antialias=False)
-        self._markers = MarkersVisual(scaling="fixed")
+        self._markers = DotsVisual()
         self._ring = MarkersVisual(scaling="fixed")
         self._side = 0
         self._positions = np.zeros((0, 2), np.float32)
         super().__init__([self._ideal, self._net, self._markers, self._ring])
         for visual in (self._ideal, self._net):
             visual.set_gl_state("translucent", depth_test=False)
-        self._markers.set_gl_state("translucent", depth_test=False)
         self._ring.set_gl_state("translucent", depth_test=False)
         self.set_side(side)
 
@@ -109,13 +110,7 @@ class GridNetVisual(CompoundVisual):
             self._net.set_data(pos=seg, color=NET_COLOUR, connect="segments")
         self._markers.visible = len(pos) > 0
         if len(pos):
-            self._markers.set_data(
-                pos=pos,
-                size=marker_size(self._side),
-                edge_width=0.0,
-                face_color=np.array(colours, dtype=np.float32),
-                edge_color=(0.0, 0.0, 0.0, 0.0),
-            )
+            self._markers.set_data(pos, colours, size=marker_size(self._side))
 
     def set_selected(self, position: Sequence[float] | None) -> None:
         """Ring the marker at ``position`` (grid units), or none."""

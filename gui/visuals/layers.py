@@ -18,6 +18,8 @@ plane, a marker per neuron and rings round picked neurons.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from vispy import gloo
@@ -25,7 +27,18 @@ from vispy.color import get_colormap
 from vispy.scene.visuals import create_visual_node
 from vispy.visuals import CompoundVisual, LineVisual, MarkersVisual, Visual
 
-__all__ = ["LayerPlanes", "LayerPlanesVisual", "SynapseLines", "SynapseLinesVisual", "colormap_lut"]
+from gui.visuals import raster
+from gui.visuals.dots import DotsVisual
+
+__all__ = [
+    "LayerPlanes",
+    "LayerPlanesVisual",
+    "RasterSynapseLayer",
+    "SynapseLines",
+    "SynapseLinesVisual",
+    "SynapseStyle",
+    "colormap_lut",
+]
 
 RGBA = tuple[float, float, float, float]
 
@@ -100,8 +113,8 @@ def colormap_lut(colormap: str | ArrayLike, size: int = LUT_SIZE) -> NDArray[np.
     return np.stack([np.interp(t, knots, stops[:, c]) for c in range(4)], axis=1).astype(np.float32)
 
 
-class SynapseLinesVisual(Visual):
-    """Synapses as straight lines or arcs between neurons of two ``n x n`` layers.
+class SynapseStyle:
+    """Geometry, colours and data of a synapse table drawn as lines (shared by both renderers).
 
     Neuron ``id`` of a layer sits at ``(id % n, id // n, z)`` with ``z`` the
     layer's height. By default every synapse is drawn from its presynaptic
@@ -126,48 +139,41 @@ class SynapseLinesVisual(Visual):
         ``alpha * colour + (1 - alpha) * background``, without blending.
     background : (float, float, float)
         RGB of the canvas background (in [0, 1]).
-    width : float
-        Line width in pixels (software renderers may only draw 1).
-    depth_test : bool
-        Hide lines behind nearer ones (False draws over everything drawn before).
     periodic : bool
         Draw to the presynaptic neuron's periodic image nearest the
         postsynaptic neuron (False: to the neuron itself).
     """
 
-    def __init__(
+    def _init_style(
         self,
-        side: int = 16,
-        z_pre: float = 0.0,
-        z_post: float = 1.0,
-        arc: float = 0.0,
-        colormap: str | ArrayLike = "viridis",
-        clim: tuple[float, float] = (0.0, 1.0),
-        alpha: float = 1.0,
-        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-        width: float = 1.0,
-        depth_test: bool = True,
-        periodic: bool = True,
+        side: int,
+        z_pre: float,
+        z_post: float,
+        arc: float,
+        colormap: str | ArrayLike,
+        clim: tuple[float, float],
+        alpha: float,
+        background: tuple[float, float, float],
     ) -> None:
-        Visual.__init__(self, vcode=_VERTEX_SHADER, fcode=_FRAGMENT_SHADER)
-        self._vbo = gloo.VertexBuffer(np.zeros((0, 4), np.float32))
-        self._count = 0
-        self._lut = gloo.Texture2D(np.zeros((1, LUT_SIZE, 4), np.float32), interpolation="linear")
-        self.shared_program["a_synapse"] = self._vbo
-        self.shared_program["u_lut"] = self._lut
-        self.shared_program["u_lut_size"] = float(LUT_SIZE)
-        self.shared_program["u_periodic"] = 1.0 if periodic else 0.0
-        self._side = 1
-        self._z = (0.0, 1.0)
-        self._draw_mode = "lines"
-        self._width = float(width)
-        self.set_gl_state(None, blend=False, depth_test=depth_test, line_width=self._width)
         self.background = background
         self.side = side
         self.set_layers(z_pre, z_post, arc)
         self.colormap = colormap
         self.clim = clim
         self.alpha = alpha
+
+    # -- hooks of the renderer --------------------------------------------------------------------
+    def _set_uniform(self, name: str, value: object) -> None:
+        """Pass a style value to the renderer (the OpenGL program's uniform ``name``)."""
+
+    def _set_lut(self, lut: NDArray[np.float32]) -> None:
+        """Pass the colour lookup table to the renderer."""
+
+    def _set_vertices(self, vertices: NDArray[np.float32]) -> None:
+        """Pass a new vertex array to the renderer."""
+
+    def _changed(self, bounds: bool = False) -> None:
+        """Something drawn changed (``bounds``: the extent too)."""
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -180,18 +186,17 @@ class SynapseLinesVisual(Visual):
         if side < 1:
             raise ValueError(f"side must be positive, got {side}")
         self._side = int(side)
-        self.shared_program["u_side"] = float(side)
-        self._bounds_changed()
-        self.update()
+        self._set_uniform("u_side", float(side))
+        self._changed(bounds=True)
 
     def set_layers(self, z_pre: float, z_post: float, arc: float = 0.0) -> None:
         """Set the heights of the two layers and the arc height (relative to synapse length)."""
         self._z = (float(z_pre), float(z_post))
-        self.shared_program["u_z_pre"] = float(z_pre)
-        self.shared_program["u_z_post"] = float(z_post)
-        self.shared_program["u_arc"] = float(arc)
-        self._bounds_changed()
-        self.update()
+        self._arc = float(arc)
+        self._set_uniform("u_z_pre", float(z_pre))
+        self._set_uniform("u_z_post", float(z_post))
+        self._set_uniform("u_arc", float(arc))
+        self._changed(bounds=True)
 
     @property
     def colormap(self) -> NDArray[np.float32]:
@@ -201,8 +206,8 @@ class SynapseLinesVisual(Visual):
     @colormap.setter
     def colormap(self, colormap: str | ArrayLike) -> None:
         self._lut_data = colormap_lut(colormap)
-        self._lut.set_data(self._lut_data[np.newaxis])
-        self.update()
+        self._set_lut(self._lut_data)
+        self._changed()
 
     @property
     def clim(self) -> tuple[float, float]:
@@ -213,8 +218,8 @@ class SynapseLinesVisual(Visual):
     def clim(self, clim: tuple[float, float]) -> None:
         lo, hi = float(clim[0]), float(clim[1])
         self._clim = (lo, hi)
-        self.shared_program["u_clim"] = (lo, hi)
-        self.update()
+        self._set_uniform("u_clim", (lo, hi))
+        self._changed()
 
     @property
     def alpha(self) -> float:
@@ -224,8 +229,8 @@ class SynapseLinesVisual(Visual):
     @alpha.setter
     def alpha(self, alpha: float) -> None:
         self._alpha = float(alpha)
-        self.shared_program["u_alpha"] = self._alpha
-        self.update()
+        self._set_uniform("u_alpha", self._alpha)
+        self._changed()
 
     @property
     def background(self) -> tuple[float, float, float]:
@@ -235,8 +240,8 @@ class SynapseLinesVisual(Visual):
     @background.setter
     def background(self, rgb: tuple[float, float, float]) -> None:
         self._background = (float(rgb[0]), float(rgb[1]), float(rgb[2]))
-        self.shared_program["u_background"] = self._background
-        self.update()
+        self._set_uniform("u_background", self._background)
+        self._changed()
 
     @property
     def count(self) -> int:
@@ -253,15 +258,77 @@ class SynapseLinesVisual(Visual):
             Per vertex ``(pre id, post id, t, weight)``, two consecutive
             vertices per line segment (``t`` 0 at the presynaptic end, 1 at
             the postsynaptic end; see
-            :func:`gui.visuals.adapters.synapse_vertices`). The array is
-            copied to the GPU at once.
+            :func:`gui.visuals.adapters.synapse_vertices`).
         """
         data = np.ascontiguousarray(vertices, dtype=np.float32)
         if data.ndim != 2 or data.shape[1] != 4 or data.shape[0] % 2:
             raise ValueError(f"vertices must have shape (2k, 4), got {data.shape}")
         self._count = int(data.shape[0])
-        if self._count:
-            self._vbo.set_data(data)
+        self._vertices = data
+        self._set_vertices(data)
+        self._changed()
+
+    def _init_state(self, periodic: bool) -> None:
+        self._count = 0
+        self._vertices = np.zeros((0, 4), np.float32)
+        self._side = 1
+        self._z = (0.0, 1.0)
+        self._arc = 0.0
+        self._periodic = bool(periodic)
+
+
+class SynapseLinesVisual(SynapseStyle, Visual):
+    """Synapses as straight lines or arcs between neurons of two ``n x n`` layers, drawn by OpenGL.
+
+    See :class:`SynapseStyle` for the parameters; in addition:
+
+    Parameters
+    ----------
+    width : float
+        Line width in pixels (software renderers may only draw 1).
+    depth_test : bool
+        Hide lines behind nearer ones (False draws over everything drawn before).
+    """
+
+    def __init__(
+        self,
+        side: int = 16,
+        z_pre: float = 0.0,
+        z_post: float = 1.0,
+        arc: float = 0.0,
+        colormap: str | ArrayLike = "viridis",
+        clim: tuple[float, float] = (0.0, 1.0),
+        alpha: float = 1.0,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        width: float = 1.0,
+        depth_test: bool = True,
+        periodic: bool = True,
+    ) -> None:
+        self._init_state(periodic)
+        Visual.__init__(self, vcode=_VERTEX_SHADER, fcode=_FRAGMENT_SHADER)
+        self._vbo = gloo.VertexBuffer(np.zeros((0, 4), np.float32))
+        self._lut = gloo.Texture2D(np.zeros((1, LUT_SIZE, 4), np.float32), interpolation="linear")
+        self.shared_program["a_synapse"] = self._vbo
+        self.shared_program["u_lut"] = self._lut
+        self.shared_program["u_lut_size"] = float(LUT_SIZE)
+        self.shared_program["u_periodic"] = 1.0 if periodic else 0.0
+        self._draw_mode = "lines"
+        self.set_gl_state(None, blend=False, depth_test=depth_test, line_width=float(width))
+        self._init_style(side, z_pre, z_post, arc, colormap, clim, alpha, background)
+
+    def _set_uniform(self, name: str, value: object) -> None:
+        self.shared_program[name] = value
+
+    def _set_lut(self, lut: NDArray[np.float32]) -> None:
+        self._lut.set_data(lut[np.newaxis])
+
+    def _set_vertices(self, vertices: NDArray[np.float32]) -> None:
+        if len(vertices):
+            self._vbo.set_data(vertices)
+
+    def _changed(self, bounds: bool = False) -> None:
+        if bounds:
+            self._bounds_changed()
         self.update()
 
     # -- Visual hooks -----------------------------------------------------------------------------
@@ -275,6 +342,89 @@ class SynapseLinesVisual(Visual):
         if axis == 2:
             return (min(self._z), max(self._z))
         return (-0.5, self._side - 0.5)
+
+
+class RasterSynapseLayer(SynapseStyle):
+    """A synapse table rasterised on the CPU beneath the scene of an ``ImageCanvas``.
+
+    The same picture as :class:`SynapseLinesVisual` (one-pixel lines, nearer
+    lines hiding farther ones, colour by weight faded into the background)
+    drawn by :func:`gui.visuals.raster.draw_segments` where OpenGL is a
+    software renderer, on which that is several times faster. The canvas
+    paints its underlays into the framebuffer before OpenGL draws the
+    scene, so the lines lie behind every visual; layers of one canvas share
+    a depth buffer.
+
+    Parameters
+    ----------
+    anchor : vispy.scene.Node
+        The scene node whose coordinates the layers' points are in.
+    **style
+        As for :class:`SynapseStyle`.
+    """
+
+    def __init__(
+        self,
+        anchor: Any,
+        side: int = 16,
+        z_pre: float = 0.0,
+        z_post: float = 1.0,
+        arc: float = 0.0,
+        colormap: str | ArrayLike = "viridis",
+        clim: tuple[float, float] = (0.0, 1.0),
+        alpha: float = 1.0,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        periodic: bool = True,
+    ) -> None:
+        self._init_state(periodic)
+        self.anchor = anchor
+        self._visible = True
+        #: Pixels written by the last paint.
+        self.pixels_drawn = 0
+        self._init_style(side, z_pre, z_post, arc, colormap, clim, alpha, background)
+
+    @property
+    def visible(self) -> bool:
+        """Whether the layer is painted."""
+        return self._visible
+
+    @visible.setter
+    def visible(self, visible: bool) -> None:
+        self._visible = bool(visible)
+        self._changed()
+
+    def _changed(self, bounds: bool = False) -> None:
+        canvas = getattr(self, "anchor", None) and self.anchor.canvas
+        if canvas is not None:
+            canvas.update()
+
+    def paint(self, image: NDArray[np.uint32], depth: NDArray[np.float32]) -> None:
+        """Rasterise the synapses into ``image`` (packed RGBA, row 0 at the bottom) and ``depth``.
+
+        Both arrays cover the current framebuffer; points are placed with the
+        anchor's transform to framebuffer pixels.
+        """
+        self.pixels_drawn = 0
+        if not (self._visible and self._count):
+            return
+        canvas = self.anchor.canvas
+        to_framebuffer = canvas.transforms.get_transform("canvas", "framebuffer")
+        matrix = raster.transform_matrix(to_framebuffer * self.anchor.node_transform(canvas.scene))
+        colours = raster.colour_table(self._lut_data, self._alpha, self._background)
+        self.pixels_drawn = int(
+            raster.draw_synapses(
+                image,
+                depth,
+                self._vertices,
+                self._side,
+                *self._z,
+                self._arc,
+                self._periodic,
+                matrix,
+                colours,
+                self._clim,
+            )
+        )
 
 
 def plane_positions(side: int, z: float) -> NDArray[np.float32]:
@@ -309,14 +459,13 @@ class LayerPlanesVisual(CompoundVisual):
         target_colour: RGBA = (1.0, 0.75, 0.45, 0.9),
     ) -> None:
         self._outline = LineVisual(method="gl", connect="segments", antialias=False)
-        self._markers = MarkersVisual(scaling="fixed")
+        self._markers = DotsVisual()
         self._picked = MarkersVisual(scaling="fixed")
         self._colours = (source_colour, target_colour)
         self._positions = np.zeros((0, 3), np.float32)
         self._side = 0
         super().__init__([self._outline, self._markers, self._picked])
         self._outline.set_gl_state("translucent", depth_test=False)
-        self._markers.set_gl_state("translucent", depth_test=False)
         self._picked.set_gl_state("translucent", depth_test=False)
         self.set_layout(side, z_source, z_target)
 
@@ -346,9 +495,7 @@ class LayerPlanesVisual(CompoundVisual):
         colours = np.empty((2 * n, 4), np.float32)
         colours[:n], colours[n:] = self._colours
         size = float(np.clip(96.0 / side, 2.0, 6.0))
-        self._markers.set_data(
-            pos=self._positions, size=size, edge_width=0.0, face_color=colours, edge_color=(0, 0, 0, 0)
-        )
+        self._markers.set_data(self._positions, colours, size=size)
         self._picked.visible = False
 
     def set_picked(self, indices: ArrayLike, colours: ArrayLike) -> None:
