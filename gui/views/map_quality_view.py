@@ -28,8 +28,8 @@ __all__ = ["MapQualityView", "finite_points", "first_finite"]
 
 #: (history column, legend name, colour key) of the curves of each plot.
 _METRICS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "sigma_aff": (("sigma_aff_conn", "synapse counts", "counts"), ("sigma_aff_weight", "weights", "weights")),
-    "ad": (("ad_conn", "synapse counts", "counts"), ("ad_weight", "weights", "weights")),
+    "sigma_aff": (("sigma_aff_conn", "counts", "counts"), ("sigma_aff_weight", "weights", "weights")),
+    "ad": (("ad_conn", "counts", "counts"), ("ad_weight", "weights", "weights")),
 }
 
 
@@ -66,7 +66,8 @@ class MapQualityView(View):
     tooltip = (
         "How good the topographic map is. sigma_aff: how spread out each neuron's receptive field is "
         "(smaller = sharper). AD: how far the receptive-field centre lies from where the neuron sits "
-        "(smaller = more accurate map). Both are network means in grid units."
+        "(smaller = more accurate map). Both are network means in grid units, from synapse counts "
+        "and from weights; dashed: Bamford et al. 2010's value for the case (number) and the initial value."
     )
     uses_gl = False
 
@@ -136,7 +137,7 @@ class MapQualityView(View):
         for metric, columns in _METRICS.items():
             start = first_finite(table[columns[0][0]])
             if math.isfinite(start):
-                self.initial[metric].show(start, f"initial ({start:.2f})")
+                self.initial[metric].show(start, f"initial: {start:.2f}")
             else:
                 self.initial[metric].hide()
 
@@ -147,9 +148,9 @@ class MapQualityView(View):
         self._case, self._case_shown = case, True
         values = reference_values(config)
         for columns in _METRICS.values():
-            for column, name, _colour in columns:
+            for column, _name, _colour in columns:
                 line = self.references[column]
                 if values is None:
                     line.hide()
                 else:
-                    line.show(values[column], f"Bamford 2010 case {case}, {name} ({values[column]:.2f})")
+                    line.show(values[column], f"Bamford 2010 ({case}): {values[column]:.2f}")
