@@ -69,7 +69,6 @@ class ActivityView(View):
         "neurons that receive synapses from the blob fire in turn. Rates are measured since the previous "
         "frame, so they flicker when frames are short."
     )
-    uses_gl = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

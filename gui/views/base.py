@@ -28,7 +28,7 @@ class View(QWidget):
     key: ClassVar[str] = ""
     title: ClassVar[str] = ""
     tooltip: ClassVar[str] = ""
-    #: Views that draw with OpenGL (VisPy) are never put in floating docks.
+    #: Views that draw with OpenGL (VisPy); the scripted screenshot checks their regions.
     uses_gl: ClassVar[bool] = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
@@ -69,6 +69,10 @@ class View(QWidget):
         self._pending = None
         self._frame = frame
         self.draw_frame(frame)
+        self._frame_drawn()
+
+    def _frame_drawn(self) -> None:
+        """Count a frame drawn (views that draw later, at their own paint, count it then)."""
         self.frames_drawn += 1
 
     # -- to implement -----------------------------------------------------------------------------

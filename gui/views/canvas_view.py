@@ -14,6 +14,7 @@ from gui.context import ViewContext
 from gui.views.base import View
 from gui.views.gl import GlUnavailableLabel, RedrawBudget, gl_unavailable_reason
 from gui.views.image_canvas import CanvasWidget
+from sim.config import ModelConfig
 
 __all__ = ["CanvasView"]
 
@@ -97,11 +98,8 @@ class CanvasView(View):
         self._upload_cost += self.budget.start() - started
         self._canvas.update()
 
-    def _draw(self, frame: Frame) -> None:
-        # frames_drawn counts renders (in _on_rendered), not frames offered
-        drawn = self.frames_drawn
-        super()._draw(frame)
-        self.frames_drawn = drawn
+    def _frame_drawn(self) -> None:
+        pass  # counted when the frame is rendered (_on_rendered), not when it is offered
 
     def _may_draw_now(self) -> bool:
         """True when a frame may be drawn now; otherwise a later redraw is scheduled."""
@@ -131,6 +129,14 @@ class CanvasView(View):
         self._drawn = None
         self._fresh = False
         self.budget.reset()
+
+    def reset(self, config: ModelConfig) -> None:
+        """Forget what was drawn; rebuild the scene for the new grid."""
+        super().reset(config)
+        self._forget_drawn()
+        if self._canvas is not None:
+            self._set_side(config.side)
+            self._canvas.update()
 
     def render_image(self) -> QImage:
         """The view (options row and scene) as an image."""

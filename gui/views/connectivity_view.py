@@ -89,7 +89,6 @@ class ConnectivityView(CanvasView):
         "Source layer (below) and target layer (above) with every FF synapse as a line and LAT synapses "
         "as arcs, coloured by weight. Click a neuron to highlight its synapses; drag to rotate."
     )
-    uses_gl = True
 
     def __init__(
         self,
@@ -244,12 +243,8 @@ class ConnectivityView(CanvasView):
 
     def reset(self, config: ModelConfig) -> None:
         """Forget the synapses drawn; resize to the new grid."""
-        super().reset(config)
         self._source = -1
-        self._forget_drawn()
-        if self._canvas is not None:
-            self._set_side(config.side)
-            self._canvas.update()
+        super().reset(config)
 
     def _set_side(self, side: int) -> None:
         self._side = side

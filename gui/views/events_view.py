@@ -96,7 +96,6 @@ class EventsView(View):
         "its two neurons. Formation is likelier between nearby neurons, so formations gather at short "
         "distances while eliminations follow the synapses that exist."
     )
-    uses_gl = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

@@ -44,18 +44,34 @@ def gl_unavailable_reason() -> str | None:
     """
     if QGuiApplication.instance() is None:
         return "no Qt application is running"
-    return _probe_gl()
+    return _probe()[0]
 
 
 @functools.cache
-def _probe_gl() -> str | None:
+def _probe() -> tuple[str | None, str]:
+    """Make one OpenGL context: ``(why it failed or None, the GL_RENDERER string)``."""
+    from vispy.gloo import gl
+
     platform = QGuiApplication.platformName()
-    if QOpenGLContext().create():
-        return None
-    return (
-        f"OpenGL is not available on the Qt platform {platform!r}, so this view cannot draw. "
-        "Run the app on a desktop session, or under Xvfb with Mesa for software OpenGL."
-    )
+    context = QOpenGLContext()
+    if not context.create():
+        return (
+            f"OpenGL is not available on the Qt platform {platform!r}, so this view cannot draw. "
+            "Run the app on a desktop session, or under Xvfb with Mesa for software OpenGL.",
+            "",
+        )
+    surface = QOffscreenSurface()
+    surface.setFormat(context.format())
+    surface.create()
+    try:
+        if not context.makeCurrent(surface):
+            return None, ""
+        try:
+            return None, str(gl.glGetParameter(gl.GL_RENDERER) or "")
+        finally:
+            context.doneCurrent()
+    finally:
+        surface.destroy()
 
 
 #: Substrings of ``GL_RENDERER`` that name a renderer running on the CPU.
@@ -64,29 +80,9 @@ SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software", "swiftshader
 
 def gl_renderer() -> str:
     """Return the ``GL_RENDERER`` string of this session's OpenGL ("" when OpenGL is unavailable)."""
-    if gl_unavailable_reason() is not None:
+    if QGuiApplication.instance() is None:
         return ""
-    return _probe_renderer()
-
-
-@functools.cache
-def _probe_renderer() -> str:
-    from vispy.gloo import gl
-
-    context, surface = QOpenGLContext(), QOffscreenSurface()
-    if not context.create():
-        return ""
-    surface.setFormat(context.format())
-    surface.create()
-    try:
-        if not context.makeCurrent(surface):
-            return ""
-        try:
-            return str(gl.glGetParameter(gl.GL_RENDERER) or "")
-        finally:
-            context.doneCurrent()
-    finally:
-        surface.destroy()
+    return _probe()[1]
 
 
 def is_software_renderer(renderer: str) -> bool:
@@ -106,16 +102,21 @@ class GlUnavailableLabel(QLabel):
         self.setMargin(24)
 
 
-def canvas_image(rgba: ArrayLike) -> QImage:
-    """Return a ``QImage`` (RGBA8888, owning its pixels) of an ``(h, w, 4)`` uint8 array.
+def canvas_image(rgba: ArrayLike, ratio: float = 1.0, opaque: bool = False) -> QImage:
+    """Return a ``QImage`` (owning its pixels) of an ``(h, w, 4)`` uint8 array.
 
-    ``rgba`` is typically ``canvas.render()`` of a VisPy canvas.
+    ``rgba`` is typically a rendered VisPy scene; ``ratio`` is the device
+    pixel ratio to tag the image with; ``opaque`` ignores the alpha channel
+    (RGBX8888, which Qt paints fastest).
     """
     data = np.ascontiguousarray(rgba, dtype=np.uint8)
     if data.ndim != 3 or data.shape[2] != 4:
         raise ValueError(f"expected an (h, w, 4) image, got shape {data.shape}")
     h, w = data.shape[:2]
-    return QImage(data.tobytes(), w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+    fmt = QImage.Format.Format_RGBX8888 if opaque else QImage.Format.Format_RGBA8888
+    image = QImage(data.tobytes(), w, h, 4 * w, fmt).copy()
+    image.setDevicePixelRatio(ratio)
+    return image
 
 
 def colour_bar_pixmap(colours: ArrayLike, width: int = 96, height: int = 12) -> QPixmap:

@@ -38,16 +38,10 @@ from PyQt6.QtGui import (
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 from vispy import gloo, scene
 
-__all__ = ["CanvasWidget", "ImageCanvas", "rgba_to_qimage"]
+from gui.views.gl import canvas_image
+from gui.visuals.raster import pack_rgba
 
-
-def rgba_to_qimage(rgba: np.ndarray, ratio: float = 1.0) -> QImage:
-    """Return an opaque ``QImage`` (owning its pixels) of an ``(h, w, 4)`` uint8 array."""
-    data = np.ascontiguousarray(rgba, dtype=np.uint8)
-    h, w = data.shape[:2]
-    image = QImage(data.tobytes(), w, h, 4 * w, QImage.Format.Format_RGBX8888).copy()
-    image.setDevicePixelRatio(ratio)
-    return image
+__all__ = ["CanvasWidget", "ImageCanvas"]
 
 
 class ImageCanvas(scene.SceneCanvas):
@@ -182,8 +176,7 @@ class ImageCanvas(scene.SceneCanvas):
         if self._underlay.shape != (height, width):
             self._underlay = np.empty((height, width), np.uint32)
             self._depth = np.empty((height, width), np.float32)
-        rgba = (np.clip(np.asarray(self.bgcolor.rgba), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint32)
-        self._underlay.fill(int(rgba[0] | (rgba[1] << 8) | (rgba[2] << 16) | (255 << 24)))
+        self._underlay.fill(pack_rgba(np.asarray([self.bgcolor.rgb]))[0])
         self._depth.fill(np.inf)
         for layer in underlays:
             layer.paint(self._underlay, self._depth)
@@ -255,7 +248,7 @@ class CanvasWidget(QWidget):
         self._sync_size()
         started = time.perf_counter()
         rgba = self.canvas.render_rgba()
-        self._image = rgba_to_qimage(rgba, self.devicePixelRatioF())
+        self._image = canvas_image(rgba, self.devicePixelRatioF(), opaque=True)
         self._stale = False
         self.renders += 1
         self.rendered.emit(started, time.perf_counter() - started)

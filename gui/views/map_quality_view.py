@@ -69,7 +69,6 @@ class MapQualityView(View):
         "(smaller = more accurate map). Both are network means in grid units, from synapse counts "
         "and from weights; dashed: Bamford et al. 2010's value for the case (number) and the initial value."
     )
-    uses_gl = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

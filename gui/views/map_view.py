@@ -78,7 +78,6 @@ class MapView(CanvasView):
         "Topographic map: each target neuron's receptive-field centre in input space, joined to its "
         "grid neighbours. Click a neuron to select it; with a lesion tool, drag a rectangle."
     )
-    uses_gl = True
 
     def __init__(
         self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
@@ -180,13 +179,9 @@ class MapView(CanvasView):
 
     def reset(self, config: ModelConfig) -> None:
         """Forget the map; resize to the new grid."""
-        super().reset(config)
-        self._forget_drawn()
         self._data = None
         self._update_legend(None)
-        if self._canvas is not None:
-            self._set_side(config.side)
-            self._canvas.update()
+        super().reset(config)
 
     def _set_side(self, side: int) -> None:
         self._side = side

@@ -113,7 +113,6 @@ class ReceptiveFieldView(View):
         "onto it (its receptive field). Right: the target neurons that synapse onto it. Click a "
         "neuron in the right-hand image (or in the map view) to select it."
     )
-    uses_gl = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

@@ -154,7 +154,6 @@ class SynapsesView(View):
         "How many synapses there are and how fast they turn over. Rewiring forms and removes synapses "
         "all the time; the totals settle where formation and elimination balance."
     )
-    uses_gl = False
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

@@ -75,7 +75,7 @@ class DotsVisual(Visual):
         if pos.shape[1] == 2:
             pos = np.column_stack([pos, np.zeros(len(pos), np.float32)])
         col = np.asarray(colours, dtype=np.float32)
-        col = np.broadcast_to(col.reshape(-1, 4) if col.size != 4 else col.reshape(1, 4), (len(pos), 4))
+        col = np.broadcast_to(col.reshape(-1, 4), (len(pos), 4))
         self._count = len(pos)
         if self._count:
             self._positions.set_data(np.ascontiguousarray(pos))

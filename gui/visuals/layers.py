@@ -146,15 +146,21 @@ class SynapseStyle:
 
     def _init_style(
         self,
-        side: int,
-        z_pre: float,
-        z_post: float,
-        arc: float,
-        colormap: str | ArrayLike,
-        clim: tuple[float, float],
-        alpha: float,
-        background: tuple[float, float, float],
+        side: int = 16,
+        z_pre: float = 0.0,
+        z_post: float = 1.0,
+        arc: float = 0.0,
+        colormap: str | ArrayLike = "viridis",
+        clim: tuple[float, float] = (0.0, 1.0),
+        alpha: float = 1.0,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        periodic: bool = True,
     ) -> None:
+        """Set every style value and clear the data (renderers call this once their hooks work)."""
+        self._count = 0
+        self._vertices = np.zeros((0, 4), np.float32)
+        self._periodic = bool(periodic)
+        self._set_uniform("u_periodic", 1.0 if periodic else 0.0)
         self.background = background
         self.side = side
         self.set_layers(z_pre, z_post, arc)
@@ -268,19 +274,9 @@ class SynapseStyle:
         self._set_vertices(data)
         self._changed()
 
-    def _init_state(self, periodic: bool) -> None:
-        self._count = 0
-        self._vertices = np.zeros((0, 4), np.float32)
-        self._side = 1
-        self._z = (0.0, 1.0)
-        self._arc = 0.0
-        self._periodic = bool(periodic)
-
 
 class SynapseLinesVisual(SynapseStyle, Visual):
     """Synapses as straight lines or arcs between neurons of two ``n x n`` layers, drawn by OpenGL.
-
-    See :class:`SynapseStyle` for the parameters; in addition:
 
     Parameters
     ----------
@@ -288,33 +284,20 @@ class SynapseLinesVisual(SynapseStyle, Visual):
         Line width in pixels (software renderers may only draw 1).
     depth_test : bool
         Hide lines behind nearer ones (False draws over everything drawn before).
+    **style
+        As for :class:`SynapseStyle`.
     """
 
-    def __init__(
-        self,
-        side: int = 16,
-        z_pre: float = 0.0,
-        z_post: float = 1.0,
-        arc: float = 0.0,
-        colormap: str | ArrayLike = "viridis",
-        clim: tuple[float, float] = (0.0, 1.0),
-        alpha: float = 1.0,
-        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-        width: float = 1.0,
-        depth_test: bool = True,
-        periodic: bool = True,
-    ) -> None:
-        self._init_state(periodic)
+    def __init__(self, width: float = 1.0, depth_test: bool = True, **style: Any) -> None:
         Visual.__init__(self, vcode=_VERTEX_SHADER, fcode=_FRAGMENT_SHADER)
         self._vbo = gloo.VertexBuffer(np.zeros((0, 4), np.float32))
         self._lut = gloo.Texture2D(np.zeros((1, LUT_SIZE, 4), np.float32), interpolation="linear")
         self.shared_program["a_synapse"] = self._vbo
         self.shared_program["u_lut"] = self._lut
         self.shared_program["u_lut_size"] = float(LUT_SIZE)
-        self.shared_program["u_periodic"] = 1.0 if periodic else 0.0
         self._draw_mode = "lines"
         self.set_gl_state(None, blend=False, depth_test=depth_test, line_width=float(width))
-        self._init_style(side, z_pre, z_post, arc, colormap, clim, alpha, background)
+        self._init_style(**style)
 
     def _set_uniform(self, name: str, value: object) -> None:
         self.shared_program[name] = value
@@ -349,7 +332,7 @@ class RasterSynapseLayer(SynapseStyle):
 
     The same picture as :class:`SynapseLinesVisual` (one-pixel lines, nearer
     lines hiding farther ones, colour by weight faded into the background)
-    drawn by :func:`gui.visuals.raster.draw_segments` where OpenGL is a
+    drawn by :func:`gui.visuals.raster.draw_synapses` where OpenGL is a
     software renderer, on which that is several times faster. The canvas
     paints its underlays into the framebuffer before OpenGL draws the
     scene, so the lines lie behind every visual; layers of one canvas share
@@ -363,25 +346,12 @@ class RasterSynapseLayer(SynapseStyle):
         As for :class:`SynapseStyle`.
     """
 
-    def __init__(
-        self,
-        anchor: Any,
-        side: int = 16,
-        z_pre: float = 0.0,
-        z_post: float = 1.0,
-        arc: float = 0.0,
-        colormap: str | ArrayLike = "viridis",
-        clim: tuple[float, float] = (0.0, 1.0),
-        alpha: float = 1.0,
-        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-        periodic: bool = True,
-    ) -> None:
-        self._init_state(periodic)
+    def __init__(self, anchor: Any, **style: Any) -> None:
         self.anchor = anchor
         self._visible = True
         #: Pixels written by the last paint.
         self.pixels_drawn = 0
-        self._init_style(side, z_pre, z_post, arc, colormap, clim, alpha, background)
+        self._init_style(**style)
 
     @property
     def visible(self) -> bool:
@@ -394,7 +364,7 @@ class RasterSynapseLayer(SynapseStyle):
         self._changed()
 
     def _changed(self, bounds: bool = False) -> None:
-        canvas = getattr(self, "anchor", None) and self.anchor.canvas
+        canvas = self.anchor.canvas
         if canvas is not None:
             canvas.update()
 

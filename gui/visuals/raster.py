@@ -5,13 +5,15 @@ driver) pays several microseconds per long, one-pixel line: it walks every
 4 x 4 pixel block a line crosses. A plain DDA walk in Numba draws the same
 lines five to ten times faster, so on software renderers the connectivity
 view rasterises its synapse tables here and hands OpenGL one image (see
-:class:`gui.visuals.layers.RasterSynapseLinesVisual`).
+:class:`gui.visuals.layers.RasterSynapseLayer`).
 
 * :func:`synapse_points`: the 3-D points of a synapse vertex array, exactly
   as the vertex shader of :class:`~gui.visuals.layers.SynapseLinesVisual`
   places them (grid positions from neuron ids, nearest periodic image, arcs).
 * :func:`weight_colours`: the colour of each vertex by weight, faded into the background.
 * :func:`draw_segments`: rasterises segments into an RGBA image with a depth buffer.
+* :func:`draw_synapses`: all of these in one pass over a synapse vertex array
+  (what the connectivity view uses).
 """
 
 from __future__ import annotations
@@ -49,21 +51,8 @@ def synapse_points(
     postsynaptic neuron; ``arc`` lifts the point at ``t`` by
     ``arc * 4 t (1 - t)`` times the synapse's length in the plane.
     """
-    v = np.asarray(vertices, dtype=np.float64)
-    pre_id, post_id, t = v[:, 0], v[:, 1], v[:, 2]
-    pre_row = np.floor((pre_id + 0.5) / side)
-    post_row = np.floor((post_id + 0.5) / side)
-    pre = np.stack([pre_id - pre_row * side, pre_row], axis=1)
-    post = np.stack([post_id - post_row * side, post_row], axis=1)
-    if periodic:
-        d = pre - post
-        pre = post + d - side * np.floor(d / side + 0.5)
-    out = np.empty((v.shape[0], 3), dtype=np.float64)
-    out[:, :2] = pre + (post - pre) * t[:, None]
-    out[:, 2] = z_pre + (z_post - z_pre) * t
-    if arc:
-        out[:, 2] += arc * 4.0 * t * (1.0 - t) * np.hypot(*(post - pre).T)
-    return out
+    v = np.ascontiguousarray(vertices, dtype=np.float32)
+    return _synapse_points(v, side, z_pre, z_post, arc, periodic)
 
 
 def weight_colours(
@@ -100,11 +89,7 @@ def project(points: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray
 
     Points at or behind the eye (``w <= 0``) come out as NaN (the rasteriser skips their segments).
     """
-    mapped = np.ones((len(points), 4), dtype=np.float64)
-    mapped[:, :3] = points
-    mapped = mapped @ matrix
-    w = mapped[:, 3:4]
-    return mapped[:, :3] / np.where(w > 0.0, w, np.nan)
+    return _project(np.ascontiguousarray(points, dtype=np.float64), np.asarray(matrix, dtype=np.float64))
 
 
 def pack_rgba(rgb: NDArray[np.float64]) -> NDArray[np.uint32]:
@@ -118,16 +103,42 @@ def colour_table(
     lut: NDArray[np.float32], alpha: float, background: tuple[float, float, float]
 ) -> NDArray[np.uint32]:
     """Return ``lut`` mixed into ``background`` by ``alpha`` as packed opaque RGBA words."""
-    rgb = alpha * np.asarray(lut, dtype=np.float64)[:, :3] + (1.0 - alpha) * np.asarray(
-        background, np.float64
-    )
-    return pack_rgba(rgb)
+    table = np.asarray(lut, dtype=np.float64)[:, :3]
+    return pack_rgba(alpha * table + (1.0 - alpha) * np.asarray(background, np.float64))
 
 
 @numba.njit(cache=True, nogil=True)
 def _grid_point(neuron: float, side: float) -> tuple[float, float]:
     row = np.floor((neuron + 0.5) / side)
     return neuron - row * side, row
+
+
+@numba.njit(cache=True, nogil=True)
+def _synapse_point(
+    vertex: NDArray[np.float32], side: int, z_pre: float, z_post: float, arc: float, periodic: bool
+) -> tuple[float, float, float]:
+    """The point of one vertex ``(pre id, post id, t, weight)`` (see :func:`synapse_points`)."""
+    pre_x, pre_y = _grid_point(vertex[0], side)
+    post_x, post_y = _grid_point(vertex[1], side)
+    if periodic:
+        dx, dy = pre_x - post_x, pre_y - post_y
+        pre_x = post_x + dx - side * np.floor(dx / side + 0.5)
+        pre_y = post_y + dy - side * np.floor(dy / side + 0.5)
+    t = vertex[2]
+    z = z_pre + (z_post - z_pre) * t
+    if arc != 0.0:
+        z += arc * 4.0 * t * (1.0 - t) * np.hypot(post_x - pre_x, post_y - pre_y)
+    return pre_x + (post_x - pre_x) * t, pre_y + (post_y - pre_y) * t, z
+
+
+@numba.njit(cache=True, nogil=True)
+def _synapse_points(
+    vertices: NDArray[np.float32], side: int, z_pre: float, z_post: float, arc: float, periodic: bool
+) -> NDArray[np.float64]:
+    out = np.empty((vertices.shape[0], 3), dtype=np.float64)
+    for v in range(vertices.shape[0]):
+        out[v, 0], out[v, 1], out[v, 2] = _synapse_point(vertices[v], side, z_pre, z_post, arc, periodic)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,6 +152,14 @@ def _to_pixels(x: float, y: float, z: float, m: NDArray[np.float64]) -> tuple[fl
         (x * m[0, 1] + y * m[1, 1] + z * m[2, 1] + m[3, 1]) / w,
         (x * m[0, 2] + y * m[1, 2] + z * m[2, 2] + m[3, 2]) / w,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _project(points: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    out = np.empty((points.shape[0], 3), dtype=np.float64)
+    for i in range(points.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _to_pixels(points[i, 0], points[i, 1], points[i, 2], matrix)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -170,17 +189,8 @@ def draw_synapses(
     ends = np.empty((2, 3), dtype=np.float64)
     written = 0
     for v in range(vertices.shape[0]):
-        pre_x, pre_y = _grid_point(vertices[v, 0], side)
-        post_x, post_y = _grid_point(vertices[v, 1], side)
-        if periodic:
-            dx, dy = pre_x - post_x, pre_y - post_y
-            pre_x = post_x + dx - side * np.floor(dx / side + 0.5)
-            pre_y = post_y + dy - side * np.floor(dy / side + 0.5)
-        t = vertices[v, 2]
-        z = z_pre + (z_post - z_pre) * t
-        if arc != 0.0:
-            z += arc * 4.0 * t * (1.0 - t) * np.hypot(post_x - pre_x, post_y - pre_y)
-        px, py, pz = _to_pixels(pre_x + (post_x - pre_x) * t, pre_y + (post_y - pre_y) * t, z, matrix)
+        x, y, z = _synapse_point(vertices[v], side, z_pre, z_post, arc, periodic)
+        px, py, pz = _to_pixels(x, y, z, matrix)
         ends[v % 2, 0], ends[v % 2, 1], ends[v % 2, 2] = px, py, pz
         if v % 2 == 1:
             value = min(max((vertices[v, 3] - clim[0]) / span, 0.0), 1.0)

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 import gui  # noqa: F401  (binds the plotting libraries to PyQt6 first)
 import gui.widgets.parameter_panel as panel_module
-from gui.experiments.base import ParameterGroup
+from gui.experiments.topographic import TOPOGRAPHIC_MAP
 from gui.widgets.parameter_editors import declared_types, format_value
 from gui.widgets.parameter_panel import (
     LIVE_TEXT,
@@ -24,17 +24,8 @@ from gui.widgets.parameter_panel import (
 )
 from sim.config import ModelConfig, iter_params, param_spec
 
-GROUPS = (
-    ParameterGroup("Stimulus", "stimulus"),
-    ParameterGroup("Neurons", "neuron"),
-    ParameterGroup("STDP", "stdp"),
-    ParameterGroup("Rewiring", "rewiring", exclude=("rewiring.ff", "rewiring.lat")),
-    ParameterGroup("Rewiring FF", "rewiring.ff"),
-    ParameterGroup("Rewiring LAT", "rewiring.lat"),
-    ParameterGroup("Connectivity", "connectivity"),
-    ParameterGroup("Network", "network"),
-    ParameterGroup("Run", "run"),
-)
+#: The parameter groups of the topographic-map experiment (the window's panel).
+GROUPS = TOPOGRAPHIC_MAP.parameter_groups
 
 ALL_PATHS = [path for path, _, _ in iter_params()]
 

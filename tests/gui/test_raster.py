@@ -124,13 +124,18 @@ def _pixels(widget: CanvasWidget) -> np.ndarray:
     return rows[:, : 4 * image.width()].reshape(image.height(), image.width(), 4)
 
 
-def test_the_underlay_lies_beneath_the_scene(qtbot: QtBot, require_gl: None) -> None:
-    widget = CanvasWidget("white")
+def _dots_canvas(qtbot: QtBot, bgcolor: str, width: int, height: int) -> tuple[CanvasWidget, Any]:
+    """A canvas widget showing ``width`` x ``height`` scene units one to a pixel, with a Dots visual."""
+    widget = CanvasWidget(bgcolor)
     qtbot.addWidget(widget)
-    widget.resize(120, 100)
+    widget.resize(width, height)
     view = widget.canvas.central_widget.add_view()
-    view.camera = scene.PanZoomCamera(rect=(0, 0, 120, 100))
-    dots = Dots(parent=view.scene)
+    view.camera = scene.PanZoomCamera(rect=(0, 0, width, height))
+    return widget, Dots(parent=view.scene)
+
+
+def test_the_underlay_lies_beneath_the_scene(qtbot: QtBot, require_gl: None) -> None:
+    widget, dots = _dots_canvas(qtbot, "white", 120, 100)
     dots.set_data([[60.0, 50.0]], (0.0, 0.0, 1.0, 1.0), size=30.0)
 
     class Band:
@@ -149,12 +154,7 @@ def test_the_underlay_lies_beneath_the_scene(qtbot: QtBot, require_gl: None) -> 
 
 
 def test_dots_are_round_and_coloured(qtbot: QtBot, require_gl: None) -> None:
-    widget = CanvasWidget("black")
-    qtbot.addWidget(widget)
-    widget.resize(100, 100)
-    view = widget.canvas.central_widget.add_view()
-    view.camera = scene.PanZoomCamera(rect=(0, 0, 100, 100))
-    dots = Dots(parent=view.scene)
+    widget, dots = _dots_canvas(qtbot, "black", 100, 100)
     dots.set_data([[25.0, 50.0], [75.0, 50.0]], [(1, 0, 0, 1), (0, 1, 0, 1)], size=20.0)
     pixels = _pixels(widget)
     assert dots.count == 2
