@@ -13,6 +13,7 @@ Composition root: parses the command line, then opens the window or runs a headl
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import sys
 from collections.abc import Sequence
@@ -208,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     from sim.errors import RewireLabError
 
+    if not faulthandler.is_enabled():
+        faulthandler.enable()  # a crash in native code (Qt, OpenGL, a kernel) still names the Python call
     parser = _parser()
     args = parser.parse_args(argv)
     try:

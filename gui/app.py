@@ -14,15 +14,19 @@ build and the final screenshot are outside it).
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from PyQt6.QtCore import QObject, QPoint, pyqtSignal
+from PyQt6 import sip
+from PyQt6.QtCore import QEvent, QEventLoop, QObject, QPoint, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication
 
 from app.commands import Pause, Run
@@ -41,8 +45,13 @@ class _ErrorRelay(QObject):
     error = pyqtSignal(str, str)
 
 
-def install_exception_hooks(window: MainWindow) -> None:
-    """Show uncaught exceptions of the GUI thread and of other threads in the window's message bar."""
+@contextmanager
+def exception_hooks(window: MainWindow) -> Iterator[None]:
+    """Show uncaught exceptions of the GUI thread and of other threads in the window's message bar.
+
+    The previous hooks are restored on leaving, so nothing outlives the window
+    through them.
+    """
     relay = _ErrorRelay(window)
     relay.error.connect(lambda msg, detail: window.show_message("fault", msg, detail))
 
@@ -54,8 +63,37 @@ def install_exception_hooks(window: MainWindow) -> None:
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         gui_hook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
 
+    previous = sys.excepthook, threading.excepthook
     sys.excepthook = gui_hook
     threading.excepthook = thread_hook
+    try:
+        yield
+    finally:
+        sys.excepthook, threading.excepthook = previous
+
+
+def dispose(window: MainWindow) -> None:
+    """Close ``window`` and destroy it with everything in it now, while the application is alive.
+
+    Left to interpreter exit, the window's Qt objects would be destroyed in
+    no particular order relative to the ``QApplication``, which can crash the
+    process after its work is done.
+    """
+    window.close()
+    if not sip.isdeleted(window):
+        sip.delete(window)
+    # The signal proxies of destroyed senders delete themselves later, which Qt does only from
+    # inside an event loop: run their deletions in a nested one, so that the closures they hold
+    # (and through them the window's Python objects) go now as well.
+    loop = QEventLoop()
+
+    def flush() -> None:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        loop.quit()
+
+    QTimer.singleShot(0, flush)
+    loop.exec()
+    gc.collect()
 
 
 def application() -> QApplication:
@@ -73,10 +111,13 @@ def run_gui(config: ModelConfig, *, backend: str = "auto", seed: int | None = No
     """Open the window on ``config``, start running, and return the exit status when it closes."""
     app = application()
     window = MainWindow(config, backend=backend, seed=seed)
-    install_exception_hooks(window)
-    window.show()
-    window.send(Run())  # applied as soon as the network is built
-    return app.exec()
+    try:
+        with exception_hooks(window):
+            window.show()
+            window.send(Run())  # applied as soon as the network is built
+            return app.exec()
+    finally:
+        dispose(window)
 
 
 @dataclass(frozen=True)
@@ -108,42 +149,46 @@ def run_scripted(
     """
     app = application()
     window = MainWindow(config, backend=backend, seed=seed)
-    install_exception_hooks(window)
-    window.show()
     try:
-        _wait(app, lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
-        if window.latest is None:
-            raise RuntimeError(f"could not build the network: {window.message_bar.label.text()}")
-        window.send(Run())
-        _wait(app, lambda: window.latest is not None and window.latest.status.state is SimState.RUNNING, 60.0)
-        start_t = _model_time(window)
-        start_frames = window.frames_shown
-        start_views = {k: v.frames_drawn for k, v in window.views.items()}
-        t0 = time.perf_counter()
-        _wait(app, lambda: time.perf_counter() - t0 >= run_for, run_for + 60.0)
-        wall = time.perf_counter() - t0
-        model = _model_time(window) - start_t
-        frames = window.frames_shown - start_frames
-        view_fps = {k: (v.frames_drawn - start_views[k]) / wall for k, v in window.views.items()}
-        if window.state is SimState.FAULTED:
-            raise RuntimeError(f"the simulation stopped: {window.message_bar.label.text()}")
-        window.send(Pause())
-        window.controller.sync()
-        window.poll()
-        app.processEvents()
-        image = window.grab().toImage()
-        ratio = image.devicePixelRatio()
-        regions = {}
-        for key, view in window.views.items():
-            if view.uses_gl and view.isVisible():
-                corner = view.mapTo(window, QPoint(0, 0))
-                regions[key] = tuple(
-                    round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height())
-                )
-        path = save_png(image, screenshot)
+        with exception_hooks(window):
+            window.show()
+            return _measure(app, window, run_for, screenshot)
     finally:
-        window.close()
-        app.processEvents()
+        dispose(window)
+
+
+def _measure(app: QApplication, window: MainWindow, run_for: float, screenshot: Path) -> ScriptedResult:
+    """Build, run for ``run_for`` wall seconds, pause and save the screenshot (see :func:`run_scripted`)."""
+    _wait(app, lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
+    if window.latest is None:
+        raise RuntimeError(f"could not build the network: {window.message_bar.label.text()}")
+    window.send(Run())
+    _wait(app, lambda: window.latest is not None and window.latest.status.state is SimState.RUNNING, 60.0)
+    start_t = _model_time(window)
+    start_frames = window.frames_shown
+    start_views = {k: v.frames_drawn for k, v in window.views.items()}
+    t0 = time.perf_counter()
+    _wait(app, lambda: time.perf_counter() - t0 >= run_for, run_for + 60.0)
+    wall = time.perf_counter() - t0
+    model = _model_time(window) - start_t
+    frames = window.frames_shown - start_frames
+    view_fps = {k: (v.frames_drawn - start_views[k]) / wall for k, v in window.views.items()}
+    if window.state is SimState.FAULTED:
+        raise RuntimeError(f"the simulation stopped: {window.message_bar.label.text()}")
+    window.send(Pause())
+    window.controller.sync()
+    window.poll()
+    app.processEvents()
+    image = window.grab().toImage()
+    ratio = image.devicePixelRatio()
+    regions = {}
+    for key, view in window.views.items():
+        if view.uses_gl and view.isVisible():
+            corner = view.mapTo(window, QPoint(0, 0))
+            regions[key] = tuple(
+                round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height())
+            )
+    path = save_png(image, screenshot)
     return ScriptedResult(model / wall, frames / wall, view_fps, model, wall, path, regions)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
-from PyQt6.QtWidgets import QApplication, QLineEdit
+from PyQt6.QtWidgets import QApplication, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.commands import Pause, Run, Step
@@ -297,6 +297,36 @@ def test_window_on_the_offscreen_platform_without_opengl(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1].startswith("realtime_factor=")
     assert shot.exists()
+
+
+def test_dispose_frees_the_window_and_everything_it_made(qtbot: QtBot) -> None:
+    """Nothing of a closed window is left for interpreter exit to destroy after the QApplication."""
+    import gc
+    import weakref
+
+    from gui.app import dispose, exception_hooks
+
+    before = set(map(id, QApplication.topLevelWidgets()))
+
+    def open_and_dispose() -> tuple[weakref.ref[MainWindow], list[weakref.ref[QWidget]]]:
+        win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
+        win.show()
+        qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
+        hooks = sys.excepthook, threading.excepthook
+        with exception_hooks(win):
+            assert sys.excepthook is not hooks[0]
+        assert (sys.excepthook, threading.excepthook) == hooks
+        made = [w for w in QApplication.topLevelWidgets() if id(w) not in before and w is not win]
+        assert made, "the window's plots make menus of their own"
+        refs = weakref.ref(win), [weakref.ref(w) for w in made]
+        dispose(win)
+        return refs
+
+    window_ref, made_refs = open_and_dispose()
+    gc.collect()
+    assert window_ref() is None
+    assert all(r() is None for r in made_refs)
+    assert not [w for w in QApplication.topLevelWidgets() if id(w) not in before]
 
 
 def test_scripted_mode_refuses_bad_arguments(tmp_path: Path) -> None:
