@@ -50,8 +50,8 @@ __all__ = ["ReceptiveFields", "in_star", "receptive_fields"]
 
 #: Offsets of the fine search, exactly as the reference computes them.
 _FINE_OFFSETS: NDArray[np.float64] = np.linspace(-0.5, 0.5, 11)
-#: Neurons per block in the integer search (keeps the temporaries in cache).
-_CHUNK = 64
+#: Elements of the integer search's temporaries per block of neurons (keeps them in cache).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -243,21 +243,27 @@ def _axis_centre(proj: NDArray[np.float64], n: int) -> tuple[NDArray[np.float64]
     cell = _cell_weights(n, 0.0)
     moment = cell * positions**2
     spread = np.empty((rows, n), dtype=np.float64)
-    for start in range(0, rows, _CHUNK):
-        windows = sliding_window_view(ext[start : start + _CHUNK], length, axis=1)[:, :n]
+    chunk = max(1, _BLOCK_ELEMENTS // (n * length))
+    for start in range(0, rows, chunk):
+        windows = sliding_window_view(ext[start : start + chunk], length, axis=1)[:, :n]
         num = np.sum(windows * moment, axis=2)
         den = np.sum(windows * cell, axis=2)
-        spread[start : start + _CHUNK] = np.sqrt(num / den)
+        spread[start : start + chunk] = np.sqrt(num / den)
     best = np.argmin(spread, axis=1)
 
-    # Fine search around the best integer centre.
+    # Fine search around the best integer centre, all offsets at once: for offset f,
+    # the cell weights w_f and squared distances d_f, spread^2 = sum(x w_f d_f) / sum(x w_f),
+    # each sum taken over one contiguous row (the same order as one offset at a time).
     window = ext[np.arange(rows)[:, None], best[:, None] + np.arange(length)]
+    cells = np.stack([_cell_weights(n, float(f)) for f in _FINE_OFFSETS])
+    squared = (positions[None, :] - _FINE_OFFSETS[:, None]) ** 2
     fine = np.empty((rows, _FINE_OFFSETS.size), dtype=np.float64)
-    for i, f in enumerate(_FINE_OFFSETS):
-        weighted = window * _cell_weights(n, float(f))
-        num = np.sum(weighted * (positions - f) ** 2, axis=1)
-        den = np.sum(weighted, axis=1)
-        fine[:, i] = np.sqrt(num / den)
+    chunk = max(1, _BLOCK_ELEMENTS // cells.size)
+    for start in range(0, rows, chunk):
+        weighted = window[start : start + chunk, None, :] * cells
+        num = np.sum(weighted * squared, axis=2)
+        den = np.sum(weighted, axis=2)
+        fine[start : start + chunk] = np.sqrt(num / den)
     k_best = np.argmin(fine, axis=1)
     sigma = fine[np.arange(rows), k_best]
     raw = best + (k_best - 5) / 10.0
