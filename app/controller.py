@@ -210,7 +210,8 @@ class SimController:
         self._generation = 0
         self._last_command = 0
         self._publish_interval = 1.0 / publish_hz
-        self._last_publish = -math.inf
+        # Updates fall due on a fixed grid of this spacing, so a late one does not delay the rest.
+        self._next_publish = -math.inf
         self._speed = speed
         self._anchor: tuple[float, int] = (0.0, 0)
         self._until_step: int | None = None
@@ -323,7 +324,7 @@ class SimController:
             except Exception as exc:
                 self._fault(f"the simulation stopped: {type(exc).__name__}: {exc}")
         now = time.perf_counter()
-        if applied or (self.state is SimState.RUNNING and now - self._last_publish >= self._publish_interval):
+        if applied or (self.state is SimState.RUNNING and now >= self._next_publish):
             self._publish()
         for cmd in syncs:  # released after the update that shows them is published
             cmd.done.set()
@@ -374,6 +375,7 @@ class SimController:
             return
         if isinstance(cmd, SetPublishRate):
             self._publish_interval = 1.0 / cmd.hz
+            self._next_publish = min(self._next_publish, time.perf_counter() + self._publish_interval)
             return
         if isinstance(cmd, SetSpeed):
             self._speed = cmd.target
@@ -492,7 +494,7 @@ class SimController:
         eng = self._require_engine()
         dt_s = eng.config.network.dt * 1e-3
         # End the chunk at the next publication, so updates leave at the redraw rate.
-        until_publish = self._last_publish + self._publish_interval - time.perf_counter()
+        until_publish = self._next_publish - time.perf_counter()
         wall_target = min(max(until_publish, MIN_CHUNK_WALL), MAX_CHUNK_WALL)
         steps = 1 if self._sec_per_step is None else max(1, round(wall_target / self._sec_per_step))
         if self._until_step is not None:
@@ -558,7 +560,10 @@ class SimController:
             pending=tuple(structural_differences(eng.config, self._pending_config)),
         )
         self.mailbox.put(Update(snap, eng.config, self._pending_config, status))
-        self._last_publish = time.perf_counter()
+        now = time.perf_counter()
+        if now >= self._next_publish:  # a scheduled update (not one that shows a command early)
+            following = self._next_publish + self._publish_interval
+            self._next_publish = following if following > now else now + self._publish_interval
 
     def _release_waiters(self) -> None:
         """Release :meth:`sync` callers whose commands will never be applied."""

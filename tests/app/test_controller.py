@@ -170,6 +170,27 @@ def test_speed_target_is_respected(controller: SimController) -> None:
     assert 1.5 < t < 4.0  # about 2x real time over ~1.5 s
 
 
+def test_updates_leave_at_the_redraw_rate_while_running(controller: SimController) -> None:
+    """Updates fall due on a fixed grid: the rate is the redraw rate, not a little below it."""
+    published: list[float] = []
+    put = controller.mailbox.put
+
+    def counting_put(update: Update) -> None:
+        published.append(time.perf_counter())
+        put(update)
+
+    controller.mailbox.put = counting_put  # type: ignore[method-assign]
+    controller.submit(SetPublishRate(25.0))
+    controller.submit(Run())
+    assert controller.sync()
+    time.sleep(2.5)
+    controller.submit(Pause())
+    assert controller.sync()
+    times = np.array(published[2:-1])  # running: past the command updates, before the pause
+    rate = (times.size - 1) / (times[-1] - times[0])
+    assert 24.0 <= rate <= 25.5, rate
+
+
 def test_mailbox_never_grows_and_keeps_every_event(controller: SimController) -> None:
     controller.submit(SetPublishRate(240.0))
     controller.submit(Run(duration=3.0))
