@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,16 +159,16 @@ def run_scripted(
 
 def _measure(app: QApplication, window: MainWindow, run_for: float, screenshot: Path) -> ScriptedResult:
     """Build, run for ``run_for`` wall seconds, pause and save the screenshot (see :func:`run_scripted`)."""
-    _wait(app, lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
+    _wait(lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
     if window.latest is None:
         raise RuntimeError(f"could not build the network: {window.message_bar.label.text()}")
     window.send(Run())
-    _wait(app, lambda: window.latest is not None and window.latest.status.state is SimState.RUNNING, 60.0)
+    _wait(lambda: window.latest is not None and window.latest.status.state is SimState.RUNNING, 60.0)
     start_t = _model_time(window)
     start_frames = window.frames_shown
     start_views = {k: v.frames_drawn for k, v in window.views.items()}
     t0 = time.perf_counter()
-    _wait(app, lambda: time.perf_counter() - t0 >= run_for, run_for + 60.0)
+    _wait(lambda: time.perf_counter() - t0 >= run_for, run_for + 60.0)
     wall = time.perf_counter() - t0
     model = _model_time(window) - start_t
     frames = window.frames_shown - start_frames
@@ -196,9 +196,20 @@ def _model_time(window: MainWindow) -> float:
     return 0.0 if window.latest is None else window.latest.snapshot.t
 
 
-def _wait(app: QApplication, done: object, timeout: float) -> None:
-    """Process events until ``done()`` is true (or ``timeout`` wall seconds pass)."""
+def _wait(done: Callable[[], bool], timeout: float) -> None:
+    """Run the event loop as the interactive app does, until ``done()`` or ``timeout`` wall seconds."""
     end = time.perf_counter() + timeout
-    while not done() and time.perf_counter() < end:  # type: ignore[operator]
-        app.processEvents()
-        time.sleep(0.002)
+    if done():
+        return
+    loop = QEventLoop()
+
+    def check() -> None:
+        if done() or time.perf_counter() >= end:
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()

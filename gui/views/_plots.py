@@ -14,16 +14,18 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike, NDArray
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
 
 __all__ = [
     "COLOURS",
     "TIME_LABEL",
     "GridImagePlot",
     "ReferenceLine",
+    "SteadyExtent",
     "add_legend",
     "controls_row",
     "dashed_pen",
+    "finite_max",
     "make_curve",
     "nice_ceiling",
     "set_title",
@@ -98,8 +100,11 @@ def setup_axes(plot: Any, title: str, x_label: str, y_label: str, tooltip: str =
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.2)
     for side in ("bottom", "left"):
+        axis = plot.getAxis(side)
         # Units are in the labels; no "(x0.001)" rescaling of the tick values.
-        plot.getAxis(side).enableAutoSIPrefix(False)
+        axis.enableAutoSIPrefix(False)
+        # Tick labels are costly to draw: keep the drawn axis until its range or size changes.
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     if tooltip:
         plot.setToolTip(tooltip)
 
@@ -125,23 +130,32 @@ def make_curve(plot: Any, name: str | None, colour: str, **opts: Any) -> Any:
     return curve
 
 
-def nice_ceiling(value: float, minimum: float = 1.0) -> float:
-    """The smallest of 1, 2, 5 times a power of ten that is at least ``value`` (and ``minimum``).
+#: Mantissas of :func:`nice_ceiling`: colour levels and histogram ranges.
+NICE_STEPS = (1.0, 2.0, 5.0)
+#: Finer mantissas, about a quarter apart: the ranges of plots over time.
+FINE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 
-    Used for colour levels that only grow, so they change rarely and to round values.
+
+def nice_ceiling(value: float, minimum: float = 1.0, steps: tuple[float, ...] = NICE_STEPS) -> float:
+    """The smallest of ``steps`` (by default 1, 2 and 5) times a power of ten that is at least ``value``.
+
+    Never below ``minimum``. Used for colour levels and axis ranges that change
+    rarely and to round values.
     """
     value = max(float(value), float(minimum))
     if not math.isfinite(value) or value <= 0.0:
         return float(minimum)
     exponent = math.floor(math.log10(value))
-    for mantissa in (1.0, 2.0, 5.0, 10.0):
+    for mantissa in (*steps, 10.0):
         candidate = mantissa * 10.0**exponent
         if candidate >= value * (1.0 - 1e-12):
             return candidate
     return 10.0 ** (exponent + 1)  # pragma: no cover (the loop always returns)
 
 
-def stable_ceiling(current: float, value: float, minimum: float = 1.0) -> float:
+def stable_ceiling(
+    current: float, value: float, minimum: float = 1.0, steps: tuple[float, ...] = NICE_STEPS
+) -> float:
     """An axis or colour maximum that follows ``value`` but changes rarely.
 
     Returns ``current`` while ``value`` lies between 40 % and 100 % of it,
@@ -150,7 +164,71 @@ def stable_ceiling(current: float, value: float, minimum: float = 1.0) -> float:
     """
     if 0.4 * current <= value <= current:
         return current
-    return nice_ceiling(value, minimum)
+    return nice_ceiling(value, minimum, steps)
+
+
+class SteadyExtent:
+    """Keeps a plot's automatic range still while its curves grow point by point.
+
+    An invisible item spans ``[0, x_max] x [0, y_max]``; both maxima follow
+    the data in steps about a quarter apart (:data:`FINE_STEPS`), so the range,
+    and with it the axes, whose tick labels are costly to lay out, changes
+    when the data outgrow a step rather than at every new point. Zooming and
+    panning by hand work as in any plot, and the plot's "A" button returns
+    to the steady range.
+
+    Parameters
+    ----------
+    plot : pyqtgraph.PlotItem
+        The plot whose range to steady.
+    """
+
+    #: Fraction by which the extent exceeds the data at least.
+    MARGIN = 0.02
+
+    def __init__(self, plot: Any) -> None:
+        self.item = pg.PlotCurveItem(np.zeros(2), np.zeros(2), pen=pg.mkPen(None))
+        self.item.setZValue(-100)
+        plot.addItem(self.item)
+        self.x_max = 0.0
+        self.y_max = 0.0
+
+    def follow(self, x_max: float, y_max: float, minimum: float = 1e-3) -> None:
+        """Cover the data up to ``(x_max, y_max)`` (non-finite values are ignored).
+
+        A small margin keeps the data off the edge, where the curves' pen
+        width would widen the range again.
+        """
+        grow = 1.0 + self.MARGIN
+        x = (
+            self.x_max
+            if not math.isfinite(x_max)
+            else stable_ceiling(self.x_max, x_max * grow, minimum, FINE_STEPS)
+        )
+        y = (
+            self.y_max
+            if not math.isfinite(y_max)
+            else stable_ceiling(self.y_max, y_max * grow, minimum, FINE_STEPS)
+        )
+        if (x, y) != (self.x_max, self.y_max):
+            self.x_max, self.y_max = x, y
+            self.item.setData(np.array([0.0, x]), np.array([0.0, y]))
+
+    def reset(self) -> None:
+        """Forget the data: the extent is a point at the origin again."""
+        self.x_max = self.y_max = 0.0
+        self.item.setData(np.zeros(2), np.zeros(2))
+
+
+def finite_max(*values: ArrayLike) -> float:
+    """The largest finite value among ``values`` (NaN when there is none)."""
+    best = -math.inf
+    for v in values:
+        arr = np.asarray(v, dtype=np.float64).ravel()
+        arr = arr[np.isfinite(arr)]
+        if arr.size:
+            best = max(best, float(arr.max()))
+    return best if math.isfinite(best) else math.nan
 
 
 class GridImagePlot:

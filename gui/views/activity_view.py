@@ -13,7 +13,9 @@ from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
     GridImagePlot,
+    SteadyExtent,
     add_legend,
+    finite_max,
     make_curve,
     nice_ceiling,
     setup_axes,
@@ -108,6 +110,7 @@ class ActivityView(View):
         add_legend(rates_plot)
         self.source_curve = make_curve(rates_plot, "source layer", COLOURS["source"])
         self.target_curve = make_curve(rates_plot, "target layer", COLOURS["target"])
+        self.rates_extent = SteadyExtent(rates_plot)
         self._history: History | None = None
         self._rows_drawn = -1
         self._target_max = TARGET_RATE_START
@@ -123,6 +126,7 @@ class ActivityView(View):
         self._rows_drawn = -1
         self.source_curve.setData(np.zeros(0), np.zeros(0))
         self.target_curve.setData(np.zeros(0), np.zeros(0))
+        self.rates_extent.reset()
         self.source_image.set_side(config.side)
         self.target_image.set_side(config.side)
         self.source_image.set_levels(0.0, source_rate_ceiling(config))
@@ -155,3 +159,6 @@ class ActivityView(View):
         t = table["t"][1:]
         self.source_curve.setData(t, table["rate_source"][1:])
         self.target_curve.setData(t, table["rate_target"][1:])
+        self.rates_extent.follow(
+            finite_max(t), 1.1 * finite_max(table["rate_source"][1:], table["rate_target"][1:])
+        )

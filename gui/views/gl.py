@@ -129,10 +129,15 @@ def colour_bar_pixmap(colours: ArrayLike, width: int = 96, height: int = 12) -> 
 
 
 class RedrawBudget:
-    """Spaces out costly redraws so that they take at most ``fraction`` of wall time.
+    """Spaces out costly redraws so that they take at most ``fraction`` of wall time on average.
 
-    After a redraw that started at ``t`` and took ``c`` seconds, the next one
-    is due at ``t + c / fraction``.
+    A redraw that cost ``c`` seconds moves the next due time on by
+    ``c / fraction``. A redraw may run up to ``tolerance`` seconds before it is
+    due, and a late one keeps up to ``tolerance`` of the time it waited; either
+    way the difference is carried over, so the share of wall time stays at
+    ``fraction`` while redraws land on the frames that come nearest to it (a
+    view that costs 10.5 ms with a 30 % share redraws about 28 times a
+    second at 30 frames per second, not every other frame).
 
     Parameters
     ----------
@@ -140,12 +145,23 @@ class RedrawBudget:
         Largest share of wall time spent redrawing, in (0, 1].
     clock : callable
         Wall clock in seconds.
+    tolerance : float
+        How far (seconds) a redraw may run before it is due, or keep of the
+        time it came late.
     """
 
-    def __init__(self, fraction: float = 0.3, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        fraction: float = 0.3,
+        clock: Callable[[], float] = time.perf_counter,
+        tolerance: float = 0.010,
+    ) -> None:
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        if not tolerance >= 0.0:
+            raise ValueError(f"tolerance must be at least 0 s, got {tolerance}")
         self.fraction = fraction
+        self.tolerance = tolerance
         self._clock = clock
         self._next = -math.inf
         #: Seconds the last redraw took.
@@ -156,8 +172,8 @@ class RedrawBudget:
         self._next = -math.inf
 
     def wait(self) -> float:
-        """Seconds until the next redraw is due (0 when it is due)."""
-        return max(0.0, self._next - self._clock())
+        """Seconds until the next redraw may run (0 when it may run now)."""
+        return max(0.0, self._next - self.tolerance - self._clock())
 
     def due(self) -> bool:
         """Whether a redraw may run now."""
@@ -177,4 +193,4 @@ class RedrawBudget:
     def charge(self, started: float, cost: float) -> None:
         """Account for a redraw that began at ``started`` (a :meth:`start` reading) and cost ``cost`` s."""
         self.last_cost = max(0.0, cost)
-        self._next = started + self.last_cost / self.fraction
+        self._next = max(self._next, started - self.tolerance) + self.last_cost / self.fraction

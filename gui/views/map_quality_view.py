@@ -15,7 +15,9 @@ from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
     ReferenceLine,
+    SteadyExtent,
     add_legend,
+    finite_max,
     make_curve,
     setup_axes,
     view_layout,
@@ -95,6 +97,7 @@ class MapQualityView(View):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.references: dict[str, ReferenceLine] = {}
         self.initial: dict[str, ReferenceLine] = {}
+        self.extents = {metric: SteadyExtent(plot) for metric, plot in self.plots.items()}
         for metric, columns in _METRICS.items():
             plot = self.plots[metric]
             add_legend(plot, corner="right")
@@ -120,6 +123,8 @@ class MapQualityView(View):
             curve.setData(np.zeros(0), np.zeros(0))
         for line in self.initial.values():
             line.hide()
+        for extent in self.extents.values():
+            extent.reset()
         self._show_references(config)
 
     def draw_frame(self, frame: Frame) -> None:
@@ -139,6 +144,10 @@ class MapQualityView(View):
                 self.initial[metric].show(start, f"initial: {start:.2f}")
             else:
                 self.initial[metric].hide()
+            values = [table[column] for column, _name, _colour in columns]
+            lines = [self.references[column] for column, _name, _colour in columns] + [self.initial[metric]]
+            marks = [line.value for line in lines if line.visible]
+            self.extents[metric].follow(finite_max(t), 1.1 * finite_max(*values, marks))
 
     def _show_references(self, config: ModelConfig) -> None:
         case = case_of(config)

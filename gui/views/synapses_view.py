@@ -16,7 +16,9 @@ from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
     GridImagePlot,
+    SteadyExtent,
     add_legend,
+    finite_max,
     make_curve,
     nice_ceiling,
     set_title,
@@ -200,6 +202,8 @@ class SynapsesView(View):
         self.lat_curve = make_curve(totals, "LAT", COLOURS["lat"])
         self.formed_curve = make_curve(turnover, "formed", COLOURS["formed"])
         self.removed_curve = make_curve(turnover, "removed", COLOURS["removed"])
+        self.totals_extent = SteadyExtent(totals)
+        self.turnover_extent = SteadyExtent(turnover)
         self.in_degree = GridImagePlot(heatmap, "FF in-degree (synapses)")
         self.histogram = pg.PlotDataItem(
             np.zeros(2),
@@ -248,6 +252,8 @@ class SynapsesView(View):
             self.theory_curve,
         ):
             curve.setData(np.zeros(0), np.zeros(0))
+        self.totals_extent.reset()
+        self.turnover_extent.reset()
         self.histogram.setData(np.zeros(2), np.zeros(1))
         self.in_degree.set_side(config.side)
         slot = config.rewiring.scheme == "slot"
@@ -276,6 +282,10 @@ class SynapsesView(View):
         t_rate, formed, removed = turnover_rates(table)
         self.formed_curve.setData(t_rate, formed)
         self.removed_curve.setData(t_rate, removed)
+        self.totals_extent.follow(
+            finite_max(t), 1.1 * finite_max(table["ff_synapses"], table["lat_synapses"])
+        )
+        self.turnover_extent.follow(finite_max(t), 1.1 * finite_max(formed, removed))
 
     def _draw_in_degree(self, degree: NDArray[np.int32], rewiring: bool) -> None:
         self.in_degree.set_values(degree)

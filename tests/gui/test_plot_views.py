@@ -5,6 +5,7 @@ These views draw without OpenGL, so the tests run on any Qt platform.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from app.frame import Frame, History, SimState, Status
 from gui.context import ViewContext
-from gui.views._plots import nice_ceiling, stable_ceiling
+from gui.views._plots import FINE_STEPS, SteadyExtent, finite_max, nice_ceiling, stable_ceiling
 from gui.views.activity_view import ActivityView, source_rate_ceiling, stimulus_centres
 from gui.views.base import View
 from gui.views.events_view import EventsView, events_per_pair, pairs_per_distance
@@ -160,6 +161,46 @@ def test_nice_and_stable_ceilings() -> None:
     assert stable_ceiling(100.0, 60.0) == 100.0  # within range: kept
     assert stable_ceiling(100.0, 120.0) == 200.0  # grew past it
     assert stable_ceiling(100.0, 10.0) == 10.0  # shrank a lot
+
+
+def test_fine_ceilings_and_finite_max() -> None:
+    assert [nice_ceiling(v, 0.1, FINE_STEPS) for v in (0.9, 1.1, 2.2, 3.5, 7.0, 9.0)] == [
+        1,
+        1.25,
+        2.5,
+        4,
+        8,
+        10,
+    ]
+    assert finite_max([1.0, np.nan], 3.0, [np.inf, -2.0]) == 3.0
+    assert np.isnan(finite_max([np.nan], []))
+
+
+def test_steady_extent_keeps_the_range_while_a_curve_grows(qtbot: QtBot) -> None:
+    """A time plot's range (and so its axes) changes at a few steps, not at every new point."""
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    plot = widget.getPlotItem()
+    curve = plot.plot()
+    extent = SteadyExtent(plot)
+    ranges = []
+    for n in range(2, 400):
+        t = np.arange(n) * 1.0
+        y = 2.0 + np.sin(t / 20.0)
+        curve.setData(t, y)
+        extent.follow(finite_max(t), 1.1 * finite_max(y))
+        plot.getViewBox().updateAutoRange()
+        ranges.append(tuple(map(tuple, plot.viewRange())))
+    changes = sum(a != b for a, b in itertools.pairwise(ranges))
+    assert changes <= 30, changes  # 2..399 s passes 24 steps of FINE_STEPS; y passes a few
+    (x0, x1), (y0, y1) = ranges[-1]
+    assert x0 <= 0.0 and 399.0 <= x1 <= 1.35 * 400.0  # the data fill most of the width
+    assert y0 <= 0.0 and 3.0 <= y1 <= 4.5
+    extent.reset()
+    assert (extent.x_max, extent.y_max) == (0.0, 0.0)
 
 
 def test_turnover_rates_divide_by_the_row_interval() -> None:
