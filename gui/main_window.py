@@ -100,7 +100,7 @@ class MainWindow(QMainWindow):
         *,
         backend: str = "auto",
         seed: int | None = None,
-        redraw_hz: float = 30.0,
+        redraw_hz: float = 60.0,
     ) -> None:
         super().__init__()
         self.setObjectName("main_window")

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
 from sim.analysis._validation import check_count, check_grid_size, check_synapses, check_weights
@@ -50,8 +50,6 @@ __all__ = ["ReceptiveFields", "in_star", "receptive_fields"]
 
 #: Offsets of the fine search, exactly as the reference computes them.
 _FINE_OFFSETS: NDArray[np.float64] = np.linspace(-0.5, 0.5, 11)
-#: Elements of the integer search's temporaries per block of neurons (keeps them in cache).
-_BLOCK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -237,37 +235,154 @@ def _axis_centre(proj: NDArray[np.float64], n: int) -> tuple[NDArray[np.float64]
     positions = np.arange(-k, k + 1, dtype=np.float64)
     # ext[:, j] = proj[:, (j - k) % n], so the window around centre p is ext[:, p:p + length].
     ext = np.ascontiguousarray(proj[:, (np.arange(n + length - 1) - k) % n])
-
-    # Integer search. The cell weights are 1, 1/2 or 0 here, so folding them into
+    # Integer search: the cell weights are 1, 1/2 or 0 here, so folding them into
     # the squared positions gives the same products bit for bit.
     cell = _cell_weights(n, 0.0)
     moment = cell * positions**2
-    spread = np.empty((rows, n), dtype=np.float64)
-    chunk = max(1, _BLOCK_ELEMENTS // (n * length))
-    for start in range(0, rows, chunk):
-        windows = sliding_window_view(ext[start : start + chunk], length, axis=1)[:, :n]
-        num = np.sum(windows * moment, axis=2)
-        den = np.sum(windows * cell, axis=2)
-        spread[start : start + chunk] = np.sqrt(num / den)
-    best = np.argmin(spread, axis=1)
-
-    # Fine search around the best integer centre, all offsets at once: for offset f,
-    # the cell weights w_f and squared distances d_f, spread^2 = sum(x w_f d_f) / sum(x w_f),
-    # each sum taken over one contiguous row (the same order as one offset at a time).
-    window = ext[np.arange(rows)[:, None], best[:, None] + np.arange(length)]
+    # Fine search: for offset f, cell weights w_f and squared distances d_f.
     cells = np.stack([_cell_weights(n, float(f)) for f in _FINE_OFFSETS])
     squared = (positions[None, :] - _FINE_OFFSETS[:, None]) ** 2
-    fine = np.empty((rows, _FINE_OFFSETS.size), dtype=np.float64)
-    chunk = max(1, _BLOCK_ELEMENTS // cells.size)
-    for start in range(0, rows, chunk):
-        weighted = window[start : start + chunk, None, :] * cells
-        num = np.sum(weighted * squared, axis=2)
-        den = np.sum(weighted, axis=2)
-        fine[start : start + chunk] = np.sqrt(num / den)
-    k_best = np.argmin(fine, axis=1)
-    sigma = fine[np.arange(rows), k_best]
-    raw = best + (k_best - 5) / 10.0
+    sigma = np.empty(rows, dtype=np.float64)
+    raw = np.empty(rows, dtype=np.float64)
+    _centre_search(ext, n, moment, cell, cells, squared, sigma, raw)
     return sigma, raw
+
+
+@numba.njit(cache=True, nogil=True)
+def _centre_search(
+    ext: NDArray[np.float64],
+    n: int,
+    moment: NDArray[np.float64],
+    cell: NDArray[np.float64],
+    cells: NDArray[np.float64],
+    squared: NDArray[np.float64],
+    sigma: NDArray[np.float64],
+    raw: NDArray[np.float64],
+) -> None:
+    """The integer then the fine search of :func:`_axis_centre`, row by row.
+
+    Every spread is ``sqrt(sum(x w d) / sum(x w))`` with each product formed
+    as NumPy forms it, each sum taken in NumPy's pairwise order
+    (:func:`_pairwise_sum`) and each minimum found as ``numpy.argmin``
+    finds it, so the results equal a NumPy evaluation of the same formulas
+    bit for bit.
+    """
+    length = moment.shape[0]
+    offsets = cells.shape[0]
+    num_terms = np.empty(length, dtype=np.float64)
+    den_terms = np.empty(length, dtype=np.float64)
+    spread = np.empty(max(n, offsets), dtype=np.float64)
+    for r in range(ext.shape[0]):
+        x = ext[r]
+        for p in range(n):
+            if length <= _PAIRWISE_BLOCK:  # the common case, without temporaries
+                num = _block_dot(x, p, moment, 0, length)
+                den = _block_dot(x, p, cell, 0, length)
+            else:
+                for j in range(length):
+                    num_terms[j] = x[p + j] * moment[j]
+                    den_terms[j] = x[p + j] * cell[j]
+                num = _pairwise_sum(num_terms)
+                den = _pairwise_sum(den_terms)
+            spread[p] = np.sqrt(num / den)
+        best = _first_argmin(spread, n)
+        for i in range(offsets):
+            for j in range(length):
+                weighted = x[best + j] * cells[i, j]
+                den_terms[j] = weighted
+                num_terms[j] = weighted * squared[i, j]
+            spread[i] = np.sqrt(_pairwise_sum(num_terms) / _pairwise_sum(den_terms))
+        k_best = _first_argmin(spread, offsets)
+        sigma[r] = spread[k_best]
+        raw[r] = best + (k_best - 5) / 10.0
+
+
+#: Longest run NumPy sums with eight partial sums; it splits longer ones in two.
+_PAIRWISE_BLOCK = 128
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_dot(x: NDArray[np.float64], offset: int, w: NDArray[np.float64], start: int, count: int) -> float:
+    """``sum(x[offset + i] * w[i] for i in [start, start + count))`` as NumPy sums up to 128 terms.
+
+    Below 8 terms one running sum; otherwise eight partial sums over blocks
+    of eight, combined pairwise, then the remainder added in turn.
+    """
+    if count < 8:
+        total = -0.0
+        for i in range(start, start + count):
+            total += x[offset + i] * w[i]
+        return total
+    y = x[offset:]
+    r0, r1 = y[start] * w[start], y[start + 1] * w[start + 1]
+    r2, r3 = y[start + 2] * w[start + 2], y[start + 3] * w[start + 3]
+    r4, r5 = y[start + 4] * w[start + 4], y[start + 5] * w[start + 5]
+    r6, r7 = y[start + 6] * w[start + 6], y[start + 7] * w[start + 7]
+    i = start + 8
+    stop = start + count - count % 8
+    while i < stop:
+        r0 += y[i] * w[i]
+        r1 += y[i + 1] * w[i + 1]
+        r2 += y[i + 2] * w[i + 2]
+        r3 += y[i + 3] * w[i + 3]
+        r4 += y[i + 4] * w[i + 4]
+        r5 += y[i + 5] * w[i + 5]
+        r6 += y[i + 6] * w[i + 6]
+        r7 += y[i + 7] * w[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + count:
+        total += y[i] * w[i]
+        i += 1
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairwise_sum(a: NDArray[np.float64]) -> float:
+    """``numpy.sum(a)`` in NumPy's own order: runs above 128 terms split in two (halves rounded to 8).
+
+    The recursion runs on an explicit stack (Numba's cache does not keep
+    recursive functions).
+    """
+    ones = np.ones(min(a.size, _PAIRWISE_BLOCK), dtype=np.float64)
+    starts = np.empty(64, dtype=np.int64)
+    counts = np.empty(64, dtype=np.int64)
+    combine = np.empty(64, dtype=np.bool_)
+    values = np.empty(64, dtype=np.float64)
+    top, held = 0, 0
+    starts[0], counts[0], combine[0] = 0, a.size, False
+    while top >= 0:
+        start, count, join = starts[top], counts[top], combine[top]
+        top -= 1
+        if join:
+            held -= 1
+            values[held - 1] = values[held - 1] + values[held]
+        elif count <= _PAIRWISE_BLOCK:
+            values[held] = _block_dot(a, start, ones, 0, count)  # a[start + i] * 1.0 == a[start + i]
+            held += 1
+        else:
+            half = count // 2
+            half -= half % 8
+            # post-order: left, right, then their sum
+            starts[top + 1], counts[top + 1], combine[top + 1] = start, count, True
+            starts[top + 2], counts[top + 2], combine[top + 2] = start + half, count - half, False
+            starts[top + 3], counts[top + 3], combine[top + 3] = start, half, False
+            top += 3
+    return values[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_argmin(values: NDArray[np.float64], count: int) -> int:
+    """``numpy.argmin(values[:count])``: the first smallest value, or the first NaN."""
+    best = 0
+    smallest = values[0]
+    for i in range(1, count):
+        if np.isnan(smallest):
+            break
+        if not values[i] >= smallest:
+            best = i
+            smallest = values[i]
+    return best
 
 
 def _wrap(delta: NDArray[np.float64], n: int) -> NDArray[np.float64]:

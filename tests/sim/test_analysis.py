@@ -475,3 +475,42 @@ def test_mean_and_population_rates() -> None:
         mean_rates([1], -1.0)
     with pytest.raises(ValueError):
         mean_rates([-1], 1.0)
+
+
+def _numpy_axis_centre(proj: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centre search written directly in NumPy (the formulas the compiled search follows)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from sim.analysis.receptive_fields import _FINE_OFFSETS, _cell_weights, _half_width
+
+    k = _half_width(n)
+    length = 2 * k + 1
+    positions = np.arange(-k, k + 1, dtype=np.float64)
+    ext = np.ascontiguousarray(proj[:, (np.arange(n + length - 1) - k) % n])
+    cell = _cell_weights(n, 0.0)
+    windows = sliding_window_view(ext, length, axis=1)[:, :n]
+    spread = np.sqrt(np.sum(windows * (cell * positions**2), axis=2) / np.sum(windows * cell, axis=2))
+    best = np.argmin(spread, axis=1)
+    window = ext[np.arange(len(ext))[:, None], best[:, None] + np.arange(length)]
+    fine = np.empty((len(ext), _FINE_OFFSETS.size))
+    for i, f in enumerate(_FINE_OFFSETS):
+        weighted = window * _cell_weights(n, float(f))
+        fine[:, i] = np.sqrt(np.sum(weighted * (positions - f) ** 2, axis=1) / np.sum(weighted, axis=1))
+    k_best = np.argmin(fine, axis=1)
+    return fine[np.arange(len(ext)), k_best], best + (k_best - 5) / 10.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 16, 17, 64, 129])
+def test_compiled_centre_search_equals_numpy_bit_for_bit(n: int) -> None:
+    """Same sums in the same order, same ties broken the same way (counts tie often)."""
+    from sim.analysis.receptive_fields import _axis_centre
+
+    rng = np.random.default_rng(n)
+    counts = rng.integers(0, 3, (60, n)).astype(np.float64)  # small integers: many exact ties
+    weights = rng.random((60, n)) * 10.0 ** rng.uniform(-3, 3, (60, n))
+    for proj in (counts, weights):
+        proj[:, 0] += 1.0  # every row has mass
+        sigma, raw = _axis_centre(proj, n)
+        expected_sigma, expected_raw = _numpy_axis_centre(proj, n)
+        assert np.array_equal(sigma, expected_sigma)
+        assert np.array_equal(raw, expected_raw)
