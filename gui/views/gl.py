@@ -171,9 +171,16 @@ class RedrawBudget:
         """Make the next redraw due at once."""
         self._next = -math.inf
 
+    @property
+    def slack(self) -> float:
+        """How early a redraw may run, or how much of its lateness it keeps: :attr:`tolerance`,
+        or half the spacing of the last redraw's cost if that is more (so a view that other work
+        held up catches up within its share)."""
+        return max(self.tolerance, 0.5 * self.last_cost / self.fraction)
+
     def wait(self) -> float:
         """Seconds until the next redraw may run (0 when it may run now)."""
-        return max(0.0, self._next - self.tolerance - self._clock())
+        return max(0.0, self._next - self.slack - self._clock())
 
     def due(self) -> bool:
         """Whether a redraw may run now."""
@@ -192,5 +199,6 @@ class RedrawBudget:
 
     def charge(self, started: float, cost: float) -> None:
         """Account for a redraw that began at ``started`` (a :meth:`start` reading) and cost ``cost`` s."""
+        self._next = max(self._next, started - self.slack)
         self.last_cost = max(0.0, cost)
-        self._next = max(self._next, started - self.tolerance) + self.last_cost / self.fraction
+        self._next += self.last_cost / self.fraction

@@ -82,7 +82,7 @@ class MapView(CanvasView):
     def __init__(
         self, context: ViewContext, parent: QWidget | None = None, *, budget: RedrawBudget | None = None
     ) -> None:
-        super().__init__(context, parent, budget if budget is not None else RedrawBudget(0.4))
+        super().__init__(context, parent, budget if budget is not None else RedrawBudget(0.35))
         self._data: MapData | None = None
         self._press_pos: tuple[float, float] | None = None
         self._drag_start: tuple[float, float] | None = None

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -261,18 +262,40 @@ def synapse_vertices(
     """
     if segments < 1:
         raise ValueError(f"segments must be positive, got {segments}")
-    pre_a = np.asarray(pre)
+    pre_a, post_a, weight_a = np.asarray(pre), np.asarray(post), np.asarray(weight)
     n = pre_a.shape[0]
+    if post_a.shape != (n,) or weight_a.shape != (n,):
+        raise ValueError(
+            f"pre, post and weight must have one value per synapse, got shapes "
+            f"{pre_a.shape}, {post_a.shape} and {weight_a.shape}"
+        )
     per = 2 * segments
     knots = np.linspace(0.0, 1.0, segments + 1, dtype=np.float32)
     t = np.empty(per, dtype=np.float32)
     t[0::2], t[1::2] = knots[:-1], knots[1:]
-    out = np.empty((n, per, 4), dtype=np.float32)
-    out[:, :, 0] = pre_a[:, None]
-    out[:, :, 1] = np.asarray(post)[:, None]
-    out[:, :, 2] = t
-    out[:, :, 3] = np.asarray(weight)[:, None]
-    return out.reshape(n * per, 4)
+    out = np.empty((n * per, 4), dtype=np.float32)
+    _fill_vertices(pre_a, post_a, weight_a, t, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_vertices(
+    pre: NDArray[np.integer],
+    post: NDArray[np.integer],
+    weight: NDArray[np.floating],
+    t: NDArray[np.float32],
+    out: NDArray[np.float32],
+) -> None:
+    """Write ``(pre, post, t, weight)`` for each synapse and each of its ``len(t)`` vertices."""
+    per = t.shape[0]
+    for k in range(pre.shape[0]):
+        p, q, w = np.float32(pre[k]), np.float32(post[k]), np.float32(weight[k])
+        for j in range(per):
+            row = k * per + j
+            out[row, 0] = p
+            out[row, 1] = q
+            out[row, 2] = t[j]
+            out[row, 3] = w
 
 
 def star_mask(pre: ArrayLike, post: ArrayLike, *, source: int = -1, target: int = -1) -> NDArray[np.bool_]:

@@ -113,25 +113,38 @@ def test_redraw_budget_spaces_redraws_by_their_cost() -> None:
     budget = RedrawBudget(0.25, clock=lambda: now[0], tolerance=0.01)
     assert budget.due()
     started = budget.start()
-    now[0] += 0.1  # a redraw that took 0.1 s
+    now[0] += 0.02  # a redraw that took 0.02 s: due 0.08 s after it began
     budget.record(started)
-    assert budget.last_cost == pytest.approx(0.1)
+    assert budget.last_cost == pytest.approx(0.02)
+    assert budget.slack == pytest.approx(0.04)  # half the spacing, more than the tolerance
+    # due at 10.0 - 0.01 (it kept 0.01 s of having come late) + 0.08, runnable 0.04 s before
+    assert budget.wait() == pytest.approx(10.07 - 0.04 - 10.02)
+    now[0] = 10.025
     assert not budget.due()
-    # due at 10.0 + 0.1 / 0.25, less the 0.01 s it came late (kept) and the 0.01 s it may come early
-    assert budget.wait() == pytest.approx(0.28)
-    now[0] = 10.37
-    assert not budget.due()
-    now[0] = 10.385
+    now[0] = 10.035
     assert budget.due()
-    budget.record(budget.start(), extra=0.5)  # early by 5 ms: carried over; 0.5 s spent elsewhere too
+    budget.record(budget.start(), extra=0.5)  # early, so the due time moves on from 10.07; 0.5 s elsewhere
     assert budget.last_cost == pytest.approx(0.5)
-    assert budget.wait() == pytest.approx((10.39 + 0.5 / 0.25) - 0.01 - 10.385)
+    assert budget.slack == pytest.approx(1.0)
+    assert budget.wait() == pytest.approx((10.07 + 0.5 / 0.25) - 1.0 - 10.035)
     budget.reset()
     assert budget.due()
     with pytest.raises(ValueError, match="fraction"):
         RedrawBudget(0.0)
     with pytest.raises(ValueError, match="tolerance"):
         RedrawBudget(0.3, tolerance=-1.0)
+
+
+def test_redraw_budget_lets_a_held_up_view_catch_up() -> None:
+    """A view kept from its turn by other work redraws sooner afterwards, within its share."""
+    now = [0.0]
+    budget = RedrawBudget(0.5, clock=lambda: now[0])
+    budget.charge(budget.start(), 0.05)  # due again at 0.09 (0.1 spacing, 0.01 kept)
+    now[0] = 0.2  # held up by 0.11 s
+    assert budget.due()
+    budget.charge(budget.start(), 0.05)
+    # it kept 0.05 s (half its spacing) of the wait: due 0.1 after 0.15, runnable 0.05 before that
+    assert budget.wait() == pytest.approx(0.25 - 0.05 - 0.2)
 
 
 @pytest.mark.parametrize("cost", [0.005, 0.0105, 0.015, 0.03, 0.1])
@@ -314,10 +327,10 @@ def test_map_view_skips_frames_within_its_budget(
     offer()
     assert len(calls) == 1 and view.frames_drawn == 1  # the first frame always draws
     offer()
-    # 0.15 s of map and the render (real seconds): the next map is due a little after 0.5 s,
-    # and the clock reads 0.15 s
+    # 0.15 s of map and the render (real seconds): the next map is due a little after 0.49 s and
+    # may run half its spacing (0.25 s) early; the clock reads 0.15 s
     assert len(calls) == 1 and view.frames_drawn == 1
-    assert 0.35 < view.budget.wait() < 5.0
+    assert 0.08 < view.budget.wait() < 5.0
     now[0] = 5.0
     offer()
     assert len(calls) == 2 and view.frames_drawn == 2
