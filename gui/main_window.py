@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.run_controls = RunControls(self)
+        self.run_controls.show_redraw_rate(redraw_hz)
         self.addToolBar(self.run_controls)
         self._connect_run_controls()
 

@@ -115,8 +115,8 @@ class RunControls(QToolBar):
         self.addWidget(QLabel(" Redraw ", self))
         self.redraw_box = QSpinBox(self)
         self.redraw_box.setObjectName("redraw_rate")
-        self.redraw_box.setRange(1, 60)
-        self.redraw_box.setValue(30)
+        self.redraw_box.setRange(1, 120)
+        self.redraw_box.setValue(60)
         self.redraw_box.setSuffix(" /s")
         self.redraw_box.setToolTip("How often the views redraw while running (frames per wall second)")
         self.redraw_box.valueChanged.connect(lambda v: self.redraw_rate_changed.emit(float(v)))
@@ -126,6 +126,12 @@ class RunControls(QToolBar):
     def _on_run_toggled(self, checked: bool) -> None:
         self.run_action.setText("Pause" if checked else "Run")
         self.run_toggled.emit(checked)
+
+    def show_redraw_rate(self, hz: float) -> None:
+        """Show ``hz`` as the redraw rate without announcing a change."""
+        self.redraw_box.blockSignals(True)
+        self.redraw_box.setValue(round(hz))
+        self.redraw_box.blockSignals(False)
 
     def set_status(self, status: Status | None, t: float) -> None:
         """Show the controller's state (signals blocked: this never sends a command)."""

@@ -62,6 +62,11 @@ def test_window_opens_on_the_default_preset(window: MainWindow) -> None:
         window.views
     )
     assert window.state is SimState.IDLE
+    # the toolbar shows the rate the window redraws at
+    import inspect
+
+    default_rate = inspect.signature(MainWindow).parameters["redraw_hz"].default
+    assert window.run_controls.redraw_box.value() == round(default_rate)
 
 
 def test_run_pause_and_step_change_model_time(window: MainWindow, qtbot: QtBot) -> None:
