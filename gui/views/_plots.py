@@ -8,6 +8,7 @@ point ``(x, y)``, row 0 at the top, with fixed colour levels and a colour bar.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,13 @@ from numpy.typing import ArrayLike, NDArray
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
 
+from app.frame import History
+
 __all__ = [
     "COLOURS",
     "TIME_LABEL",
     "GridImagePlot",
+    "HistoryWatch",
     "ReferenceLine",
     "SteadyExtent",
     "add_legend",
@@ -185,6 +189,8 @@ class SteadyExtent:
 
     #: Fraction by which the extent exceeds the data at least.
     MARGIN = 0.02
+    #: Room :meth:`cover` leaves above the largest value.
+    HEADROOM = 1.1
 
     def __init__(self, plot: Any) -> None:
         self.item = pg.PlotCurveItem(np.zeros(2), np.zeros(2), pen=pg.mkPen(None))
@@ -214,10 +220,41 @@ class SteadyExtent:
             self.x_max, self.y_max = x, y
             self.item.setData(np.array([0.0, x]), np.array([0.0, y]))
 
+    def cover(self, x: ArrayLike, *ys: ArrayLike) -> None:
+        """Cover curves over ``x`` with values ``ys`` (and 10 % headroom above the largest value)."""
+        self.follow(finite_max(x), self.HEADROOM * finite_max(*ys))
+
     def reset(self) -> None:
         """Forget the data: the extent is a point at the origin again."""
         self.x_max = self.y_max = 0.0
         self.item.setData(np.zeros(2), np.zeros(2))
+
+
+class HistoryWatch:
+    """Tells a view whether the history has news since it last drew it: another history, or more of it.
+
+    Parameters
+    ----------
+    size : callable
+        How much a history holds (default: its number of rows).
+    """
+
+    def __init__(self, size: Callable[[History], int] = lambda history: len(history.rows)) -> None:
+        self._size = size
+        self._history: History | None = None
+        self._drawn = -1
+
+    def forget(self) -> None:
+        """Count the next history as news."""
+        self._history, self._drawn = None, -1
+
+    def news(self, history: History) -> bool:
+        """Whether ``history`` differs from the one last seen; it counts as seen from now on."""
+        size = self._size(history)
+        if history is self._history and size == self._drawn:
+            return False
+        self._history, self._drawn = history, size
+        return True
 
 
 def finite_max(*values: ArrayLike) -> float:

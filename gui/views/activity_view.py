@@ -13,9 +13,9 @@ from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
     GridImagePlot,
+    HistoryWatch,
     SteadyExtent,
     add_legend,
-    finite_max,
     make_curve,
     nice_ceiling,
     setup_axes,
@@ -111,8 +111,7 @@ class ActivityView(View):
         self.source_curve = make_curve(rates_plot, "source layer", COLOURS["source"])
         self.target_curve = make_curve(rates_plot, "target layer", COLOURS["target"])
         self.rates_extent = SteadyExtent(rates_plot)
-        self._history: History | None = None
-        self._rows_drawn = -1
+        self._rows = HistoryWatch()
         self._target_max = TARGET_RATE_START
         view_layout(self, self.graphics)
 
@@ -122,8 +121,7 @@ class ActivityView(View):
         self._configure(config)
 
     def _configure(self, config: ModelConfig) -> None:
-        self._history = None
-        self._rows_drawn = -1
+        self._rows.forget()
         self.source_curve.setData(np.zeros(0), np.zeros(0))
         self.target_curve.setData(np.zeros(0), np.zeros(0))
         self.rates_extent.reset()
@@ -151,14 +149,11 @@ class ActivityView(View):
         self._draw_history(frame.history)
 
     def _draw_history(self, history: History) -> None:
-        if history is self._history and len(history.rows) == self._rows_drawn:
+        if not self._rows.news(history):
             return
-        self._history, self._rows_drawn = history, len(history.rows)
         table = history.table()
         # The first row has no interval to measure a rate over.
         t = table["t"][1:]
         self.source_curve.setData(t, table["rate_source"][1:])
         self.target_curve.setData(t, table["rate_target"][1:])
-        self.rates_extent.follow(
-            finite_max(t), 1.1 * finite_max(table["rate_source"][1:], table["rate_target"][1:])
-        )
+        self.rates_extent.cover(t, table["rate_source"][1:], table["rate_target"][1:])

@@ -9,9 +9,17 @@ import pyqtgraph as pg
 from numpy.typing import NDArray
 from PyQt6.QtWidgets import QCheckBox, QWidget
 
-from app.frame import Frame, History
+from app.frame import Frame
 from gui.context import ViewContext
-from gui.views._plots import COLOURS, add_legend, controls_row, set_title, setup_axes, view_layout
+from gui.views._plots import (
+    COLOURS,
+    HistoryWatch,
+    add_legend,
+    controls_row,
+    set_title,
+    setup_axes,
+    view_layout,
+)
 from gui.views.base import View
 from sim.config import ModelConfig
 from sim.events import FF, LAT
@@ -126,8 +134,7 @@ class EventsView(View):
             self.plots[code] = plot
             self.formed_curves[code] = self._step_curve(plot, "formed", COLOURS["formed"], (44, 160, 44, 60))
             self.removed_curves[code] = self._step_curve(plot, "removed", COLOURS["removed"], None)
-        self._history: History | None = None
-        self._events_drawn = -1
+        self._events = HistoryWatch(lambda history: history.total_events)
         self._autapses = True
         view_layout(self, self.graphics, controls_row(self.per_pair_box))
 
@@ -150,8 +157,7 @@ class EventsView(View):
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves; the next frame draws the new network's events."""
         super().reset(config)
-        self._history = None
-        self._events_drawn = -1
+        self._events.forget()
         self._autapses = config.connectivity.allow_autapses
         for curves in (self.formed_curves, self.removed_curves):
             for curve in curves.values():
@@ -161,9 +167,8 @@ class EventsView(View):
         """Redraw the curves when events arrived since the last draw."""
         history = frame.history
         self._autapses = frame.config.connectivity.allow_autapses
-        if history is self._history and history.total_events == self._events_drawn:
+        if not self._events.news(history):
             return
-        self._history, self._events_drawn = history, history.total_events
         edges = np.asarray(history.distance_edges, np.float64)
         per_pair = self.per_pair
         for index, (code, name) in enumerate(_PROJECTIONS):
@@ -182,5 +187,5 @@ class EventsView(View):
             plot.setLabel("left", "events per neuron pair" if per_pair else "events")
 
     def _on_per_pair_changed(self, checked: bool) -> None:
-        self._events_drawn = -1
+        self._events.forget()
         self.redraw()

@@ -9,15 +9,15 @@ import pyqtgraph as pg
 from numpy.typing import NDArray
 from PyQt6.QtWidgets import QWidget
 
-from app.frame import Frame, History
+from app.frame import Frame
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
+    HistoryWatch,
     ReferenceLine,
     SteadyExtent,
     add_legend,
-    finite_max,
     make_curve,
     setup_axes,
     view_layout,
@@ -108,8 +108,7 @@ class MapQualityView(View):
                 self.curves[column] = curve
                 self.references[column] = ReferenceLine(plot, COLOURS[colour])
             self.initial[metric] = ReferenceLine(plot, COLOURS["initial"])
-        self._history: History | None = None
-        self._rows_drawn = -1
+        self._rows = HistoryWatch()
         self._case: int | None = None
         self._case_shown = False
         view_layout(self, self.graphics)
@@ -117,8 +116,7 @@ class MapQualityView(View):
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves and show the reference values of the new configuration."""
         super().reset(config)
-        self._history = None
-        self._rows_drawn = -1
+        self._rows.forget()
         for curve in self.curves.values():
             curve.setData(np.zeros(0), np.zeros(0))
         for line in self.initial.values():
@@ -131,9 +129,8 @@ class MapQualityView(View):
         """Update the curves when the history has new rows, and the references if the case changed."""
         self._show_references(frame.config)
         history = frame.history
-        if history is self._history and len(history.rows) == self._rows_drawn:
+        if not self._rows.news(history):
             return
-        self._history, self._rows_drawn = history, len(history.rows)
         table = history.table()
         t = table["t"]
         for column, curve in self.curves.items():
@@ -147,7 +144,7 @@ class MapQualityView(View):
             values = [table[column] for column, _name, _colour in columns]
             lines = [self.references[column] for column, _name, _colour in columns] + [self.initial[metric]]
             marks = [line.value for line in lines if line.visible]
-            self.extents[metric].follow(finite_max(t), 1.1 * finite_max(*values, marks))
+            self.extents[metric].cover(t, *values, marks)
 
     def _show_references(self, config: ModelConfig) -> None:
         case = case_of(config)

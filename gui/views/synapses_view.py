@@ -16,9 +16,9 @@ from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
     GridImagePlot,
+    HistoryWatch,
     SteadyExtent,
     add_legend,
-    finite_max,
     make_curve,
     nice_ceiling,
     set_title,
@@ -226,8 +226,7 @@ class SynapsesView(View):
         )
         histogram.addItem(self.theory_curve)
         self._histogram_plot = histogram
-        self._history: History | None = None
-        self._rows_drawn = -1
+        self._rows = HistoryWatch()
         self._degree_max = 1.0
         self._s_max: int | None = None
         self._theory_label = "theory"
@@ -242,8 +241,7 @@ class SynapsesView(View):
         self._configure(config)
 
     def _configure(self, config: ModelConfig) -> None:
-        self._history = None
-        self._rows_drawn = -1
+        self._rows.forget()
         for curve in (
             self.ff_curve,
             self.lat_curve,
@@ -272,9 +270,8 @@ class SynapsesView(View):
         self._draw_in_degree(degree, frame.config.rewiring.enabled)
 
     def _draw_history(self, history: History) -> None:
-        if history is self._history and len(history.rows) == self._rows_drawn:
+        if not self._rows.news(history):
             return
-        self._history, self._rows_drawn = history, len(history.rows)
         table = history.table()
         t = table["t"]
         self.ff_curve.setData(t, table["ff_synapses"])
@@ -282,10 +279,8 @@ class SynapsesView(View):
         t_rate, formed, removed = turnover_rates(table)
         self.formed_curve.setData(t_rate, formed)
         self.removed_curve.setData(t_rate, removed)
-        self.totals_extent.follow(
-            finite_max(t), 1.1 * finite_max(table["ff_synapses"], table["lat_synapses"])
-        )
-        self.turnover_extent.follow(finite_max(t), 1.1 * finite_max(formed, removed))
+        self.totals_extent.cover(t, table["ff_synapses"], table["lat_synapses"])
+        self.turnover_extent.cover(t, formed, removed)
 
     def _draw_in_degree(self, degree: NDArray[np.int32], rewiring: bool) -> None:
         self.in_degree.set_values(degree)

@@ -263,35 +263,26 @@ def _centre_search(
 
     Every spread is ``sqrt(sum(x w d) / sum(x w))`` with each product formed
     as NumPy forms it, each sum taken in NumPy's pairwise order
-    (:func:`_pairwise_sum`) and each minimum found as ``numpy.argmin``
+    (:func:`_pairwise_dot`) and each minimum found as ``numpy.argmin``
     finds it, so the results equal a NumPy evaluation of the same formulas
     bit for bit.
     """
     length = moment.shape[0]
     offsets = cells.shape[0]
-    num_terms = np.empty(length, dtype=np.float64)
-    den_terms = np.empty(length, dtype=np.float64)
+    ones = np.ones(length, dtype=np.float64)
+    weighted = np.empty(length, dtype=np.float64)
     spread = np.empty(max(n, offsets), dtype=np.float64)
     for r in range(ext.shape[0]):
         x = ext[r]
         for p in range(n):
-            if length <= _PAIRWISE_BLOCK:  # the common case, without temporaries
-                num = _block_dot(x, p, moment, 0, length)
-                den = _block_dot(x, p, cell, 0, length)
-            else:
-                for j in range(length):
-                    num_terms[j] = x[p + j] * moment[j]
-                    den_terms[j] = x[p + j] * cell[j]
-                num = _pairwise_sum(num_terms)
-                den = _pairwise_sum(den_terms)
-            spread[p] = np.sqrt(num / den)
+            spread[p] = np.sqrt(_pairwise_dot(x, p, moment, length) / _pairwise_dot(x, p, cell, length))
         best = _first_argmin(spread, n)
         for i in range(offsets):
+            # NumPy forms (x w_f) d_f, so the weighted values are rounded before the second product
             for j in range(length):
-                weighted = x[best + j] * cells[i, j]
-                den_terms[j] = weighted
-                num_terms[j] = weighted * squared[i, j]
-            spread[i] = np.sqrt(_pairwise_sum(num_terms) / _pairwise_sum(den_terms))
+                weighted[j] = x[best + j] * cells[i, j]
+            num = _pairwise_dot(weighted, 0, squared[i], length)
+            spread[i] = np.sqrt(num / _pairwise_dot(weighted, 0, ones, length))
         k_best = _first_argmin(spread, offsets)
         sigma[r] = spread[k_best]
         raw[r] = best + (k_best - 5) / 10.0
@@ -338,34 +329,41 @@ def _block_dot(x: NDArray[np.float64], offset: int, w: NDArray[np.float64], star
 
 
 @numba.njit(cache=True, nogil=True)
-def _pairwise_sum(a: NDArray[np.float64]) -> float:
-    """``numpy.sum(a)`` in NumPy's own order: runs above 128 terms split in two (halves rounded to 8).
+def _pairwise_dot(x: NDArray[np.float64], offset: int, w: NDArray[np.float64], count: int) -> float:
+    """``numpy.sum(x[offset:offset + count] * w[:count])`` in NumPy's own summation order."""
+    if count <= _PAIRWISE_BLOCK:
+        return _block_dot(x, offset, w, 0, count)
+    return _long_pairwise_dot(x, offset, w, count)
+
+
+@numba.njit(cache=True, nogil=True)
+def _long_pairwise_dot(x: NDArray[np.float64], offset: int, w: NDArray[np.float64], count: int) -> float:
+    """:func:`_pairwise_dot` above 128 terms: NumPy splits the run in two (halves rounded to 8).
 
     The recursion runs on an explicit stack (Numba's cache does not keep
     recursive functions).
     """
-    ones = np.ones(min(a.size, _PAIRWISE_BLOCK), dtype=np.float64)
     starts = np.empty(64, dtype=np.int64)
     counts = np.empty(64, dtype=np.int64)
     combine = np.empty(64, dtype=np.bool_)
     values = np.empty(64, dtype=np.float64)
     top, held = 0, 0
-    starts[0], counts[0], combine[0] = 0, a.size, False
+    starts[0], counts[0], combine[0] = 0, count, False
     while top >= 0:
-        start, count, join = starts[top], counts[top], combine[top]
+        start, part, join = starts[top], counts[top], combine[top]
         top -= 1
         if join:
             held -= 1
             values[held - 1] = values[held - 1] + values[held]
-        elif count <= _PAIRWISE_BLOCK:
-            values[held] = _block_dot(a, start, ones, 0, count)  # a[start + i] * 1.0 == a[start + i]
+        elif part <= _PAIRWISE_BLOCK:
+            values[held] = _block_dot(x, offset, w, start, part)
             held += 1
         else:
-            half = count // 2
+            half = part // 2
             half -= half % 8
             # post-order: left, right, then their sum
-            starts[top + 1], counts[top + 1], combine[top + 1] = start, count, True
-            starts[top + 2], counts[top + 2], combine[top + 2] = start + half, count - half, False
+            starts[top + 1], counts[top + 1], combine[top + 1] = start, part, True
+            starts[top + 2], counts[top + 2], combine[top + 2] = start + half, part - half, False
             starts[top + 3], counts[top + 3], combine[top + 3] = start, half, False
             top += 3
     return values[0]
