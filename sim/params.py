@@ -46,8 +46,10 @@ from sim.philox import key_from_seed
     F_F_PEAK,
     F_STIM_INV_2S2,
     F_FLAT_RATE,
+    F_QUANTUM,
+    F_INV_QUANTUM,
     N_FLOAT_PARAMS,
-) = range(28)
+) = range(30)
 
 # --- integer parameters ---------------------------------------------------------------------------
 (
@@ -117,6 +119,8 @@ def kernel_params(cfg: ModelConfig, seed: int) -> tuple[NDArray[np.float64], NDA
     fp[F_F_PEAK] = stim.f_peak
     fp[F_STIM_INV_2S2] = 1.0 / (2.0 * stim.sigma**2)
     fp[F_FLAT_RATE] = stim.flat_rate
+    fp[F_QUANTUM] = delivery_quantum(stdp.g_max, con.col_capacity)
+    fp[F_INV_QUANTUM] = 1.0 / fp[F_QUANTUM]
 
     ip = np.zeros(N_INT_PARAMS, np.int64)
     side = cfg.side
@@ -141,6 +145,54 @@ def kernel_params(cfg: ModelConfig, seed: int) -> tuple[NDArray[np.float64], NDA
     ip[I_KEY1] = k1
     ip[I_MAX_ATTEMPTS] = math.floor(fp[F_ATTEMPTS]) + 1
     return fp, ip
+
+
+def delivery_quantum(g_max: float, col_capacity: int) -> float:
+    """Grid (a power of two) that synaptic input is rounded to as it is delivered.
+
+    A neuron receives at most ``2 col_capacity`` inputs in a step (FF and LAT),
+    each in [0, g_max], so the sum stays below ``2**24`` quanta. Sums of
+    multiples of the quantum below that bound are exact in float32 in any
+    order: the GPU's atomic additions give the same conductance as the CPU's
+    ordered loop, bit for bit. The rounding error is at most half a quantum
+    per input (below 1e-5 g_max for every allowed capacity).
+    """
+    bound = max(2.0 * col_capacity * g_max, 2.0**-100)
+    return 2.0 ** (math.ceil(math.log2(bound)) - 24)
+
+
+def stimulus_table(fp: NDArray[np.float64], ip: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Spike probability per step of a source neuron by its torus offset from the stimulus centre.
+
+    Entry ``dy * (tile // 2 + 1) + dx`` for offsets ``dx, dy`` in ``[0, tile // 2]``
+    (the flat rate everywhere for uncorrelated input). Every backend reads
+    this one host-computed table, so both draw spikes with identical
+    probabilities.
+    """
+    half = int(ip[I_TILE]) // 2
+    dt_s = fp[F_DT_MS] * 1e-3
+    if ip[I_CORRELATED] == 0:
+        rate = np.full((half + 1) ** 2, fp[F_FLAT_RATE])
+    else:
+        d = np.arange(half + 1, dtype=np.float64)
+        d2 = (d[:, None] ** 2 + d[None, :] ** 2).ravel()
+        rate = fp[F_F_BASE] + fp[F_F_PEAK] * np.exp(-d2 * fp[F_STIM_INV_2S2])
+    return (-np.expm1(-rate * dt_s)).astype(np.float32)
+
+
+def formation_table(fp: NDArray[np.float64], ip: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Formation probability ``p_form exp(-d^2 / 2 sigma_form^2)`` by integer squared torus distance.
+
+    Row 0 is FF, row 1 LAT; column ``d2`` for ``d2`` up to ``2 (side // 2)**2``.
+    Every backend reads this one host-computed table, so acceptance
+    decisions never depend on a device's ``exp``.
+    """
+    half = int(ip[I_SIDE]) // 2
+    d2 = np.arange(2 * half * half + 1, dtype=np.float64)
+    out = np.empty((2, d2.size), np.float64)
+    for row, base in enumerate((F_FF_P_FORM, F_LAT_P_FORM)):
+        out[row] = fp[base] * np.exp(-d2 * fp[base + 1])
+    return out
 
 
 def max_events_per_step(ip: NDArray[np.int64]) -> int:

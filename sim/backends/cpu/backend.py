@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from sim.backends.cpu import kernels
 from sim.events import EVENT_DTYPE
-from sim.params import max_events_per_step
+from sim.params import formation_table, max_events_per_step, stimulus_table
 from sim.state import S_STIM_DIRTY, NetworkState
 
 #: Event buffer rows (each row 40 bytes); the kernel returns to drain it when nearly full.
@@ -27,6 +27,8 @@ class CpuBackend:
         self._ip = np.zeros(0, np.int64)
         self._ev = np.zeros((0, 5), np.int64)
         self._ev_count = np.zeros(1, np.int64)
+        self._stim_table = np.zeros(1, np.float32)
+        self._form_table = np.zeros((2, 1), np.float64)
 
     def allocate(self, state: NetworkState, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
         """Take a copy of ``state`` and the parameters."""
@@ -37,6 +39,8 @@ class CpuBackend:
         """Replace the kernel parameters."""
         self._fp = np.array(fp, np.float64)
         self._ip = np.array(ip, np.int64)
+        self._stim_table = stimulus_table(self._fp, self._ip)
+        self._form_table = formation_table(self._fp, self._ip)
         rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
         if self._ev.shape[0] < rows:
             self._ev = np.zeros((rows, 5), np.int64)
@@ -69,6 +73,8 @@ class CpuBackend:
                     self._ev,
                     self._ev_count,
                     reserve,
+                    self._stim_table,
+                    self._form_table,
                 )
             )
             left -= done
@@ -83,10 +89,23 @@ class CpuBackend:
         st = self._require().copy()
         ev = np.zeros_like(self._ev)
         count = np.zeros(1, np.int64)
+        tables = (self._stim_table, self._form_table)
         kernels.run_steps(
-            np.int64(0), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count, np.int64(0)
+            np.int64(0),
+            self._fp,
+            self._ip,
+            st.istate,
+            st.neurons,
+            st.ff,
+            st.lat,
+            ev,
+            count,
+            np.int64(0),
+            *tables,
         )
-        kernels.rewire_only(np.int64(0), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count)
+        kernels.rewire_only(
+            np.int64(0), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count, self._form_table
+        )
 
     def _drain(self) -> NDArray[np.void]:
         c = int(self._ev_count[0])
@@ -115,7 +134,16 @@ class CpuBackend:
         count = np.zeros(1, np.int64)
         t0 = time.perf_counter()
         kernels.rewire_only(
-            np.int64(n_steps), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count
+            np.int64(n_steps),
+            self._fp,
+            self._ip,
+            st.istate,
+            st.neurons,
+            st.ff,
+            st.lat,
+            ev,
+            count,
+            self._form_table,
         )
         return time.perf_counter() - t0
 

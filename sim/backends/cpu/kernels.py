@@ -28,26 +28,22 @@ from sim.params import (
     F_A_MINUS,
     F_A_PLUS,
     F_ATTEMPTS,
-    F_DT_MS,
     F_DT_OVER_TAU_M,
     F_E_EX,
     F_E_INH,
-    F_F_BASE,
-    F_F_PEAK,
     F_FF_P_FORM,
-    F_FLAT_RATE,
     F_G_MAX,
+    F_INV_QUANTUM,
     F_LAT_P_FORM,
     F_POST_DECAY,
     F_PRE_DECAY,
-    F_STIM_INV_2S2,
+    F_QUANTUM,
     F_SYN_DECAY,
     F_THETA,
     F_V_RESET,
     F_V_REST,
     F_V_THRESH,
     I_AUTAPSES,
-    I_CORRELATED,
     I_KEY0,
     I_KEY1,
     I_LAT_INH,
@@ -120,18 +116,27 @@ EV_STEP, EV_PRE, EV_POST, EV_PROJ, EV_KIND = 0, 1, 2, 3, 4
 
 @njit(cache=True, nogil=True)
 def update_stimulus(
-    fp: np.ndarray, ip: np.ndarray, istate: np.ndarray, p_src: np.ndarray, cdf_src: np.ndarray, step: np.int64
+    ip: np.ndarray,
+    istate: np.ndarray,
+    table: np.ndarray,
+    p_src: np.ndarray,
+    cdf_src: np.ndarray,
+    step: np.int64,
 ) -> None:
-    """Draw a new stimulus location when its period is over; refresh spike probabilities."""
+    """Draw a new stimulus location when its period is over; refresh spike probabilities.
+
+    ``table`` holds the probability by torus offset from the stimulus centre
+    (:func:`sim.params.stimulus_table`).
+    """
     side = ip[I_SIDE]
     k0 = np.uint64(ip[I_KEY0])
     k1 = np.uint64(ip[I_KEY1])
+    tile = ip[I_TILE]
     if step >= istate[S_STIM_NEXT]:
         idx = istate[S_STIM_INDEX]
         r0, r1, _r2, _r3 = philox_nb(
             np.uint64(idx) & MASK32, counter_word1(PURPOSE_STIMULUS, idx), np.uint64(0), np.uint64(0), k0, k1
         )
-        tile = ip[I_TILE]
         istate[S_STIM_X] = below_nb(r0, tile)
         istate[S_STIM_Y] = below_nb(r1, tile)
         istate[S_STIM_INDEX] = idx + 1
@@ -140,27 +145,15 @@ def update_stimulus(
     if istate[S_STIM_DIRTY] == 0:
         return
     istate[S_STIM_DIRTY] = 0
-    n = ip[I_N]
-    dt_s = fp[F_DT_MS] * 1e-3
-    if ip[I_CORRELATED] == 0:
-        p = np.float32(-math.expm1(-fp[F_FLAT_RATE] * dt_s))
-        for i in range(n):
-            p_src[i] = p
-        _block_cdf(p_src, cdf_src)
-        return
-    tile = ip[I_TILE]
     sx = istate[S_STIM_X]
     sy = istate[S_STIM_Y]
-    f_base = fp[F_F_BASE]
-    f_peak = fp[F_F_PEAK]
-    inv_2s2 = fp[F_STIM_INV_2S2]
-    for i in range(n):
+    width = tile // 2 + 1
+    for i in range(ip[I_N]):
         dx = abs((i % side) % tile - sx)
         dy = abs((i // side) % tile - sy)
         dx = min(dx, tile - dx)
         dy = min(dy, tile - dy)
-        rate = f_base + f_peak * math.exp(-np.float64(dx * dx + dy * dy) * inv_2s2)
-        p_src[i] = np.float32(-math.expm1(-rate * dt_s))
+        p_src[i] = table[dy * width + dx]
     _block_cdf(p_src, cdf_src)
 
 
@@ -358,6 +351,12 @@ def clear_fired(nrn: NeuronArrays, nt: np.int64) -> None:
         nrn.fired[nrn.spk_tgt[b]] = False
 
 
+@njit(inline="always", cache=True, nogil=True)
+def quantise(w: np.float32, q: np.float32, inv_q: np.float32) -> np.float32:
+    """``w`` rounded to the delivery grid (see :func:`sim.params.delivery_quantum`); exact in float32."""
+    return np.float32(np.rint(w * inv_q)) * q
+
+
 @njit(cache=True, nogil=True)
 def propagate_stdp(
     fp: np.ndarray,
@@ -370,7 +369,8 @@ def propagate_stdp(
 ) -> None:
     """Deliver this step's spikes into next step's input; STDP; then add the spikes to the traces.
 
-    Traces read here exclude this step's spikes, so a pre and a post spike in
+    Input is rounded to the delivery grid, which makes its sum independent of
+    the order of the additions. Traces read here exclude this step's spikes, so a pre and a post spike in
     the same step change nothing. A synapse whose pre and post neurons both
     spiked in this step receives its depression and its potentiation before
     being clipped to [0, g_max] once, so the result does not depend on which
@@ -380,6 +380,8 @@ def propagate_stdp(
     a_plus = np.float32(fp[F_A_PLUS])
     a_minus = np.float32(fp[F_A_MINUS])
     g_max = np.float32(fp[F_G_MAX])
+    q = np.float32(fp[F_QUANTUM])
+    inv_q = np.float32(fp[F_INV_QUANTUM])
     zero = np.float32(0.0)
     y = nrn.y_tgt
     fired = nrn.fired
@@ -391,7 +393,7 @@ def propagate_stdp(
         for s in range(base, base + ff.row_len[i]):
             j = ff.post[s]
             w = ff.weight[s]
-            nrn.pend_ex[j] += w
+            nrn.pend_ex[j] += quantise(w, q, inv_q)
             if stdp:
                 w -= a_minus * y[j]
                 # Clipped below once all of this step's changes are in (see the docstring).
@@ -405,7 +407,7 @@ def propagate_stdp(
         for s in range(base, base + lat.row_len[i]):
             j = lat.post[s]
             w = lat.weight[s]
-            pend[j] += w
+            pend[j] += quantise(w, q, inv_q)
             if stdp:
                 w -= a_minus * y[j]
                 lat.weight[s] = w if (w > zero or fired[j]) else zero
@@ -488,6 +490,7 @@ def rewire_slot(
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
+    form_table: np.ndarray,
 ) -> None:
     """Bamford's scheme: each attempt picks a target neuron and one of its s_max slots.
 
@@ -557,9 +560,7 @@ def rewire_slot(
                 proj = 1
         if proj == 1 and not autapses and pre == j:
             continue
-        base = F_FF_P_FORM if proj == 0 else F_LAT_P_FORM
-        p = fp[base] * math.exp(-torus_d2(pre, j, side) * fp[base + 1])
-        if uniform_nb(r3) < p:
+        if uniform_nb(r3) < form_table[proj, np.int64(torus_d2(pre, j, side))]:
             table = ff if proj == 0 else lat
             if add_synapse(table, pre, j, g_max) and record:
                 _record(ev, ev_count, step, pre, j, proj, 1)
@@ -624,6 +625,7 @@ def rewire_pair(
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
+    form_table: np.ndarray,
 ) -> None:
     """GeNN-study scheme: per projection, distinct random (pre, post) pairs.
 
@@ -657,7 +659,7 @@ def rewire_pair(
                     if record:
                         _record(ev, ev_count, step, pre, post, proj, 0)
             else:
-                p = fp[base] * math.exp(-torus_d2(pre, post, side) * fp[base + 1])
+                p = form_table[proj, np.int64(torus_d2(pre, post, side))]
                 if u < p and add_synapse(table, pre, post, g_max) and record:
                     _record(ev, ev_count, step, pre, post, proj, 1)
 
@@ -673,12 +675,13 @@ def rewire(
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
+    form_table: np.ndarray,
 ) -> None:
     """One rewiring call of the configured scheme."""
     if ip[I_SCHEME] == SCHEME_SLOT:
-        rewire_slot(fp, ip, istate, nrn, ff, lat, step, ev, ev_count)
+        rewire_slot(fp, ip, istate, nrn, ff, lat, step, ev, ev_count, form_table)
     else:
-        rewire_pair(fp, ip, istate, ff, lat, step, ev, ev_count)
+        rewire_pair(fp, ip, istate, ff, lat, step, ev, ev_count, form_table)
 
 
 @njit(cache=True, nogil=True)
@@ -693,6 +696,8 @@ def run_steps(
     ev: np.ndarray,
     ev_count: np.ndarray,
     ev_reserve: np.int64,
+    stim_table: np.ndarray,
+    form_table: np.ndarray,
 ) -> np.int64:
     """Advance up to ``n_steps`` steps; returns the number done.
 
@@ -708,13 +713,13 @@ def run_steps(
         if ev_count[0] + ev_reserve > ev_cap:
             break
         step = istate[S_STEP]
-        update_stimulus(fp, ip, istate, nrn.p_src, nrn.cdf_src, step)
+        update_stimulus(ip, istate, stim_table, nrn.p_src, nrn.cdf_src, step)
         ns = source_spikes(ip, istate, nrn, step)
         nt = neuron_update(fp, ip, istate, nrn)
         propagate_stdp(fp, ip, nrn, ff, lat, ns, nt)
         clear_fired(nrn, nt)
         if rewire_on and (step + 1) % every == 0:
-            rewire(fp, ip, istate, nrn, ff, lat, step, ev, ev_count)
+            rewire(fp, ip, istate, nrn, ff, lat, step, ev, ev_count, form_table)
         istate[S_STEP] = step + 1
         done += 1
     return done
@@ -731,6 +736,7 @@ def rewire_only(
     lat: TableArrays,
     ev: np.ndarray,
     ev_count: np.ndarray,
+    form_table: np.ndarray,
 ) -> np.int64:
     """Run just the rewiring calls that ``n_steps`` steps would make (for timing its share)."""
     every = ip[I_REWIRE_EVERY]
@@ -740,7 +746,7 @@ def rewire_only(
         if (step + 1) % every == 0:
             if ev_count[0] + 2 * ip[I_MAX_ATTEMPTS] + 2 > ev.shape[0]:
                 ev_count[0] = 0
-            rewire(fp, ip, istate, nrn, ff, lat, step, ev, ev_count)
+            rewire(fp, ip, istate, nrn, ff, lat, step, ev, ev_count, form_table)
         istate[S_STEP] = step + 1
         done += 1
     return done
