@@ -291,6 +291,8 @@ class SimController:
             self._engine = self._factory(config, backend, seed)
             self._pending_config = self._engine.config
             self._set_state(SimState.IDLE)
+            if self._engine.backend_note:
+                self._report("info", f"running on {self._engine.backend_name}: {self._engine.backend_note}")
             self._publish()
         except Exception as exc:
             self._report("fault", f"could not build the network: {exc}")
@@ -438,7 +440,8 @@ class SimController:
             seed = self._pending_config.run.seed
         new = self._factory(config, backend, seed)  # on failure the old network stays
         self._replace_engine(new, backend)
-        self._report("info", f"built '{config.name}' on {new.backend_name} (seed {new.seed})", cmd)
+        note = f"; {new.backend_note}" if new.backend_note else ""
+        self._report("info", f"built '{config.name}' on {new.backend_name} (seed {new.seed}){note}", cmd)
 
     def _load_checkpoint(self, cmd: LoadCheckpoint) -> None:
         if cmd.rebuild or self._engine is None:

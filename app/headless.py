@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,9 @@ def run_headless(
         recorder.record(eng.snapshot())
         record_steps = max(1, eng.steps_for(config.run.record_interval))
         total_steps = eng.steps_for(duration)
+        backend_note = eng.backend_note
+        if backend_note and progress:
+            print(f"backend: {backend_note}", file=sys.stderr)
         bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress)
         sim_wall = 0.0
         done = 0
@@ -265,6 +269,7 @@ def run_headless(
         "config": config.to_dict(),
         "seed": seed_used,
         "backend": backend_used,
+        "backend_note": backend_note,
         "duration_s": duration,
         "t_start_s": float(metrics["t"][0]),
         "resumed_from": str(resume) if resume is not None else None,

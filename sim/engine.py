@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.backends import create_backend
+from sim.backends import auto_choice, create_backend
 from sim.backends.base import Backend
 from sim.build import build_state
 from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint
 from sim.config import ModelConfig, iter_params, param_spec
-from sim.errors import CheckpointError, ConfigError, EngineClosedError
+from sim.errors import CheckpointError, ConfigError, EngineClosedError, RewireLabError
 from sim.events import EVENT_DTYPE
 from sim.params import kernel_params
 from sim.snapshot import Snapshot, make_snapshot
@@ -33,6 +33,12 @@ from sim.state import S_ATTEMPTS_FF, S_ATTEMPTS_LAT, NetworkState
 
 #: Steps per backend call when running for a duration (keeps callbacks responsive).
 DEFAULT_CHUNK_STEPS = 10_000
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (the type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def structural_differences(a: ModelConfig, b: ModelConfig) -> list[str]:
@@ -71,6 +77,8 @@ class Engine:
         self._wall = 0.0
         self._wall_steps = 0
         self._last_rtf: float | None = None
+        #: Why this backend runs the network when ``auto`` chose it (or fell back); None otherwise.
+        self.backend_note: str | None = None
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -82,14 +90,37 @@ class Engine:
         seed = config.run.seed if seed is None else int(seed)
         if not 0 <= seed < 2**64:
             raise ConfigError(f"must be in [0, 2**64), got {seed}", path="seed")
-        be = create_backend(backend)
-        return cls(config, seed, be, build_state(config, seed))
+        return cls._on_backend(backend, config, seed, build_state(config, seed), None)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, backend: str = "auto") -> Engine:
-        """Continue the run saved in checkpoint ``path`` on ``backend``."""
+        """Continue the run saved in checkpoint ``path`` on ``backend`` (from either backend)."""
         ckpt = load_checkpoint(path)
-        return cls(ckpt.config, ckpt.seed, create_backend(backend), ckpt.state, ckpt.events)
+        return cls._on_backend(backend, ckpt.config, ckpt.seed, ckpt.state, ckpt.events)
+
+    @classmethod
+    def _on_backend(
+        cls,
+        backend: str,
+        config: ModelConfig,
+        seed: int,
+        state: NetworkState,
+        events: NDArray[np.void] | None,
+    ) -> Engine:
+        """An engine on ``backend``; ``auto`` falls back to the CPU when the GPU fails to start."""
+        if backend != "auto":
+            return cls(config, seed, create_backend(backend), state, events)
+        name, why = auto_choice()
+        try:
+            eng = cls(config, seed, create_backend(name), state, events)
+        except (RewireLabError, MemoryError) as exc:
+            if name == "cpu":
+                raise
+            eng = cls(config, seed, create_backend("cpu"), state, events)
+            eng.backend_note = f"'{name}' failed to start, running on 'cpu': {first_line(exc)}"
+            return eng
+        eng.backend_note = why
+        return eng
 
     # -- properties -------------------------------------------------------------------------------
     @property

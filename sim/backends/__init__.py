@@ -22,7 +22,29 @@ def _cuda_reason() -> str | None:
     return cuda.unavailable_reason()
 
 
+def _cpu_create() -> Backend:
+    from sim.backends.cpu import CpuBackend
+
+    return CpuBackend()
+
+
+def _cuda_create() -> Backend:
+    from sim.backends import cuda
+
+    return cuda.create()
+
+
 _REASONS: dict[str, Callable[[], str | None]] = {"cpu": _cpu_reason, "cuda": _cuda_reason}
+_FACTORIES: dict[str, Callable[[], Backend]] = {"cpu": _cpu_create, "cuda": _cuda_create}
+
+
+def register_backend(name: str, factory: Callable[[], Backend], reason: Callable[[], str | None]) -> None:
+    """Make ``name`` usable in :func:`create_backend` (extra backends: test doubles, plug-ins).
+
+    Registered backends are never chosen by ``auto``.
+    """
+    _REASONS[name] = reason
+    _FACTORIES[name] = factory
 
 
 def unavailable_reason(name: str) -> str | None:
@@ -33,17 +55,28 @@ def unavailable_reason(name: str) -> str | None:
 
 
 def available_backends() -> dict[str, str | None]:
-    """Every backend with None when available, else the reason it is not."""
+    """Every built-in backend with None when available, else the reason it is not."""
     return {name: unavailable_reason(name) for name in BACKEND_NAMES}
+
+
+def auto_choice() -> tuple[str, str]:
+    """The backend ``auto`` picks, and a sentence saying why (naming what ruled out a better one)."""
+    skipped: list[str] = []
+    for candidate in BACKEND_NAMES:
+        reason = unavailable_reason(candidate)
+        if reason is None:
+            why = f"auto picked '{candidate}'"
+            if skipped:
+                why += " because " + "; ".join(skipped)
+            return candidate, why
+        skipped.append(f"'{candidate}' is unavailable: {reason}")
+    raise BackendUnavailableError("no backend is available: " + "; ".join(skipped))  # pragma: no cover
 
 
 def resolve_backend_name(name: str) -> str:
     """Turn ``auto`` into the best available backend; check an explicit one is usable."""
     if name == "auto":
-        for candidate in BACKEND_NAMES:
-            if unavailable_reason(candidate) is None:
-                return candidate
-        raise BackendUnavailableError("no backend is available")  # pragma: no cover - the CPU always is
+        return auto_choice()[0]
     reason = unavailable_reason(name)
     if reason is not None:
         raise BackendUnavailableError(f"backend '{name}' is unavailable: {reason}")
@@ -52,11 +85,4 @@ def resolve_backend_name(name: str) -> str:
 
 def create_backend(name: str = "auto") -> Backend:
     """A new backend instance (``auto`` picks the best available)."""
-    resolved = resolve_backend_name(name)
-    if resolved == "cpu":
-        from sim.backends.cpu import CpuBackend
-
-        return CpuBackend()
-    from sim.backends import cuda
-
-    return cuda.create()  # pragma: no cover - needs a GPU
+    return _FACTORIES[resolve_backend_name(name)]()

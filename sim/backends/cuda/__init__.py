@@ -1,32 +1,24 @@
-"""The CUDA backend (CuPy RawKernels).
+"""The CUDA backend (CuPy RawKernels over GeNN-style ragged connectivity).
 
-This package is the only place that imports cupy, and only lazily, so that a
-machine without a GPU imports everything else cleanly.
+Only :mod:`sim.backends.cuda.device` imports cupy, and only when a device is
+created, so a machine without a GPU or without CuPy imports everything else
+cleanly.
 """
 
 from __future__ import annotations
 
-import importlib.util
-
 from sim.backends.base import Backend
-from sim.errors import BackendUnavailableError
+from sim.backends.cuda.device import cuda_unavailable_reason
 
 
 def unavailable_reason() -> str | None:
     """Why the CUDA backend cannot run here, or None when it can."""
-    if importlib.util.find_spec("cupy") is None:
-        return "CuPy is not installed (pip install 'rewire-lab[cuda]')"
-    try:
-        import cupy
-
-        if not cupy.is_available():
-            return "CuPy sees no usable CUDA device"
-    except Exception as exc:  # CuPy raises many kinds of errors when the driver is missing
-        return f"CuPy cannot reach a CUDA device ({type(exc).__name__}: {exc})"
-    return "the CUDA kernels are not part of this release yet"
+    return cuda_unavailable_reason()
 
 
 def create() -> Backend:
-    """A CUDA backend instance."""
-    reason = unavailable_reason()
-    raise BackendUnavailableError(f"backend 'cuda' is unavailable: {reason}")
+    """A CUDA backend on the first GPU (raises BackendUnavailableError when there is none)."""
+    from sim.backends.cuda.backend import CudaBackend
+    from sim.backends.cuda.device import CupyDevice
+
+    return CudaBackend(CupyDevice())

@@ -80,6 +80,9 @@ class Device(Protocol):
     def upload(self, dst: Any, host: NDArray[Any]) -> None:
         """Overwrite device array ``dst`` with ``host`` (same size and dtype)."""
 
+    def address(self, arr: Any) -> int:
+        """The device address of array ``arr`` (for the kernels' pointer table)."""
+
     def to_host(self, src: Any) -> NDArray[Any]:
         """A host copy of a device array (waits for the work that writes it)."""
 
@@ -234,6 +237,10 @@ class CupyDevice:
         dst.set(src, stream=self._stream)
         self._stream.synchronize()
 
+    def address(self, arr: Any) -> int:
+        """Device address of ``arr``."""
+        return int(arr.data.ptr)
+
     def to_host(self, src: Any) -> NDArray[Any]:
         """A host copy of ``src`` after the queued work."""
         out: NDArray[Any] = src.get(stream=self._stream)
@@ -277,12 +284,6 @@ class CupyDevice:
         self._stream.synchronize()
         self._modules.clear()
         self._cp.get_default_memory_pool().free_all_blocks()
-
-
-def first_error_line(exc: BaseException) -> str:
-    """The first line of an exception's message (for one-line status reports)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 DeviceFactory = Callable[[], Device]

@@ -1,0 +1,336 @@
+"""The CUDA backend: the model of MODEL.md in CuPy RawKernels over GeNN-style ragged tables.
+
+All kernels live in ``kernels.cu`` and the headers beside it and are compiled
+once, as one module, when the backend allocates its first network (on the
+thread that owns the engine: the simulation thread in the app).
+
+Two ways to run steps, chosen by network size (``mode="auto"``):
+
+* ``block``: networks of at most :data:`BLOCK_MODE_MAX_NEURONS` neurons per
+  layer run many whole steps per launch of ``run_steps``, one thread block
+  with barriers between the phases: one launch per :meth:`advance` chunk
+  instead of seven per step.
+* ``grid``: larger networks run each phase as a kernel over the whole GPU,
+  seven launches per step, replayed from a CUDA graph of
+  :data:`GRAPH_STEPS` steps.
+
+In both, launch shapes are fixed and every count (spikes, attempts, events)
+stays in device memory: the host waits only at the end of an
+:meth:`advance` call, to collect the rewiring events.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.backends.cuda.device import Device, Graph, Kernel
+from sim.backends.cuda.layout import DEVICE_NEURON_FIELDS, SLOT_INDEX, SLOTS
+from sim.events import EVENT_DTYPE
+from sim.params import (
+    I_MAX_ATTEMPTS,
+    I_N,
+    I_REWIRE_EVERY,
+    formation_table,
+    max_events_per_step,
+    stimulus_table,
+)
+from sim.state import S_STIM_DIRTY, NetworkState, NeuronArrays
+from sim.synapses import TableArrays
+
+SOURCE_DIR = Path(__file__).resolve().parent
+#: Kernels of the module, in the order a grid-mode step launches them (then the others).
+STEP_KERNELS: tuple[str, ...] = (
+    "source_spikes",
+    "neuron_update",
+    "compact_spikes",
+    "propagate_stdp",
+    "potentiate",
+    "update_traces",
+    "rewire",
+)
+KERNELS: tuple[str, ...] = (*STEP_KERNELS, "rewire_only", "run_steps")
+#: NVRTC options: no fused multiply-add, so every float operation rounds as on the CPU.
+COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false", f"-I{SOURCE_DIR}")
+#: Largest network (neurons per layer) that runs in one block.
+BLOCK_MODE_MAX_NEURONS = 4096
+BLOCK_THREADS = 1024
+GRID_THREADS = 256
+#: Steps per captured CUDA graph in grid mode.
+GRAPH_STEPS = 100
+#: Rows of the event buffer (each 40 bytes) at least.
+EVENT_BUFFER_ROWS = 1 << 16
+
+
+def module_source() -> str:
+    """The CUDA source of the module: every kernel file, by include."""
+    return '#include "kernels.cu"\n'
+
+
+def _pow2_at_least(n: int) -> int:
+    size = 16
+    while size < n:
+        size *= 2
+    return size
+
+
+class CudaBackend:
+    """Runs the model on a GPU through a :class:`~sim.backends.cuda.device.Device`.
+
+    ``mode`` is ``"auto"``, ``"block"`` or ``"grid"``; ``graphs`` turns CUDA
+    graphs on or off in grid mode.
+    """
+
+    name = "cuda"
+
+    def __init__(self, device: Device, *, mode: str = "auto", graphs: bool = True) -> None:
+        if mode not in ("auto", "block", "grid"):
+            raise ValueError(f"mode must be 'auto', 'block' or 'grid', got {mode!r}")
+        self._dev = device
+        self._mode_request = mode
+        self._use_graphs = graphs
+        self._kernels: dict[str, Kernel] = {}
+        self._arrays: dict[str, Any] = {}
+        self._ptrs: Any = None
+        self._graph: Graph | None = None
+        self._done: Any = None
+        self._n = 0
+        self._mode = "grid"
+        self._fp = np.zeros(0)
+        self._ip = np.zeros(0, np.int64)
+        self._pending_events: list[NDArray[np.void]] = []
+
+    # -- set-up -----------------------------------------------------------------------------------
+    @property
+    def device(self) -> Device:
+        """The device the backend runs on."""
+        return self._dev
+
+    @property
+    def mode(self) -> str:
+        """``"block"`` or ``"grid"``: how steps run for the allocated network."""
+        return self._mode
+
+    def _compile(self) -> None:
+        if not self._kernels:
+            self._kernels = self._dev.compile(module_source(), COMPILE_OPTIONS, KERNELS)
+
+    def allocate(self, state: NetworkState, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
+        """Copy ``state`` to the device and set the parameters."""
+        self._compile()
+        n = state.neurons.v.shape[0]
+        if n % 32:
+            raise ValueError(f"the CUDA backend needs a multiple of 32 neurons per layer, got {n}")
+        self._n = n
+        self._mode = self._mode_request
+        if self._mode == "auto":
+            self._mode = "block" if n <= BLOCK_MODE_MAX_NEURONS else "grid"
+        self._graph = None
+        arrays: dict[str, Any] = {}
+        arrays["fp"] = self._dev.zeros(len(fp), np.float64)
+        arrays["ip"] = self._dev.zeros(len(ip), np.int64)
+        arrays["istate"] = self._dev.to_device(state.istate)
+        for field in DEVICE_NEURON_FIELDS:
+            arrays[f"neurons.{field}"] = self._dev.to_device(self._device_form(getattr(state.neurons, field)))
+        for group, table in (("ff", state.ff), ("lat", state.lat)):
+            for field in TableArrays._fields:
+                arrays[f"{group}.{field}"] = self._dev.to_device(getattr(table, field))
+        arrays["src_mask"] = self._dev.zeros(n // 32, np.uint32)
+        arrays["tgt_mask"] = self._dev.zeros(n // 32, np.uint32)
+        arrays["ev_count"] = self._dev.zeros(1, np.uint64)
+        arrays["ev_cap"] = self._dev.zeros(1, np.int64)
+        self._arrays = arrays
+        self._done = self._dev.zeros(1, np.int64)
+        self._ptrs = self._dev.zeros(len(SLOTS), np.uint64)
+        self.set_params(fp, ip)
+
+    @staticmethod
+    def _device_form(a: NDArray[Any]) -> NDArray[Any]:
+        return a.view(np.uint8) if a.dtype == np.bool_ else a
+
+    def set_params(self, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
+        """Replace the parameters and the tables derived from them; refresh the stimulus at the next step."""
+        self._fp = np.array(fp, np.float64)
+        self._ip = np.array(ip, np.int64)
+        if not self._arrays:
+            return
+        dev, arrays = self._dev, self._arrays
+        dev.upload(arrays["fp"], self._fp)
+        dev.upload(arrays["ip"], self._ip)
+        arrays["stim_table"] = dev.to_device(stimulus_table(self._fp, self._ip))
+        arrays["form_table"] = dev.to_device(formation_table(self._fp, self._ip).ravel())
+        max_a = int(self._ip[I_MAX_ATTEMPTS])
+        if "pair_keys" not in arrays or arrays["pair_keys"].size < max_a:
+            arrays["pair_keys"] = dev.zeros(max_a, np.int64)
+            arrays["pair_accept"] = dev.zeros(max_a, np.float32)
+            arrays["pair_tmp_keys"] = dev.zeros(max_a, np.int64)
+            arrays["pair_tmp_accept"] = dev.zeros(max_a, np.float32)
+            arrays["pair_hash"] = dev.zeros(_pow2_at_least(2 * max_a), np.int64)
+        rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
+        if "ev" not in arrays or arrays["ev"].size < rows * 5:
+            if "ev" in arrays:
+                self._drain()  # keep the events recorded so far
+            arrays["ev"] = dev.zeros(rows * 5, np.int64)
+            dev.upload(arrays["ev_cap"], np.array([rows], np.int64))
+        istate = dev.to_host(arrays["istate"])
+        istate[S_STIM_DIRTY] = 1
+        dev.upload(arrays["istate"], istate)
+        self._write_pointer_table()
+
+    def _write_pointer_table(self) -> None:
+        addresses = np.zeros(len(SLOTS), np.uint64)
+        for name, index in SLOT_INDEX.items():
+            addresses[index] = self._dev.address(self._arrays[name])
+        self._dev.upload(self._ptrs, addresses)
+
+    def warm_up(self) -> None:
+        """Compile and load every kernel now (done in :meth:`allocate`); run a zero-step call of each path."""
+        self._compile()
+        if self._arrays:
+            self._kernels["run_steps"]((1,), (32,), (self._ptrs, np.int64(0), np.int64(0), self._done))
+            self._kernels["rewire_only"]((1,), (1,), (self._ptrs, np.int64(0)))
+            self._dev.synchronize()
+
+    # -- running ----------------------------------------------------------------------------------
+    def _reserve(self) -> int:
+        return max_events_per_step(self._ip)
+
+    def _steps_per_drain(self) -> int:
+        """Steps after which the event buffer must be drained (it cannot overflow before)."""
+        rows = int(self._arrays["ev"].size // 5)
+        calls = max(1, rows // self._reserve() - 1)
+        return calls * int(self._ip[I_REWIRE_EVERY])
+
+    def _launch_step(self) -> None:
+        n = self._n
+        k = self._kernels
+        args = (self._ptrs,)
+        poisson_blocks = n // 32
+        k["source_spikes"](((poisson_blocks + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
+        k["neuron_update"](((n + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
+        k["compact_spikes"]((1,), (min(BLOCK_THREADS, max(32, n // 32)),), args)
+        # One warp per spike, grid-stride: a warp for every 8 neurons covers a step's spikes.
+        warps_blocks = max(1, min(n // 64, 1024))
+        k["propagate_stdp"]((warps_blocks,), (GRID_THREADS,), args)
+        k["potentiate"]((warps_blocks,), (GRID_THREADS,), args)
+        k["update_traces"](((2 * n + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
+        k["rewire"]((1,), (1,), args)
+
+    def _launch_graph_steps(self) -> None:
+        for _ in range(GRAPH_STEPS):
+            self._launch_step()
+
+    def _run_grid(self, n_steps: int) -> None:
+        if self._use_graphs and n_steps >= GRAPH_STEPS:
+            if self._graph is None:
+                self._graph = self._dev.capture(self._launch_graph_steps)
+            for _ in range(n_steps // GRAPH_STEPS):
+                self._graph.launch()
+            n_steps %= GRAPH_STEPS
+        for _ in range(n_steps):
+            self._launch_step()
+
+    def advance(self, n_steps: int) -> NDArray[np.void]:
+        """Advance ``n_steps`` steps; returns their rewiring events (waits for the device once per chunk)."""
+        if not self._arrays:
+            raise RuntimeError("the CUDA backend has no network allocated")
+        left = int(n_steps)
+        reserve = self._reserve()
+        while left > 0:
+            if self._mode == "block":
+                threads = min(BLOCK_THREADS, max(256, self._n // 4))
+                self._kernels["run_steps"](
+                    (1,), (threads,), (self._ptrs, np.int64(left), np.int64(reserve), self._done)
+                )
+                done = int(self._dev.to_host(self._done)[0])
+            else:
+                done = min(left, self._steps_per_drain())
+                self._run_grid(done)
+            left -= done
+            self._drain()
+        events = self._pending_events
+        self._pending_events = []
+        if not events:
+            return np.zeros(0, EVENT_DTYPE)
+        return events[0] if len(events) == 1 else np.concatenate(events)
+
+    def _drain(self) -> None:
+        count = int(self._dev.to_host(self._arrays["ev_count"])[0])
+        if count == 0:
+            return
+        rows = int(self._arrays["ev"].size // 5)
+        if count > rows:
+            raise RuntimeError(f"the CUDA event buffer overflowed ({count} events for {rows} rows)")
+        ev = self._dev.to_host(self._arrays["ev"]).reshape(-1, 5)[:count]
+        out = np.empty(count, EVENT_DTYPE)
+        for col, name in enumerate(("step", "pre", "post", "projection", "kind")):
+            out[name] = ev[:, col]
+        self._pending_events.append(out)
+        self._dev.upload(self._arrays["ev_count"], np.zeros(1, np.uint64))
+
+    # -- host copies ------------------------------------------------------------------------------
+    def pull_state(self) -> NetworkState:
+        """A host copy of the whole state: every array queued into pinned memory, one wait."""
+        dev, arrays = self._dev, self._arrays
+        names = ["istate", *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS)]
+        names += [f"{g}.{f}" for g in ("ff", "lat") for f in TableArrays._fields]
+        buffers = {}
+        for name in names:
+            buf = dev.pinned(arrays[name].size, arrays[name].dtype)
+            dev.copy_async(arrays[name], buf)
+            buffers[name] = buf
+        dev.record().synchronize()
+        n = self._n
+        neurons = {f: np.array(buffers[f"neurons.{f}"]) for f in DEVICE_NEURON_FIELDS}
+        neurons["fired"] = neurons["fired"].view(np.bool_)
+        neurons["fac"] = np.zeros(n, np.float32)
+        neurons["bits"] = np.zeros(n, np.int32)
+        tables = [
+            TableArrays(*(np.array(buffers[f"{g}.{f}"]) for f in TableArrays._fields)) for g in ("ff", "lat")
+        ]
+        return NetworkState(NeuronArrays(**neurons), tables[0], tables[1], np.array(buffers["istate"]))
+
+    def push_state(self, state: NetworkState) -> None:
+        """Replace the device state by ``state`` (same layout)."""
+        dev, arrays = self._dev, self._arrays
+        if state.neurons.v.shape[0] != self._n:
+            raise ValueError("the state does not match the allocated network")
+        dev.upload(arrays["istate"], state.istate)
+        for field in DEVICE_NEURON_FIELDS:
+            dev.upload(arrays[f"neurons.{field}"], self._device_form(getattr(state.neurons, field)))
+        for group, table in (("ff", state.ff), ("lat", state.lat)):
+            for field in TableArrays._fields:
+                dev.upload(arrays[f"{group}.{field}"], getattr(table, field))
+        dev.upload(arrays["src_mask"], np.zeros(self._n // 32, np.uint32))
+        dev.upload(arrays["tgt_mask"], np.zeros(self._n // 32, np.uint32))
+
+    def time_rewiring(self, n_steps: int) -> float:
+        """Wall seconds of the rewiring calls of ``n_steps`` steps; the state is restored afterwards."""
+        saved = self.pull_state()
+        self._drain()
+        pending = self._pending_events
+        self._dev.synchronize()
+        t0 = time.perf_counter()
+        self._kernels["rewire_only"]((1,), (1,), (self._ptrs, np.int64(n_steps)))
+        self._dev.synchronize()
+        wall = time.perf_counter() - t0
+        self.push_state(saved)
+        self._dev.upload(self._arrays["ev_count"], np.zeros(1, np.uint64))
+        self._pending_events = pending
+        return wall
+
+    def close(self) -> None:
+        """Release device memory."""
+        self._graph = None
+        self._arrays = {}
+        self._ptrs = None
+        self._dev.close()
+
+    @property
+    def neurons_per_layer(self) -> int:
+        """Neurons per layer of the allocated network."""
+        return int(self._ip[I_N]) if self._ip.size else 0

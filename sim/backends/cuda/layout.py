@@ -1,0 +1,46 @@
+"""Where every device array of the CUDA backend sits in the kernels' pointer table.
+
+The kernels reach all arrays through one device array of addresses, indexed
+by the ``Slot`` enum of ``net.cuh``; :data:`SLOTS` lists the same names in the
+same order (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from sim.state import NeuronArrays
+from sim.synapses import TableArrays
+
+#: Neuron arrays the kernels use (NeuronArrays' scratch fields ``fac`` and ``bits`` are CPU-only).
+DEVICE_NEURON_FIELDS: tuple[str, ...] = tuple(f for f in NeuronArrays._fields if f not in ("fac", "bits"))
+
+#: Slot names, in the order of ``enum Slot`` in net.cuh.
+SLOTS: tuple[str, ...] = (
+    "fp",
+    "ip",
+    "istate",
+    *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS),
+    *(f"ff.{f}" for f in TableArrays._fields),
+    *(f"lat.{f}" for f in TableArrays._fields),
+    "stim_table",
+    "form_table",
+    "src_mask",
+    "tgt_mask",
+    "ev",
+    "ev_count",
+    "ev_cap",
+    "pair_keys",
+    "pair_accept",
+    "pair_hash",
+    "pair_tmp_keys",
+    "pair_tmp_accept",
+)
+
+#: Slot name -> index.
+SLOT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SLOTS)}
+
+
+def slot_names_in_header(text: str) -> list[str]:
+    """The ``P_*`` names of ``enum Slot`` in the text of net.cuh, lower-cased, in order."""
+    body = text.split("enum Slot {", 1)[1].split("};", 1)[0]
+    names = [tok.strip() for tok in body.replace("\n", " ").split(",")]
+    return [n[2:].lower() for n in names if n.startswith("P_")]

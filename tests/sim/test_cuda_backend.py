@@ -1,0 +1,302 @@
+"""The CUDA backend against the CPU backend.
+
+Every test runs the backend's real kernel sources and launcher code on a
+device: the CUDA emulator (``tests/support/cuda_emulator``: the same ``.cu``
+files compiled as host C++, every thread a fiber, blocks and threads run in
+forward, reverse or shuffled order) wherever g++ is installed, and a real GPU
+through CuPy where one is present.
+
+The float path is order-independent by construction (input delivered on a
+power-of-two grid, host-computed probability tables, no fused multiply-add),
+so the whole state, floats included, must match the CPU backend bit for bit.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sim.backends as registry
+from sim.backends.cuda import backend as cuda_backend
+from sim.backends.cuda.backend import CudaBackend
+from sim.backends.cuda.device import DeviceMemoryError, KernelCompileError, cuda_unavailable_reason
+from sim.backends.cuda.layout import SLOTS, slot_names_in_header
+from sim.config import ModelConfig
+from sim.engine import Engine
+from sim.state import NetworkState
+from sim.synapses import SynapseTable
+
+CUDA_DIR = Path(cuda_backend.__file__).resolve().parent
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (CUDA emulator)")
+
+
+def emulated(**kwargs: Any) -> Any:
+    from tests.support.cuda_emulator import EmulatedDevice
+
+    return EmulatedDevice(**kwargs)
+
+
+def devices() -> list[Any]:
+    params: list[Any] = [pytest.param("emulator", marks=needs_gxx)]
+    if cuda_unavailable_reason() is None:
+        params.append("gpu")
+    return params
+
+
+def make_device(kind: str, **kwargs: Any) -> Any:
+    if kind == "gpu":
+        from sim.backends.cuda.device import CupyDevice
+
+        return CupyDevice()
+    return emulated(**kwargs)
+
+
+def cuda_engine(config: ModelConfig, seed: int, device: Any, **kwargs: Any) -> Engine:
+    """An engine on the CUDA backend over ``device`` (bypassing the registry)."""
+    from sim.build import build_state
+
+    return Engine(config, seed, CudaBackend(device, **kwargs), build_state(config, seed))
+
+
+def assert_states_equal(a: NetworkState, b: NetworkState, context: str) -> None:
+    """Every array equal bit for bit (NaN-free), except the CPU-only LIF scratch."""
+    for name, x in a.to_arrays().items():
+        if name in ("neurons.fac", "neurons.bits"):
+            continue
+        y = b.to_arrays()[name]
+        assert x.dtype == y.dtype and x.shape == y.shape, f"{context}: {name} layout differs"
+        if not np.array_equal(x, y):
+            idx = np.flatnonzero(x.ravel() != y.ravel())
+            raise AssertionError(
+                f"{context}: {name} differs at {idx.size} places, first {idx[:5]}: "
+                f"cpu {x.ravel()[idx[:5]]} cuda {y.ravel()[idx[:5]]}"
+            )
+
+
+def assert_events_equal(a: np.ndarray, b: np.ndarray, context: str) -> None:
+    assert len(a) == len(b), f"{context}: {len(a)} events on the CPU, {len(b)} on CUDA"
+    assert np.array_equal(a, b), f"{context}: the event logs differ"
+
+
+# A few thousand steps of each scheme: dense spiking, STDP on, rewiring every step or every 1 ms.
+# Slot cases eliminate potentiated synapses more often than the presets do, so that slots empty and
+# refill within the test.
+BUSY_SLOTS = {"rewiring.ff.p_elim_pot": 0.05, "rewiring.lat.p_elim_pot": 0.05}
+CASES = {
+    "slot_random": ("bamford2010", BUSY_SLOTS),
+    "slot_last_spike": ("bogdan2018", BUSY_SLOTS),
+    "pair": ("knight2025", {}),
+    "pair_inhibitory": ("knight2025_lateral_inhibition", {}),
+    "pair_scale_2": ("knight2025", {"network.scale": 2}),
+    "slot_nearest_flat": (
+        "bamford2010_uncorrelated",
+        {"stdp.traces": "nearest", **BUSY_SLOTS},
+    ),
+}
+
+
+@pytest.fixture
+def cpu_engine(make_config: Callable[..., ModelConfig]) -> Iterator[Callable[..., Engine]]:
+    made: list[Engine] = []
+
+    def build(config: ModelConfig, seed: int) -> Engine:
+        eng = Engine.build(config, backend="cpu", seed=seed)
+        made.append(eng)
+        return eng
+
+    yield build
+    for eng in made:
+        eng.close()
+
+
+def test_pointer_table_matches_the_header() -> None:
+    """layout.SLOTS lists net.cuh's enum Slot in order (the kernels find every array by it)."""
+    header = slot_names_in_header((CUDA_DIR / "net.cuh").read_text())
+    ours = [s.removeprefix("neurons.").replace(".", "_") for s in SLOTS]
+    assert header == ours
+
+
+def runs() -> list[Any]:
+    """(device, mode, schedule): the emulator in both modes and orders; a real GPU where present."""
+    out: list[Any] = [
+        pytest.param("emulator", "block", "shuffle", marks=needs_gxx, id="emulator-block-shuffle"),
+        pytest.param("emulator", "grid", "reverse", marks=needs_gxx, id="emulator-grid-reverse"),
+    ]
+    if cuda_unavailable_reason() is None:
+        out += [pytest.param("gpu", mode, "", id=f"gpu-{mode}") for mode in ("block", "grid")]
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize(("kind", "mode", "schedule"), runs())
+def test_cuda_matches_cpu_bit_for_bit(
+    case: str,
+    kind: str,
+    mode: str,
+    schedule: str,
+    make_config: Callable[..., ModelConfig],
+    cpu_engine: Callable[..., Engine],
+) -> None:
+    """Spikes, connectivity, rewiring events and every float match the CPU over 4,000 steps."""
+    preset, overrides = CASES[case]
+    config = make_config(overrides, preset=preset)
+    cpu = cpu_engine(config, 7)
+    device = make_device(kind, schedule=schedule or "forward", seed=3)
+    with cuda_engine(config, 7, device, mode=mode) as gpu:
+        for chunk in (1, 299, 700, 3000):
+            cpu.step(chunk)
+            gpu.step(chunk)
+            assert_states_equal(cpu.state(), gpu.state(), f"{case} after step {cpu.step_count}")
+        assert_events_equal(cpu.events(), gpu.events(), case)
+        assert cpu.state().neurons.count_tgt.sum() > 0, "the test needs target spikes"
+        assert len(cpu.events()) > 0 or not config.rewiring.enabled
+
+
+@needs_gxx
+def test_graph_replay_matches_direct_launches(make_config: Callable[..., ModelConfig]) -> None:
+    """Grid mode with CUDA graphs (captured once, replayed) equals grid mode without."""
+    config = make_config({}, preset="knight2025")
+    with (
+        cuda_engine(config, 3, emulated(), mode="grid", graphs=True) as a,
+        cuda_engine(config, 3, emulated(), mode="grid", graphs=False) as b,
+    ):
+        a.step(cuda_backend.GRAPH_STEPS * 3 + 17)
+        b.step(cuda_backend.GRAPH_STEPS * 3 + 17)
+        assert_states_equal(a.state(), b.state(), "graphs vs direct")
+        assert_events_equal(a.events(), b.events(), "graphs vs direct")
+
+
+@needs_gxx
+@pytest.mark.parametrize("mode", ["block", "grid"])
+def test_the_step_loop_never_waits_for_the_device(mode: str, make_config: Callable[..., ModelConfig]) -> None:
+    """Host waits per advance call do not grow with the steps (counts stay in device memory)."""
+    config = make_config({}, preset="knight2025")
+    device = emulated()
+    with cuda_engine(config, 3, device, mode=mode) as eng:
+        eng.step(10)
+        before = device.syncs
+        eng.step(200)
+        short = device.syncs - before
+        before = device.syncs
+        eng.step(1000)
+        long = device.syncs - before
+        assert len(eng.events()) > 0
+    assert long == short <= 4, f"{short} waits for 200 steps, {long} for 1,000"
+
+
+@needs_gxx
+def test_checkpoints_cross_backends(tmp_path: Path, make_config: Callable[..., ModelConfig]) -> None:
+    """A CPU checkpoint continues on CUDA, and a CUDA one on the CPU, exactly as on the CPU."""
+    config = make_config({}, preset="bogdan2018")
+    with Engine.build(config, backend="cpu", seed=5) as cpu:
+        cpu.step(500)
+        cpu.save_checkpoint(tmp_path / "cpu.npz")
+        with cuda_engine(config, 5, emulated(schedule="shuffle")) as gpu:
+            gpu.load_checkpoint(tmp_path / "cpu.npz")
+            cpu.step(400)
+            gpu.step(400)
+            assert_states_equal(cpu.state(), gpu.state(), "CPU checkpoint on CUDA")
+            gpu.save_checkpoint(tmp_path / "cuda.npz")
+        with Engine.from_checkpoint(tmp_path / "cuda.npz", backend="cpu") as back:
+            assert back.step_count == cpu.step_count
+            cpu.step(100)
+            back.step(100)
+            assert_states_equal(cpu.state(), back.state(), "CUDA checkpoint on the CPU")
+            assert_events_equal(cpu.events(), back.events(), "CUDA checkpoint's events")
+
+
+@needs_gxx
+def test_live_parameters_and_state_edits(make_config: Callable[..., ModelConfig]) -> None:
+    """Live changes and replaced states reach the kernels as they reach the CPU's."""
+    config = make_config({}, preset="bamford2010")
+    with Engine.build(config, backend="cpu", seed=2) as cpu, cuda_engine(config, 2, emulated()) as gpu:
+        for eng in (cpu, gpu):
+            eng.step(200)
+            eng.set_parameter("stimulus.f_peak", 300.0)
+            eng.set_parameter("rewiring.rate", 40000.0)
+            eng.set_parameter("stdp.a_plus", 0.05)
+            st = eng.state()
+            table = SynapseTable(st.lat)
+            table.add(3, 4, 0.1)
+            st.neurons.v[:10] = -50.0
+            eng.replace_state(st)
+            eng.step(300)
+        assert_states_equal(cpu.state(), gpu.state(), "after live changes")
+        assert_events_equal(cpu.events(), gpu.events(), "after live changes")
+
+
+@needs_gxx
+def test_time_rewiring_leaves_the_state_alone(make_config: Callable[..., ModelConfig]) -> None:
+    config = make_config({}, preset="knight2025")
+    with cuda_engine(config, 1, emulated()) as eng:
+        eng.step(100)
+        before = eng.state()
+        assert eng.time_rewiring(0.05) > 0.0
+        assert_states_equal(before, eng.state(), "time_rewiring")
+        eng.step(10)
+
+
+# --------------------------------------------------------------------------------- bad input
+
+
+def test_a_kernel_that_fails_to_compile_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error names the file and line and quotes the compiler; ``auto`` falls back to the CPU."""
+    pytest.importorskip("tests.support.cuda_emulator")
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    broken = tmp_path / "broken.cu"
+    broken.write_text(
+        '#include "kernels.cu"\nextern "C" __global__ void broken(int* x) { x[0] = undefined_name; }\n'
+    )
+    monkeypatch.setattr(cuda_backend, "module_source", lambda: f'#include "{broken}"\n')
+    device = emulated()
+    with pytest.raises(KernelCompileError) as info:
+        CudaBackend(device).warm_up()
+    assert "broken.cu, line 2" in str(info.value)
+    assert "undefined_name" in str(info.value)
+
+    monkeypatch.setitem(registry._REASONS, "cuda", lambda: None)
+    monkeypatch.setitem(registry._FACTORIES, "cuda", lambda: CudaBackend(emulated()))
+    config = ModelConfig()
+    with Engine.build(config, backend="auto", seed=1) as eng:
+        assert eng.backend_name == "cpu"
+        assert eng.backend_note is not None and "broken.cu, line 2" in eng.backend_note
+    with pytest.raises(KernelCompileError):
+        Engine.build(config, backend="cuda", seed=1)
+
+
+@needs_gxx
+def test_out_of_device_memory_is_reported(
+    make_config: Callable[..., ModelConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config({"network.scale": 2}, preset="knight2025")
+    with pytest.raises(DeviceMemoryError, match="ran out of memory"):
+        cuda_engine(config, 1, emulated(memory_limit=200_000))
+    monkeypatch.setitem(registry._REASONS, "cuda", lambda: None)
+    monkeypatch.setitem(registry._FACTORIES, "cuda", lambda: CudaBackend(emulated(memory_limit=200_000)))
+    with Engine.build(config, backend="auto", seed=1) as eng:
+        assert eng.backend_name == "cpu"
+        assert eng.backend_note is not None and "memory" in eng.backend_note
+
+
+def test_auto_says_why_it_did_not_pick_the_gpu() -> None:
+    name, why = registry.auto_choice()
+    reason = registry.unavailable_reason("cuda")
+    if reason is None:
+        assert name == "cuda"
+    else:
+        assert name == "cpu" and reason in why
+
+
+@pytest.mark.parametrize("kind", devices())
+def test_philox_and_kernels_load_on_the_device(kind: str) -> None:
+    """The module compiles and loads on the device (real GPU where present)."""
+    device = make_device(kind)
+    backend = CudaBackend(device)
+    backend.warm_up()
