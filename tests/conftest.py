@@ -3,13 +3,15 @@
 * ``repo_root`` and ``presets_dir``: where the repository and its presets are.
 * ``backend_name``: parametrised over every backend that can run on this
   machine (``sim.backends.available_backends()`` names whose reason is None),
-  so the conformance suite runs once per backend.
+  plus ``cuda-emulator`` (the CUDA backend's kernels run on the CPU, where g++
+  is installed), so the conformance suite runs once per backend.
 * ``make_config``: build a small validated :class:`~sim.config.ModelConfig`
   from dotted-key overrides, optionally on top of a preset.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,28 @@ from sim.config import ModelConfig, config_from_dict, resolve_yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRESETS_DIR = REPO_ROOT / "presets"
 
-#: Backends that can run here, in the registry's order of preference.
-AVAILABLE_BACKENDS: list[str] = [name for name, reason in available_backends().items() if reason is None]
+def _emulated_cuda() -> list[str]:
+    """Register ``cuda-emulator``: the CUDA backend's kernels on the CPU (needs g++), for the suites."""
+    if shutil.which("g++") is None:
+        return []
+    from sim.backends import register_backend
+    from sim.backends.base import Backend
+
+    def create() -> Backend:
+        from sim.backends.cuda.backend import CudaBackend
+        from tests.support.cuda_emulator import EmulatedDevice
+
+        return CudaBackend(EmulatedDevice(schedule="shuffle"))
+
+    register_backend("cuda-emulator", create, lambda: None)
+    return ["cuda-emulator"]
+
+
+#: Backends that can run here, in the registry's order of preference, then the CUDA emulator.
+AVAILABLE_BACKENDS: list[str] = [
+    *(name for name, reason in available_backends().items() if reason is None),
+    *_emulated_cuda(),
+]
 
 
 def nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
