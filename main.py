@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     bench.add_argument("--no-rewiring", action="store_true", help="measure with rewiring switched off")
+    bench.add_argument(
+        "--rewiring-rates",
+        nargs="+",
+        type=float,
+        metavar="HZ",
+        help="rewiring rates (attempts per second at scale 1) to measure, for the cost per call "
+        "against the attempts (default: the preset's)",
+    )
     bench.add_argument("--json", type=Path, help="also write the records to this JSON file")
 
     sub.add_parser("presets", help="list the presets")
@@ -142,6 +150,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     cfg = _with_overrides(args.preset, None, None)
     for k in args.scales:
         cfg.replace("network.scale", k, source="--scales")  # validate every scale before running any
+    for rate in args.rewiring_rates or []:
+        cfg.replace("rewiring.rate", rate, source="--rewiring-rates")
     if args.json is not None and not args.json.parent.exists():
         raise _UserError(f"--json: folder {args.json.parent} does not exist")
     print(HEADER, flush=True)
@@ -153,6 +163,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         rewiring=not args.no_rewiring,
         seed=args.seed,
         report=lambda r: print(format_record(r), flush=True),
+        rates=args.rewiring_rates,
     )
     if args.json is not None:
         write_json_records(args.json, cfg.name, records)

@@ -24,6 +24,7 @@ from sim.config import ModelConfig, config_from_dict, resolve_yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRESETS_DIR = REPO_ROOT / "presets"
 
+
 def _emulated_cuda() -> list[str]:
     """Register ``cuda-emulator``: the CUDA backend's kernels on the CPU (needs g++), for the suites."""
     if shutil.which("g++") is None:

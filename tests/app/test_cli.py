@@ -129,6 +129,19 @@ def test_bench_prints_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixt
         assert key in rec
     assert rec["neurons_per_layer"] == 256 and rec["synapses"] > 0
     assert rec["realtime_factor"] > 0 and 0.0 <= rec["rewiring_share"] <= 1.0
+    # knight2025: 10 attempts per projection per 1 ms call at scale 1.
+    assert rec["attempts_per_call"] == pytest.approx(20.0) and rec["rewiring_call_us"] > 0
+
+
+def test_bench_sweeps_rewiring_rates(tmp_path: Path) -> None:
+    """--rewiring-rates measures the cost per call at each rate; a bad rate is refused up front."""
+    target = tmp_path / "rates.json"
+    args = ["bench", "--preset", "knight2025", "--duration", "0.02", "--json", str(target)]
+    assert main([*args, "--rewiring-rates", "10000", "40000"]) == 0
+    recs = json.loads(target.read_text())
+    assert [r["rewiring_rate"] for r in recs] == [10000.0, 40000.0]
+    assert recs[1]["attempts_per_call"] == pytest.approx(4 * recs[0]["attempts_per_call"])
+    assert main([*args, "--rewiring-rates", "-5"]) != 0
 
 
 def test_bench_without_rewiring_reports_no_share(tmp_path: Path) -> None:
