@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sim.backends.cuda.device import Device, DeviceMemoryError, Kernel, KernelCompileError
+from tests.sim.test_cuda_sources import KAT
 from tests.support.cuda_emulator import (
     SCHEDULES,
     EmulatedDevice,
@@ -181,15 +182,6 @@ NAMES = [
     "intrinsics",
     "checked",
     "mismatched_barriers",
-]
-KAT = [
-    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    (
-        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
-        (0xA4093822, 0x299F31D0),
-        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
-    ),
 ]
 
 

@@ -85,11 +85,11 @@ class CpuBackend:
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def warm_up(self) -> None:
-        """Compile (or load from the disk cache) every kernel, so that no timed call compiles."""
-        st = self._require().copy()
-        ev = np.zeros_like(self._ev)
-        count = np.zeros(1, np.int64)
-        tables = (self._stim_table, self._form_table)
+        """Compile (or load from the disk cache) every kernel, so that no timed call compiles.
+
+        Zero-step calls: nothing of the state changes.
+        """
+        st = self._require()
         kernels.run_steps(
             np.int64(0),
             self._fp,
@@ -98,14 +98,13 @@ class CpuBackend:
             st.neurons,
             st.ff,
             st.lat,
-            ev,
-            count,
+            self._ev,
+            self._ev_count,
             np.int64(0),
-            *tables,
+            self._stim_table,
+            self._form_table,
         )
-        kernels.rewire_only(
-            np.int64(0), self._fp, self._ip, st.istate, st.neurons, st.ff, st.lat, ev, count, self._form_table
-        )
+        self._replay_rewiring(0)
 
     def _drain(self) -> NDArray[np.void]:
         c = int(self._ev_count[0])
@@ -129,6 +128,10 @@ class CpuBackend:
 
     def time_rewiring(self, n_steps: int) -> float:
         """Time the rewiring calls of ``n_steps`` steps on a scratch copy of the state."""
+        return self._replay_rewiring(n_steps)
+
+    def _replay_rewiring(self, n_steps: int) -> float:
+        """Run the rewiring calls of ``n_steps`` steps on a scratch copy; their wall time."""
         st = self._require().copy()
         ev = np.zeros_like(self._ev)
         count = np.zeros(1, np.int64)

@@ -33,7 +33,6 @@ from sim.backends.cuda.layout import DEVICE_NEURON_FIELDS, SLOT_INDEX, SLOTS
 from sim.events import EVENT_DTYPE
 from sim.params import (
     I_MAX_ATTEMPTS,
-    I_N,
     I_REWIRE_EVERY,
     formation_table,
     max_events_per_step,
@@ -64,6 +63,23 @@ GRID_THREADS = 256
 GRAPH_STEPS = 100
 #: Rows of the event buffer (each 40 bytes) at least.
 EVENT_BUFFER_ROWS = 1 << 16
+
+
+#: Device arrays that make up a NetworkState (pulled into pinned buffers for snapshots).
+STATE_ARRAYS: tuple[str, ...] = (
+    "istate",
+    *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS),
+    *(f"{g}.{f}" for g in ("ff", "lat") for f in TableArrays._fields),
+)
+
+
+def _host_arrays(state: NetworkState) -> list[tuple[str, NDArray[Any]]]:
+    """``(name, array)`` for every name in STATE_ARRAYS; bool flags as bytes, as the kernels see them."""
+    flat = state.to_arrays()
+    return [
+        (name, flat[name].view(np.uint8) if flat[name].dtype == np.bool_ else flat[name])
+        for name in STATE_ARRAYS
+    ]
 
 
 def module_source() -> str:
@@ -103,6 +119,7 @@ class CudaBackend:
         self._fp = np.zeros(0)
         self._ip = np.zeros(0, np.int64)
         self._pending_events: list[NDArray[np.void]] = []
+        self._pinned: dict[str, NDArray[Any]] = {}
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -133,24 +150,19 @@ class CudaBackend:
         arrays: dict[str, Any] = {}
         arrays["fp"] = self._dev.zeros(len(fp), np.float64)
         arrays["ip"] = self._dev.zeros(len(ip), np.int64)
-        arrays["istate"] = self._dev.to_device(state.istate)
-        for field in DEVICE_NEURON_FIELDS:
-            arrays[f"neurons.{field}"] = self._dev.to_device(self._device_form(getattr(state.neurons, field)))
-        for group, table in (("ff", state.ff), ("lat", state.lat)):
-            for field in TableArrays._fields:
-                arrays[f"{group}.{field}"] = self._dev.to_device(getattr(table, field))
+        for name, host in _host_arrays(state):
+            arrays[name] = self._dev.to_device(host)
         arrays["src_mask"] = self._dev.zeros(n // 32, np.uint32)
         arrays["tgt_mask"] = self._dev.zeros(n // 32, np.uint32)
         arrays["ev_count"] = self._dev.zeros(1, np.uint64)
         arrays["ev_cap"] = self._dev.zeros(1, np.int64)
         self._arrays = arrays
+        self._pinned = {
+            name: self._dev.pinned(arrays[name].size, arrays[name].dtype) for name in STATE_ARRAYS
+        }
         self._done = self._dev.zeros(1, np.int64)
         self._ptrs = self._dev.zeros(len(SLOTS), np.uint64)
         self.set_params(fp, ip)
-
-    @staticmethod
-    def _device_form(a: NDArray[Any]) -> NDArray[Any]:
-        return a.view(np.uint8) if a.dtype == np.bool_ else a
 
     def set_params(self, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
         """Replace the parameters and the tables derived from them; refresh the stimulus at the next step."""
@@ -161,8 +173,14 @@ class CudaBackend:
         dev, arrays = self._dev, self._arrays
         dev.upload(arrays["fp"], self._fp)
         dev.upload(arrays["ip"], self._ip)
-        arrays["stim_table"] = dev.to_device(stimulus_table(self._fp, self._ip))
-        arrays["form_table"] = dev.to_device(formation_table(self._fp, self._ip).ravel())
+        for name, table in (
+            ("stim_table", stimulus_table(self._fp, self._ip)),
+            ("form_table", formation_table(self._fp, self._ip).ravel()),
+        ):
+            if name in arrays:
+                dev.upload(arrays[name], table)
+            else:
+                arrays[name] = dev.to_device(table)
         max_a = int(self._ip[I_MAX_ATTEMPTS])
         if "pair_keys" not in arrays or arrays["pair_keys"].size < max_a:
             arrays["pair_keys"] = dev.zeros(max_a, np.int64)
@@ -275,14 +293,9 @@ class CudaBackend:
     # -- host copies ------------------------------------------------------------------------------
     def pull_state(self) -> NetworkState:
         """A host copy of the whole state: every array queued into pinned memory, one wait."""
-        dev, arrays = self._dev, self._arrays
-        names = ["istate", *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS)]
-        names += [f"{g}.{f}" for g in ("ff", "lat") for f in TableArrays._fields]
-        buffers = {}
-        for name in names:
-            buf = dev.pinned(arrays[name].size, arrays[name].dtype)
-            dev.copy_async(arrays[name], buf)
-            buffers[name] = buf
+        dev, arrays, buffers = self._dev, self._arrays, self._pinned
+        for name in STATE_ARRAYS:
+            dev.copy_async(arrays[name], buffers[name])
         dev.record().synchronize()
         n = self._n
         neurons = {f: np.array(buffers[f"neurons.{f}"]) for f in DEVICE_NEURON_FIELDS}
@@ -299,12 +312,8 @@ class CudaBackend:
         dev, arrays = self._dev, self._arrays
         if state.neurons.v.shape[0] != self._n:
             raise ValueError("the state does not match the allocated network")
-        dev.upload(arrays["istate"], state.istate)
-        for field in DEVICE_NEURON_FIELDS:
-            dev.upload(arrays[f"neurons.{field}"], self._device_form(getattr(state.neurons, field)))
-        for group, table in (("ff", state.ff), ("lat", state.lat)):
-            for field in TableArrays._fields:
-                dev.upload(arrays[f"{group}.{field}"], getattr(table, field))
+        for name, host in _host_arrays(state):
+            dev.upload(arrays[name], host)
         dev.upload(arrays["src_mask"], np.zeros(self._n // 32, np.uint32))
         dev.upload(arrays["tgt_mask"], np.zeros(self._n // 32, np.uint32))
 
@@ -329,8 +338,3 @@ class CudaBackend:
         self._arrays = {}
         self._ptrs = None
         self._dev.close()
-
-    @property
-    def neurons_per_layer(self) -> int:
-        """Neurons per layer of the allocated network."""
-        return int(self._ip[I_N]) if self._ip.size else 0

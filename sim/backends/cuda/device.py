@@ -284,6 +284,3 @@ class CupyDevice:
         self._stream.synchronize()
         self._modules.clear()
         self._cp.get_default_memory_pool().free_all_blocks()
-
-
-DeviceFactory = Callable[[], Device]
