@@ -4,7 +4,9 @@ A table stores one projection. Each presynaptic row ``i`` has a length
 ``row_len[i]`` and a fixed capacity ``row_cap``; synapse ``k`` of row ``i``
 lives at flat index ``s = i * row_cap + k`` of the parallel per-synapse arrays
 (``post``, ``weight``, ``col_pos``). Adding appends to the row; removing moves
-the row's last synapse into the hole, every per-synapse array together.
+the row's last synapse into the hole, every per-synapse array together, and
+clears the vacated slot, so the storage past a row's or column's length is
+always zero and two tables with the same history are equal as arrays.
 
 The column index lists, per postsynaptic neuron ``j``, the flat indices of its
 afferent synapses: ``col_syn[j * col_cap + c]`` for ``c < col_len[j]``, and
@@ -105,15 +107,19 @@ def remove_synapse(t: TableArrays, pre: np.int64, k: np.int64) -> None:
     moved = t.col_syn[j * col_cap + cl]
     t.col_syn[j * col_cap + c] = moved
     t.col_pos[moved] = c
+    t.col_syn[j * col_cap + cl] = 0
     t.col_len[j] = cl
     # Row: its last synapse fills the hole.
     last = t.row_len[pre] - 1
+    sl = pre * row_cap + last
     if k != last:
-        sl = pre * row_cap + last
         t.post[s] = t.post[sl]
         t.weight[s] = t.weight[sl]
         t.col_pos[s] = t.col_pos[sl]
         t.col_syn[t.post[s] * col_cap + t.col_pos[s]] = s
+    t.post[sl] = 0
+    t.weight[sl] = 0.0
+    t.col_pos[sl] = 0
     t.row_len[pre] = last
     t.stats[S_REMOVED] += 1
 

@@ -26,8 +26,10 @@ from sim.backends.cuda import backend as cuda_backend
 from sim.backends.cuda.backend import CudaBackend
 from sim.backends.cuda.device import DeviceMemoryError, KernelCompileError, cuda_unavailable_reason
 from sim.backends.cuda.layout import SLOTS, slot_names_in_header
+from sim.build import build_state
 from sim.config import ModelConfig
 from sim.engine import Engine
+from sim.params import steps_of
 from sim.state import NetworkState
 from sim.synapses import SynapseTable
 
@@ -88,12 +90,15 @@ def assert_events_equal(a: np.ndarray, b: np.ndarray, context: str) -> None:
 # Slot cases eliminate potentiated synapses more often than the presets do, so that slots empty and
 # refill within the test.
 BUSY_SLOTS = {"rewiring.ff.p_elim_pot": 0.05, "rewiring.lat.p_elim_pot": 0.05}
+# Pair cases likewise (the preset's weights start potentiated and its eliminations are rare early
+# on), with four times the attempts: several changes per row and column within one call.
+BUSY_PAIRS = {"rewiring.ff.p_elim_pot": 0.3, "rewiring.lat.p_elim_pot": 0.3, "rewiring.rate": 40_000.0}
 CASES = {
     "slot_random": ("bamford2010", BUSY_SLOTS),
     "slot_last_spike": ("bogdan2018", BUSY_SLOTS),
-    "pair": ("knight2025", {}),
-    "pair_inhibitory": ("knight2025_lateral_inhibition", {}),
-    "pair_scale_2": ("knight2025", {"network.scale": 2}),
+    "pair": ("knight2025", BUSY_PAIRS),
+    "pair_inhibitory": ("knight2025_lateral_inhibition", BUSY_PAIRS),
+    "pair_scale_2": ("knight2025", {"network.scale": 2, **BUSY_PAIRS}),
     "slot_nearest_flat": (
         "bamford2010_uncorrelated",
         {"stdp.traces": "nearest", **BUSY_SLOTS},
@@ -148,14 +153,106 @@ def test_cuda_matches_cpu_bit_for_bit(
     config = make_config(overrides, preset=preset)
     cpu = cpu_engine(config, 7)
     device = make_device(kind, schedule=schedule or "forward", seed=3)
-    with cuda_engine(config, 7, device, mode=mode) as gpu:
+    backend = CudaBackend(device, mode=mode)
+    with Engine(config, 7, backend, build_state(config, 7)) as gpu:
         for chunk in (1, 299, 700, 3000):
             cpu.step(chunk)
             gpu.step(chunk)
             assert_states_equal(cpu.state(), gpu.state(), f"{case} after step {cpu.step_count}")
         assert_events_equal(cpu.events(), gpu.events(), case)
         assert cpu.state().neurons.count_tgt.sum() > 0, "the test needs target spikes"
-        assert len(cpu.events()) > 0 or not config.rewiring.enabled
+        kinds = np.bincount(cpu.events()["kind"], minlength=2)
+        assert kinds.sum() > 0
+        paths = backend.rewiring_paths()
+    # The pair scheme's calls ran in parallel (the serial loop only where a pair was drawn twice).
+    calls = 4000 // steps_of(config.rewiring.interval, config.network.dt)
+    if config.rewiring.scheme == "pair":
+        assert kinds.min() > 50, f"the test needs formations and eliminations, got {kinds}"
+        calls *= 2  # one per projection
+        assert sum(paths.values()) == calls, paths
+        assert paths["parallel"] >= 0.95 * calls, paths
+        assert paths["parallel"] + paths["serial: a pair drawn twice"] == calls, paths
+    else:
+        assert paths["serial: slot scheme"] == calls, paths
+
+
+# Calls the parallel pair scheme hands to the serial loop, each forced by the configuration.
+FALLBACKS = {
+    # ~2,000 attempts among 256^2 pairs: a repeated first draw in nearly every call.
+    "serial: a pair drawn twice": {"rewiring.rate": 2_000_000.0},
+    # Many formations, hardly any eliminations: rows and columns of 20 fill up.
+    "serial: a row or column full": {
+        "rewiring.rate": 3_000_000.0,
+        "rewiring.ff.p_elim_dep": 0.001,
+        "rewiring.ff.p_elim_pot": 0.001,
+        "rewiring.lat.p_elim_dep": 0.001,
+        "rewiring.lat.p_elim_pot": 0.001,
+        "connectivity.row_capacity": 20,
+        "connectivity.col_capacity": 20,
+    },
+    # Fixed fan-in wiring makes multapses; an attempt that meets one runs serially.
+    "serial: a multapse attempted": {
+        "connectivity.wiring": "fixed_fan_in",
+        "rewiring.rate": 100_000.0,
+    },
+}
+
+
+@needs_gxx
+@pytest.mark.parametrize("reason", sorted(FALLBACKS))
+def test_pair_calls_that_run_serially_still_match_the_cpu(
+    reason: str, make_config: Callable[..., ModelConfig], cpu_engine: Callable[..., Engine]
+) -> None:
+    """Calls the parallel path cannot guarantee fall back to the serial loop: same state, same events."""
+    config = make_config(FALLBACKS[reason], preset="knight2025")
+    cpu = cpu_engine(config, 11)
+    backend = CudaBackend(emulated(schedule="shuffle", seed=5), mode="grid")
+    with Engine(config, 11, backend, build_state(config, 11)) as gpu:
+        for chunk in (7, 993):
+            cpu.step(chunk)
+            gpu.step(chunk)
+            assert_states_equal(cpu.state(), gpu.state(), f"{reason} after step {cpu.step_count}")
+        assert_events_equal(cpu.events(), gpu.events(), reason)
+        paths = backend.rewiring_paths()
+    assert paths[reason] > 0, paths
+    assert len(cpu.events()) > 0
+
+
+@needs_gxx
+def test_large_calls_sort_in_global_memory(
+    make_config: Callable[..., ModelConfig], cpu_engine: Callable[..., Engine]
+) -> None:
+    """Calls with more attempts than the shared-memory sort holds sort in device memory, same result.
+
+    The shared sort is shrunk to 16 words so that the global path runs at a size the emulator handles.
+    """
+    config = make_config({"rewiring.rate": 60_000.0}, preset="knight2025")
+    cpu = cpu_engine(config, 2)
+    backend = CudaBackend(emulated(schedule="reverse"), mode="block", defines={"RL_SORT_SHARED": 16})
+    with Engine(config, 2, backend, build_state(config, 2)) as gpu:
+        cpu.step(1000)
+        gpu.step(1000)
+        assert_states_equal(cpu.state(), gpu.state(), "global sort")
+        assert_events_equal(cpu.events(), gpu.events(), "global sort")
+        assert backend.rewiring_paths()["parallel"] > 100
+
+
+@needs_gxx
+def test_blocks_shrink_to_what_the_device_allows(
+    make_config: Callable[..., ModelConfig], cpu_engine: Callable[..., Engine]
+) -> None:
+    """A device that allows fewer threads per block for a kernel gets fewer; results do not change."""
+    config = make_config({}, preset="knight2025")
+    cpu = cpu_engine(config, 4)
+    device = emulated(schedule="shuffle")
+    backend = CudaBackend(device, mode="block")
+    with Engine(config, 4, backend, build_state(config, 4)) as gpu:
+        for kernel in backend._kernels.values():
+            kernel.max_threads_per_block = 96  # launches above this raise in the emulator
+        cpu.step(600)
+        gpu.step(600)
+        assert_states_equal(cpu.state(), gpu.state(), "96 threads per block")
+        assert_events_equal(cpu.events(), gpu.events(), "96 threads per block")
 
 
 @needs_gxx

@@ -5,6 +5,7 @@ The Philox known-answer kernel also runs when a CUDA device and CuPy are present
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,3 +72,53 @@ def test_philox_kat_on_device() -> None:
     assert [tuple(int(x) for x in row) for row in got] == [e for _, _, e in KAT]
     expected_cpu = philox4x32(np.array([c for c, _, _ in KAT]), np.array(KAT[2][1]))[2]
     assert tuple(int(x) for x in expected_cpu) == KAT[2][2]
+
+
+def resource_usage(arch: str, tmp_path: Path) -> dict[str, tuple[int, int]]:
+    """``kernel -> (registers per thread, static shared bytes)`` from ptxas, compiled as the backend does."""
+    from sim.backends.cuda.backend import COMPILE_OPTIONS
+
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not installed")
+    out = str(tmp_path / "kernels.cubin")
+    source = str(CUDA_DIR / "kernels.cu")
+    result = subprocess.run(
+        [nvcc, "-cubin", f"-arch={arch}", "--resource-usage", *COMPILE_OPTIONS, source, "-o", out],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    usage: dict[str, tuple[int, int]] = {}
+    kernel = None
+    for line in (result.stdout + result.stderr).splitlines():
+        m = re.search(r"Compiling entry function '(\w+)'", line)
+        if m:
+            kernel = m.group(1)
+        m = re.search(r"Used (\d+) registers", line)
+        if m and kernel is not None:
+            smem = re.search(r"(\d+) bytes smem", line)
+            usage[kernel] = (int(m.group(1)), int(smem.group(1)) if smem else 0)
+            kernel = None
+    return usage
+
+
+@pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
+def test_every_kernel_fits_its_launch(arch: str, tmp_path: Path) -> None:
+    """Registers and shared memory allow the block sizes the backend launches with (64K registers per block).
+
+    A kernel that needs more registers than a block of its size can have fails to launch on a GPU,
+    an error no emulator shows; one-block kernels are compiled with __launch_bounds__ for this.
+    """
+    from sim.backends.cuda.backend import BLOCK_THREADS, GRID_THREADS, KERNELS, STEP_KERNELS
+
+    usage = resource_usage(arch, tmp_path)
+    assert set(usage) == set(KERNELS)
+    one_block = {"compact_spikes", "rewire", "rewire_only", "run_steps"}
+    assert one_block < set(KERNELS) and set(STEP_KERNELS) - one_block
+    for kernel, (registers, smem) in usage.items():
+        threads = BLOCK_THREADS if kernel in one_block else GRID_THREADS
+        assert registers * threads <= 65536, f"{kernel} ({arch}): {registers} registers x {threads} threads"
+        assert smem <= 48 * 1024, f"{kernel} ({arch}): {smem} bytes of static shared memory"

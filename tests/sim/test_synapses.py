@@ -102,6 +102,17 @@ class TableMachine(RuleBasedStateMachine):
         self.table.check()
 
     @invariant()
+    def storage_past_the_lengths_is_clear(self) -> None:
+        """Slots past a row's or column's length hold zeros: equal histories give equal arrays."""
+        a = self.table.arrays
+        for i in range(N_PRE):
+            tail = slice(i * ROW_CAP + int(a.row_len[i]), (i + 1) * ROW_CAP)
+            for name in ("post", "weight", "col_pos"):
+                assert not getattr(a, name)[tail].any(), f"row {i}: {name} past the row length"
+        for j in range(N_POST):
+            assert not a.col_syn[j * COL_CAP + int(a.col_len[j]) : (j + 1) * COL_CAP].any(), f"column {j}"
+
+    @invariant()
     def matches_oracle(self) -> None:
         """Rows (in order), COO view, in-degree and counters all equal the oracle's."""
         pre, post, weight = self.table.to_coo()

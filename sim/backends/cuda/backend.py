@@ -17,11 +17,17 @@ Two ways to run steps, chosen by network size (``mode="auto"``):
 In both, launch shapes are fixed and every count (spikes, attempts, events)
 stays in device memory: the host waits only at the end of an
 :meth:`advance` call, to collect the rewiring events.
+
+A rewiring call runs in one block. The pair scheme's attempts are sorted and
+decided in parallel, with the serial loop as the exact fallback in the rare
+calls where a parallel result could differ from it (``rewiring.cuh``);
+:meth:`CudaBackend.rewiring_paths` counts how the calls ran.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +63,22 @@ KERNELS: tuple[str, ...] = (*STEP_KERNELS, "rewire_only", "run_steps")
 COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false", f"-I{SOURCE_DIR}")
 #: Largest network (neurons per layer) that runs in one block.
 BLOCK_MODE_MAX_NEURONS = 4096
+#: Most threads of a one-block kernel (run_steps, compact_spikes, rewire), registers permitting.
 BLOCK_THREADS = 1024
 GRID_THREADS = 256
 #: Steps per captured CUDA graph in grid mode.
 GRAPH_STEPS = 100
 #: Rows of the event buffer (each 40 bytes) at least.
 EVENT_BUFFER_ROWS = 1 << 16
+#: How a projection's rewiring call ran, in the order of the RW_PATH_* enum of rewiring.cuh.
+REWIRING_PATHS: tuple[str, ...] = (
+    "parallel",
+    "serial: a pair drawn twice",
+    "serial: a row or column full",
+    "serial: a multapse attempted",
+    "serial: network too large to sort",
+    "serial: slot scheme",
+)
 
 
 #: Device arrays that make up a NetworkState (pulled into pinned buffers for snapshots).
@@ -87,8 +103,8 @@ def module_source() -> str:
     return '#include "kernels.cu"\n'
 
 
-def _pow2_at_least(n: int) -> int:
-    size = 16
+def _pow2_at_least(n: int, least: int = 16) -> int:
+    size = least
     while size < n:
         size *= 2
     return size
@@ -98,15 +114,25 @@ class CudaBackend:
     """Runs the model on a GPU through a :class:`~sim.backends.cuda.device.Device`.
 
     ``mode`` is ``"auto"``, ``"block"`` or ``"grid"``; ``graphs`` turns CUDA
-    graphs on or off in grid mode.
+    graphs on or off in grid mode; ``defines`` sets compile-time constants of
+    the kernel sources (such as ``RL_SORT_SHARED``, the most attempts sorted in
+    shared memory).
     """
 
     name = "cuda"
 
-    def __init__(self, device: Device, *, mode: str = "auto", graphs: bool = True) -> None:
+    def __init__(
+        self,
+        device: Device,
+        *,
+        mode: str = "auto",
+        graphs: bool = True,
+        defines: Mapping[str, int] | None = None,
+    ) -> None:
         if mode not in ("auto", "block", "grid"):
             raise ValueError(f"mode must be 'auto', 'block' or 'grid', got {mode!r}")
         self._dev = device
+        self._options = (*COMPILE_OPTIONS, *(f"-D{k}={int(v)}" for k, v in (defines or {}).items()))
         self._mode_request = mode
         self._use_graphs = graphs
         self._kernels: dict[str, Kernel] = {}
@@ -120,6 +146,7 @@ class CudaBackend:
         self._ip = np.zeros(0, np.int64)
         self._pending_events: list[NDArray[np.void]] = []
         self._pinned: dict[str, NDArray[Any]] = {}
+        self._graph_rewire_threads = 0
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -134,7 +161,7 @@ class CudaBackend:
 
     def _compile(self) -> None:
         if not self._kernels:
-            self._kernels = self._dev.compile(module_source(), COMPILE_OPTIONS, KERNELS)
+            self._kernels = self._dev.compile(module_source(), self._options, KERNELS)
 
     def allocate(self, state: NetworkState, fp: NDArray[np.float64], ip: NDArray[np.int64]) -> None:
         """Copy ``state`` to the device and set the parameters."""
@@ -160,6 +187,7 @@ class CudaBackend:
         self._pinned = {
             name: self._dev.pinned(arrays[name].size, arrays[name].dtype) for name in STATE_ARRAYS
         }
+        arrays["rw_paths"] = self._dev.zeros(len(REWIRING_PATHS), np.int64)
         self._done = self._dev.zeros(1, np.int64)
         self._ptrs = self._dev.zeros(len(SLOTS), np.uint64)
         self.set_params(fp, ip)
@@ -188,6 +216,13 @@ class CudaBackend:
             arrays["pair_tmp_keys"] = dev.zeros(max_a, np.int64)
             arrays["pair_tmp_accept"] = dev.zeros(max_a, np.float32)
             arrays["pair_hash"] = dev.zeros(_pow2_at_least(2 * max_a), np.int64)
+            sort = _pow2_at_least(max_a, 2)
+            arrays["rw_keys"] = dev.zeros(sort, np.uint64)
+            arrays["rw_cols"] = dev.zeros(sort, np.uint64)
+            for name in ("rw_op", "rw_arg", "rw_pos", "rw_ops"):
+                arrays[name] = dev.zeros(sort, np.int32)
+        if self._graph is not None and self._rewire_threads() != self._graph_rewire_threads:
+            self._graph = None  # captured with another rewiring block size
         rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
         if "ev" not in arrays or arrays["ev"].size < rows * 5:
             if "ev" in arrays:
@@ -210,8 +245,23 @@ class CudaBackend:
         self._compile()
         if self._arrays:
             self._kernels["run_steps"]((1,), (32,), (self._ptrs, np.int64(0), np.int64(0), self._done))
-            self._kernels["rewire_only"]((1,), (1,), (self._ptrs, np.int64(0)))
+            self._kernels["rewire_only"]((1,), (32,), (self._ptrs, np.int64(0)))
             self._dev.synchronize()
+
+    def _threads(self, kernel: str, wanted: int) -> int:
+        """``wanted`` threads for a block of ``kernel``, fewer (whole warps) if the device allows fewer."""
+        most = self._kernels[kernel].max_threads_per_block // 32 * 32
+        return max(32, min(wanted, most))
+
+    def _rewire_threads(self) -> int:
+        """Threads of the rewiring block: about one per two attempts, whole warps, at most BLOCK_THREADS."""
+        wanted = _pow2_at_least(int(self._ip[I_MAX_ATTEMPTS]), 64) // 2
+        return self._threads("rewire", min(BLOCK_THREADS, wanted))
+
+    def rewiring_paths(self) -> dict[str, int]:
+        """How many projection calls ran each way (:data:`REWIRING_PATHS`) since allocation."""
+        counts = self._dev.to_host(self._arrays["rw_paths"])
+        return {name: int(c) for name, c in zip(REWIRING_PATHS, counts, strict=True)}
 
     # -- running ----------------------------------------------------------------------------------
     def _reserve(self) -> int:
@@ -230,13 +280,13 @@ class CudaBackend:
         poisson_blocks = n // 32
         k["source_spikes"](((poisson_blocks + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
         k["neuron_update"](((n + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
-        k["compact_spikes"]((1,), (min(BLOCK_THREADS, max(32, n // 32)),), args)
+        k["compact_spikes"]((1,), (self._threads("compact_spikes", min(BLOCK_THREADS, n // 32)),), args)
         # One warp per spike, grid-stride: a warp for every 8 neurons covers a step's spikes.
         warps_blocks = max(1, min(n // 64, 1024))
         k["propagate_stdp"]((warps_blocks,), (GRID_THREADS,), args)
         k["potentiate"]((warps_blocks,), (GRID_THREADS,), args)
         k["update_traces"](((2 * n + GRID_THREADS - 1) // GRID_THREADS,), (GRID_THREADS,), args)
-        k["rewire"]((1,), (1,), args)
+        k["rewire"]((1,), (self._rewire_threads(),), args)
 
     def _launch_graph_steps(self) -> None:
         for _ in range(GRAPH_STEPS):
@@ -246,6 +296,7 @@ class CudaBackend:
         if self._use_graphs and n_steps >= GRAPH_STEPS:
             if self._graph is None:
                 self._graph = self._dev.capture(self._launch_graph_steps)
+                self._graph_rewire_threads = self._rewire_threads()
             for _ in range(n_steps // GRAPH_STEPS):
                 self._graph.launch()
             n_steps %= GRAPH_STEPS
@@ -260,7 +311,7 @@ class CudaBackend:
         reserve = self._reserve()
         while left > 0:
             if self._mode == "block":
-                threads = min(BLOCK_THREADS, max(256, self._n // 4))
+                threads = self._threads("run_steps", min(BLOCK_THREADS, max(256, self._n // 4)))
                 self._kernels["run_steps"](
                     (1,), (threads,), (self._ptrs, np.int64(left), np.int64(reserve), self._done)
                 )
@@ -320,14 +371,16 @@ class CudaBackend:
     def time_rewiring(self, n_steps: int) -> float:
         """Wall seconds of the rewiring calls of ``n_steps`` steps; the state is restored afterwards."""
         saved = self.pull_state()
+        paths = self._dev.to_host(self._arrays["rw_paths"])
         self._drain()
         pending = self._pending_events
         self._dev.synchronize()
         t0 = time.perf_counter()
-        self._kernels["rewire_only"]((1,), (1,), (self._ptrs, np.int64(n_steps)))
+        self._kernels["rewire_only"]((1,), (self._rewire_threads(),), (self._ptrs, np.int64(n_steps)))
         self._dev.synchronize()
         wall = time.perf_counter() - t0
         self.push_state(saved)
+        self._dev.upload(self._arrays["rw_paths"], paths)
         self._dev.upload(self._arrays["ev_count"], np.zeros(1, np.uint64))
         self._pending_events = pending
         return wall

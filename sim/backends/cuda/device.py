@@ -39,6 +39,9 @@ class DeviceMemoryError(RewireLabError, MemoryError):
 class Kernel(Protocol):
     """A compiled kernel: ``kernel(grid, block, args)`` launches it on the current stream."""
 
+    #: The most threads a block of this kernel can have on the device (registers permitting).
+    max_threads_per_block: int
+
     def __call__(
         self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...], shared_mem: int = 0
     ) -> None:
@@ -156,6 +159,7 @@ class _StreamKernel:
     def __init__(self, function: Any, stream: Any) -> None:
         self._function = function
         self._stream = stream
+        self.max_threads_per_block = int(function.max_threads_per_block)
 
     def __call__(
         self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...], shared_mem: int = 0

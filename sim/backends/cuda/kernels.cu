@@ -10,6 +10,9 @@
 #include "rewiring.cuh"
 #include "synapses.cuh"
 
+// Kernels run by one block of up to RL_MAX_BLOCK threads (the compiler keeps their registers low
+// enough for that many).
+#define RL_MAX_BLOCK 1024
 #define RL_GRID_TID (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x)
 #define RL_GRID_NTHR (static_cast<long long>(gridDim.x) * blockDim.x)
 
@@ -28,9 +31,9 @@ extern "C" __global__ void neuron_update(const unsigned long long* ptrs)
 }
 
 // Spike masks to ordered spike lists; commits the stimulus and the counts. One block.
-extern "C" __global__ void compact_spikes(const unsigned long long* ptrs)
+extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) compact_spikes(const unsigned long long* ptrs)
 {
-    __shared__ int scan[1025];
+    __shared__ int scan[RL_MAX_BLOCK + 1];
     const Net net = rl_net(ptrs);
     const long long words = net.n / 32;
     const int ns = rl_compact(net.src_mask, words, net.spk_src, scan);
@@ -59,38 +62,51 @@ extern "C" __global__ void update_traces(const unsigned long long* ptrs)
     rl_traces(net, RL_GRID_TID, RL_GRID_NTHR);
 }
 
-// The rewiring call when one is due, then the step counter moves on. One thread.
-extern "C" __global__ void rewire(const unsigned long long* ptrs)
+// The rewiring call when one is due, then the step counter moves on. One block.
+extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire(const unsigned long long* ptrs)
 {
-    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    __shared__ unsigned long long sort[RL_SORT_SHARED];
+    __shared__ int scan[RL_MAX_BLOCK + 1];
+    __shared__ int flag;
+    const RewireShared sh{sort, scan, &flag};
     Net net = rl_net(ptrs);
     const long long step = net.istate[S_STEP];
-    if (rl_rewire_due(net, step)) rl_rewire(net, step);
-    net.istate[S_STEP] = step + 1;
+    if (rl_rewire_due(net, step)) rl_rewire(net, step, sh);
+    __syncthreads();
+    if (threadIdx.x == 0) net.istate[S_STEP] = step + 1;
 }
 
-// Just the rewiring calls that n_steps steps would make (timing their share). One thread.
-extern "C" __global__ void rewire_only(const unsigned long long* ptrs, long long n_steps)
+// Just the rewiring calls that n_steps steps would make (timing their share). One block.
+extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire_only(const unsigned long long* ptrs, long long n_steps)
 {
-    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    __shared__ unsigned long long sort[RL_SORT_SHARED];
+    __shared__ int scan[RL_MAX_BLOCK + 1];
+    __shared__ int flag;
+    const RewireShared sh{sort, scan, &flag};
     Net net = rl_net(ptrs);
     for (long long k = 0; k < n_steps; ++k) {
         const long long step = net.istate[S_STEP];
         if (rl_rewire_due(net, step)) {
-            *net.ev_count = 0ULL;
-            rl_rewire(net, step);
+            if (threadIdx.x == 0) *net.ev_count = 0ULL;
+            __syncthreads();
+            rl_rewire(net, step, sh);
         }
-        net.istate[S_STEP] = step + 1;
+        __syncthreads();
+        if (threadIdx.x == 0) net.istate[S_STEP] = step + 1;
+        __syncthreads();
     }
 }
 
 // Up to n_steps whole steps in one block (small networks). Stops early, at a step boundary, when
 // the event buffer has fewer than ev_reserve free rows; the number of steps done goes to *done.
-extern "C" __global__ void run_steps(const unsigned long long* ptrs, long long n_steps, long long ev_reserve,
-                                     long long* done)
+extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) run_steps(const unsigned long long* ptrs, long long n_steps,
+                                                                    long long ev_reserve, long long* done)
 {
-    __shared__ int scan[1025];
+    __shared__ unsigned long long sort[RL_SORT_SHARED];
+    __shared__ int scan[RL_MAX_BLOCK + 1];
+    __shared__ int flag;
     __shared__ int go;
+    const RewireShared sh{sort, scan, &flag};
     Net net = rl_net(ptrs);
     const long long tid = threadIdx.x;
     const long long nthr = blockDim.x;
@@ -113,11 +129,10 @@ extern "C" __global__ void run_steps(const unsigned long long* ptrs, long long n
         __syncthreads();
         rl_traces(net, tid, nthr);
         __syncthreads();
-        if (tid == 0) {
-            const long long step = net.istate[S_STEP];
-            if (rl_rewire_due(net, step)) rl_rewire(net, step);
-            net.istate[S_STEP] = step + 1;
-        }
+        const long long step = net.istate[S_STEP];
+        if (rl_rewire_due(net, step)) rl_rewire(net, step, sh);
+        __syncthreads();
+        if (tid == 0) net.istate[S_STEP] = step + 1;
         __syncthreads();
     }
     if (tid == 0) *done = k;

@@ -33,6 +33,13 @@ SLOTS: tuple[str, ...] = (
     "pair_hash",
     "pair_tmp_keys",
     "pair_tmp_accept",
+    "rw_keys",
+    "rw_cols",
+    "rw_op",
+    "rw_arg",
+    "rw_pos",
+    "rw_ops",
+    "rw_paths",
 )
 
 #: Slot name -> index.

@@ -54,6 +54,7 @@ enum Slot {
     P_LAT_STATS,
     P_STIM_TABLE, P_FORM_TABLE, P_SRC_MASK, P_TGT_MASK, P_EV, P_EV_COUNT, P_EV_CAP,
     P_PAIR_KEYS, P_PAIR_ACCEPT, P_PAIR_HASH, P_PAIR_TMP_KEYS, P_PAIR_TMP_ACCEPT,
+    P_RW_KEYS, P_RW_COLS, P_RW_OP, P_RW_ARG, P_RW_POS, P_RW_OPS, P_RW_PATHS,
     N_SLOTS
 };
 
@@ -92,6 +93,14 @@ struct Net {
     long long* pair_hash;      // (hash size) open-addressing set of drawn pairs
     long long* pair_tmp_keys;
     float* pair_tmp_accept;
+    // Scratch of the parallel pair scheme, each as long as the sort (a power of two >= max attempts).
+    unsigned long long* rw_keys;  // attempts sorted by (pre, post), when too many for shared memory
+    unsigned long long* rw_cols;  // changes sorted by (post, pre)
+    int* rw_op;                   // per sorted attempt: RW_NONE, RW_REMOVE or RW_ADD
+    int* rw_arg;                  // per sorted attempt: the synapse to remove, or the change's index
+    int* rw_pos;                  // per change: the column position of a new synapse
+    int* rw_ops;                  // change index -> sorted attempt
+    long long* rw_paths;          // (RW_N_PATHS,) how each projection's calls ran
     long long n;
 };
 
@@ -155,6 +164,13 @@ __device__ __forceinline__ Net rl_net(const unsigned long long* p)
     net.pair_hash = rl_slot<long long>(p, P_PAIR_HASH);
     net.pair_tmp_keys = rl_slot<long long>(p, P_PAIR_TMP_KEYS);
     net.pair_tmp_accept = rl_slot<float>(p, P_PAIR_TMP_ACCEPT);
+    net.rw_keys = rl_slot<unsigned long long>(p, P_RW_KEYS);
+    net.rw_cols = rl_slot<unsigned long long>(p, P_RW_COLS);
+    net.rw_op = rl_slot<int>(p, P_RW_OP);
+    net.rw_arg = rl_slot<int>(p, P_RW_ARG);
+    net.rw_pos = rl_slot<int>(p, P_RW_POS);
+    net.rw_ops = rl_slot<int>(p, P_RW_OPS);
+    net.rw_paths = rl_slot<long long>(p, P_RW_PATHS);
     net.n = net.ip[I_N];
     const long long half = net.ip[I_SIDE] / 2;
     net.form_width = 2 * half * half + 1;
@@ -244,15 +260,19 @@ __device__ void rl_remove_synapse(Table& t, long long pre, long long k)
     const int moved = t.col_syn[j * t.col_cap + cl];
     t.col_syn[j * t.col_cap + c] = moved;
     t.col_pos[moved] = c;
+    t.col_syn[j * t.col_cap + cl] = 0;
     t.col_len[j] = cl;
     const long long last = t.row_len[pre] - 1;
+    const long long sl = pre * t.row_cap + last;
     if (k != last) {
-        const long long sl = pre * t.row_cap + last;
         t.post[s] = t.post[sl];
         t.weight[s] = t.weight[sl];
         t.col_pos[s] = t.col_pos[sl];
         t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
     }
+    t.post[sl] = 0;
+    t.weight[sl] = 0.0f;
+    t.col_pos[sl] = 0;
     t.row_len[pre] = static_cast<int>(last);
     t.stats[ST_REMOVED] += 1;
 }

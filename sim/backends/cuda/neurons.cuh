@@ -2,6 +2,7 @@
 // kernel runs one phase, one block when run_steps runs every phase of many steps.
 #pragma once
 
+#include "block.cuh"
 #include "net.cuh"
 
 // The stimulus of this step: its location, and whether the spike probabilities must be refreshed.
@@ -148,29 +149,16 @@ __device__ void rl_neurons(const Net& net, long long tid, long long nthr)
 // `scan` is shared memory of blockDim.x + 1 ints. Clears the mask. Returns the count (all threads).
 __device__ int rl_compact(unsigned int* mask, long long n_words, int* out, int* scan)
 {
-    const int tid = threadIdx.x;
-    const int nthr = blockDim.x;
-    const long long per = (n_words + nthr - 1) / nthr;
-    const long long lo = min(n_words, tid * per);
-    const long long hi = min(n_words, lo + per);
+    long long lo, hi;
+    rl_block_chunk(n_words, &lo, &hi);
     int count = 0;
     for (long long w = lo; w < hi; ++w) count += __popc(mask[w]);
-    scan[tid + 1] = count;
-    if (tid == 0) scan[0] = 0;
-    __syncthreads();
-    // Inclusive scan of scan[1..nthr] (Hillis-Steele, two buffers folded into one by a barrier pair).
-    for (int offset = 1; offset < nthr; offset <<= 1) {
-        const int add = tid + 1 > offset ? scan[tid + 1 - offset] : 0;
-        __syncthreads();
-        scan[tid + 1] += add;
-        __syncthreads();
-    }
-    int at = scan[tid];
+    int total;
+    int at = rl_block_prefix(count, scan, &total);
     for (long long w = lo; w < hi; ++w) {
         for (unsigned int m = mask[w]; m; m &= m - 1) out[at++] = static_cast<int>(w * 32 + __ffs(m) - 1);
         mask[w] = 0u;
     }
-    const int total = scan[nthr];
     __syncthreads();
     return total;
 }

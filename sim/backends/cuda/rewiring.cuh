@@ -1,9 +1,38 @@
-// Rewiring calls (CPU twins: rewire_slot, rewire_pair). One thread processes the attempts of a
-// call in the CPU's order, so connectivity, counters and events match the CPU backend exactly;
-// the work is proportional to the attempts (no scan over rows or columns).
+// Rewiring calls (CPU twins: rewire_slot, rewire_pair), run by one thread block.
+//
+// The pair scheme runs in parallel over its attempts and ends in exactly the state, counters and
+// events of the CPU's serial loop (see rl_pair_parallel). When that cannot be guaranteed cheaply
+// (a pair drawn twice, a row or column that would fill, a multapse among the attempted pairs) the
+// call runs the serial loop on one thread instead. The slot scheme always runs serially: its
+// attempts on one target depend on each other through the target's slots. Either way the work is
+// proportional to the attempts: no scan over all rows or columns.
 #pragma once
 
+#include "block.cuh"
 #include "net.cuh"
+
+// How a projection's rewiring call ran (net.rw_paths; sim/backends/cuda/backend.py REWIRING_PATHS).
+enum {
+    RW_PATH_PARALLEL, RW_PATH_REPEAT, RW_PATH_CAPACITY, RW_PATH_MULTAPSE, RW_PATH_LARGE, RW_PATH_SLOT,
+    RW_N_PATHS
+};
+// What a sorted attempt of the pair scheme does.
+enum { RW_NONE, RW_REMOVE, RW_ADD };
+
+#ifndef RL_SORT_SHARED
+#define RL_SORT_SHARED 4096            // sort in shared memory up to this many attempts
+#endif
+#define RL_U_BITS 24                   // an attempt's sort word: key (pre * n + post) above its uniform
+#define RL_U_MASK 0xFFFFFFULL
+#define RL_MAX_PARALLEL_N (1LL << 20)  // keys below 2^40
+#define RL_MAX_PARALLEL_SIZE (1LL << RL_U_BITS)
+
+// Shared memory of the block running a rewiring call.
+struct RewireShared {
+    unsigned long long* sort;  // RL_SORT_SHARED words
+    int* scan;                 // blockDim.x + 1 ints
+    int* flag;                 // one int
+};
 
 __device__ __forceinline__ bool rl_rewire_due(const Net& net, long long step)
 {
@@ -183,41 +212,282 @@ __device__ void rl_draw_pairs(Net& net, long long step, long long proj, long lon
     rl_sort_pairs(net.pair_keys, net.pair_accept, net.pair_tmp_keys, net.pair_tmp_accept, attempts);
 }
 
-// GeNN-study scheme: per projection, distinct random (pre, post) pairs, processed in key order.
-__device__ void rl_rewire_pair(Net& net, long long step)
+// GeNN-study scheme, one projection on one thread: distinct random (pre, post) pairs, processed
+// in key order (CPU: rewire_pair's loop).
+__device__ void rl_pair_serial(Net& net, long long step, long long proj, long long attempts)
 {
     const long long n = net.n;
     const bool record = net.ip[I_RECORD_EVENTS] != 0;
     const float g_max = static_cast<float>(net.fp[F_G_MAX]);
-    for (long long proj = 0; proj < 2; ++proj) {
-        Table& t = proj == 0 ? net.ff : net.lat;
-        const int base = proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM;
-        const bool autapses = proj == 0 || net.ip[I_AUTAPSES] != 0;
-        const long long attempts = min(rl_n_attempts(net, step, proj), autapses ? n * n : n * n - n);
-        net.istate[S_ATTEMPTS_FF + proj] += attempts;
-        rl_draw_pairs(net, step, proj, attempts, autapses);
-        for (long long a = 0; a < attempts; ++a) {
-            const long long pre = net.pair_keys[a] / n;
-            const long long post = net.pair_keys[a] - pre * n;
-            const long long k = rl_find_synapse(t, pre, post);
-            const float u = net.pair_accept[a];
-            if (k >= 0) {
-                if (static_cast<double>(u) < rl_p_elim(net, base, t.weight[pre * t.row_cap + k])) {
-                    rl_remove_synapse(t, pre, k);
-                    if (record) rl_record(net, step, pre, post, proj, 0);
-                }
-            } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post) && rl_add_synapse(t, pre, post, g_max)
-                       && record) {
-                rl_record(net, step, pre, post, proj, 1);
+    Table& t = proj == 0 ? net.ff : net.lat;
+    const int base = proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM;
+    const bool autapses = proj == 0 || net.ip[I_AUTAPSES] != 0;
+    rl_draw_pairs(net, step, proj, attempts, autapses);
+    for (long long a = 0; a < attempts; ++a) {
+        const long long pre = net.pair_keys[a] / n;
+        const long long post = net.pair_keys[a] - pre * n;
+        const long long k = rl_find_synapse(t, pre, post);
+        const float u = net.pair_accept[a];
+        if (k >= 0) {
+            if (static_cast<double>(u) < rl_p_elim(net, base, t.weight[pre * t.row_cap + k])) {
+                rl_remove_synapse(t, pre, k);
+                if (record) rl_record(net, step, pre, post, proj, 0);
             }
+        } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post) && rl_add_synapse(t, pre, post, g_max)
+                   && record) {
+            rl_record(net, step, pre, post, proj, 1);
         }
     }
 }
 
-__device__ __forceinline__ void rl_rewire(Net& net, long long step)
+__device__ __forceinline__ long long rl_pow2_at_least(long long n)
 {
-    if (net.ip[I_SCHEME] == SCHEME_SLOT)
-        rl_rewire_slot(net, step);
-    else
-        rl_rewire_pair(net, step);
+    long long size = 2;
+    while (size < n) size <<= 1;
+    return size;
+}
+
+// The same call as rl_pair_serial, by the whole block. Returns RW_PATH_PARALLEL when done, or the
+// reason the serial loop must run instead, having changed nothing.
+//
+// Every attempt's first draw is sorted by key; when no pair repeats, these are the serial draw's
+// pairs. Whether a synapse exists, and with it every decision, does not depend on the other
+// attempts (keys are distinct), so all are taken at once; row and column lengths are replayed to
+// check that no change is refused. Then the changes are applied column by column in pre order
+// (new synapses get placeholders -(change + 1)) and row by row in post order, the order in which
+// the serial loop meets each column and row, and every changed row rewrites its column entries.
+// Vacated slots are cleared on both paths, so the arrays end equal, not just the synapses.
+__device__ int rl_pair_parallel(Net& net, long long step, long long proj, long long attempts,
+                                const RewireShared& sh)
+{
+    const long long tid = threadIdx.x;
+    const long long nthr = blockDim.x;
+    const long long n = net.n;
+    Table& t = proj == 0 ? net.ff : net.lat;
+    const int base = proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM;
+    const bool autapses = proj == 0 || net.ip[I_AUTAPSES] != 0;
+    const long long size = rl_pow2_at_least(attempts);
+    unsigned long long* keys = size <= RL_SORT_SHARED ? sh.sort : net.rw_keys;
+    const unsigned int k0 = static_cast<unsigned int>(net.ip[I_KEY0]);
+    const unsigned int k1 = static_cast<unsigned int>(net.ip[I_KEY1]);
+    const unsigned int c0 = static_cast<unsigned int>(step);
+    const unsigned int c1 = rl_counter_word1(PURPOSE_PAIR_FF + proj, step);
+    if (tid == 0) *sh.flag = RW_PATH_PARALLEL;
+    for (long long a = tid; a < size; a += nthr) {
+        unsigned long long word = ~0ULL;
+        for (unsigned int redraw = 0; a < attempts; ++redraw) {
+            const rl_uint4x32 r = rl_philox4x32(rl_uint4x32{c0, c1, static_cast<unsigned int>(a), redraw}, k0, k1);
+            const unsigned long long pre = rl_below(r.x, static_cast<unsigned int>(n));
+            const unsigned long long post = rl_below(r.y, static_cast<unsigned int>(n));
+            if (!autapses && pre == post) continue;
+            word = ((pre * n + post) << RL_U_BITS) | (r.z >> 8);
+            break;
+        }
+        keys[a] = word;
+    }
+    rl_block_sort(keys, size);
+    for (long long a = tid + 1; a < attempts; a += nthr)
+        if (keys[a] >> RL_U_BITS == keys[a - 1] >> RL_U_BITS) atomicMax(sh.flag, RW_PATH_REPEAT);
+
+    // Decisions, all against the state at the start of the call.
+    for (long long a = tid; a < attempts; a += nthr) {
+        const long long key = static_cast<long long>(keys[a] >> RL_U_BITS);
+        const long long pre = key / n;
+        const long long post = key - pre * n;
+        const float u = rl_uniform(static_cast<unsigned int>((keys[a] & RL_U_MASK) << 8));
+        const long long row = pre * t.row_cap;
+        const int len = t.row_len[pre];
+        long long found = -1;
+        int copies = 0;
+        for (int k = 0; k < len; ++k) {
+            if (t.post[row + k] == post) {
+                if (copies++ == 0) found = row + k;
+            }
+        }
+        if (copies > 1) atomicMax(sh.flag, RW_PATH_MULTAPSE);
+        int op = RW_NONE;
+        if (found >= 0) {
+            if (static_cast<double>(u) < rl_p_elim(net, base, t.weight[found])) op = RW_REMOVE;
+        } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post)) {
+            op = RW_ADD;
+        }
+        net.rw_op[a] = op;
+        net.rw_arg[a] = static_cast<int>(found);
+    }
+    __syncthreads();
+    // Replay each touched row's length: a formation into a full row would be refused.
+    for (long long a = tid; a < attempts; a += nthr) {
+        const long long pre = static_cast<long long>(keys[a] >> RL_U_BITS) / n;
+        if (a > 0 && static_cast<long long>(keys[a - 1] >> RL_U_BITS) / n == pre) continue;
+        long long len = t.row_len[pre];
+        for (long long m = a; m < attempts && static_cast<long long>(keys[m] >> RL_U_BITS) / n == pre; ++m) {
+            if (net.rw_op[m] == RW_REMOVE) {
+                --len;
+            } else if (net.rw_op[m] == RW_ADD) {
+                if (len >= t.row_cap) atomicMax(sh.flag, RW_PATH_CAPACITY);
+                ++len;
+            }
+        }
+    }
+    // The changes in key order (the order of the serial loop's events).
+    long long lo, hi;
+    rl_block_chunk(attempts, &lo, &hi);
+    int count = 0;
+    for (long long a = lo; a < hi; ++a) count += net.rw_op[a] != RW_NONE;
+    int changes;
+    int at = rl_block_prefix(count, sh.scan, &changes);
+    if (*sh.flag != RW_PATH_PARALLEL) return *sh.flag;
+    for (long long a = lo; a < hi; ++a) {
+        if (net.rw_op[a] == RW_NONE) continue;
+        const long long key = static_cast<long long>(keys[a] >> RL_U_BITS);
+        const long long pre = key / n;
+        const long long post = key - pre * n;
+        net.rw_ops[at] = static_cast<int>(a);
+        net.rw_cols[at] = (static_cast<unsigned long long>(post * n + pre) << RL_U_BITS) | static_cast<unsigned long long>(at);
+        if (net.rw_op[a] == RW_ADD) net.rw_arg[a] = at;
+        ++at;
+    }
+    const long long col_size = rl_pow2_at_least(changes);
+    for (long long e = changes + tid; e < col_size; e += nthr) net.rw_cols[e] = ~0ULL;
+    rl_block_sort(net.rw_cols, col_size);
+    // Replay each touched column's length the same way.
+    for (long long e = tid; e < changes; e += nthr) {
+        const long long post = static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) / n;
+        if (e > 0 && static_cast<long long>(net.rw_cols[e - 1] >> RL_U_BITS) / n == post) continue;
+        long long len = t.col_len[post];
+        for (long long m = e; m < changes && static_cast<long long>(net.rw_cols[m] >> RL_U_BITS) / n == post; ++m) {
+            if (net.rw_op[net.rw_ops[net.rw_cols[m] & RL_U_MASK]] == RW_REMOVE) {
+                --len;
+            } else {
+                if (len >= t.col_cap) atomicMax(sh.flag, RW_PATH_CAPACITY);
+                ++len;
+            }
+        }
+    }
+    __syncthreads();
+    if (*sh.flag != RW_PATH_PARALLEL) return *sh.flag;
+
+    // Columns, each by one thread in pre order.
+    for (long long e = tid; e < changes; e += nthr) {
+        const long long post = static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) / n;
+        if (e > 0 && static_cast<long long>(net.rw_cols[e - 1] >> RL_U_BITS) / n == post) continue;
+        int* col = t.col_syn + post * t.col_cap;
+        int len = t.col_len[post];
+        for (long long m = e; m < changes && static_cast<long long>(net.rw_cols[m] >> RL_U_BITS) / n == post; ++m) {
+            const int change = static_cast<int>(net.rw_cols[m] & RL_U_MASK);
+            const int a = net.rw_ops[change];
+            if (net.rw_op[a] == RW_ADD) {
+                col[len] = -(change + 1);
+                net.rw_pos[change] = len++;
+            } else {
+                const int c = t.col_pos[net.rw_arg[a]];
+                const int moved = col[--len];
+                col[c] = moved;
+                if (moved < 0)
+                    net.rw_pos[-moved - 1] = c;
+                else
+                    t.col_pos[moved] = c;
+                col[len] = 0;
+            }
+        }
+        t.col_len[post] = len;
+    }
+    __syncthreads();
+    // Rows, each by one thread in post order; then the row's synapses write their column entries.
+    const float g_max = static_cast<float>(net.fp[F_G_MAX]);
+    for (long long a = tid; a < attempts; a += nthr) {
+        const long long pre = static_cast<long long>(keys[a] >> RL_U_BITS) / n;
+        if (a > 0 && static_cast<long long>(keys[a - 1] >> RL_U_BITS) / n == pre) continue;
+        const long long row = pre * t.row_cap;
+        int len = t.row_len[pre];
+        bool changed = false;
+        for (long long m = a; m < attempts && static_cast<long long>(keys[m] >> RL_U_BITS) / n == pre; ++m) {
+            const int op = net.rw_op[m];
+            if (op == RW_NONE) continue;
+            changed = true;
+            const int post = static_cast<int>(static_cast<long long>(keys[m] >> RL_U_BITS) - pre * n);
+            if (op == RW_ADD) {
+                t.post[row + len] = post;
+                t.weight[row + len] = g_max;
+                t.col_pos[row + len] = net.rw_pos[net.rw_arg[m]];
+                ++len;
+                continue;
+            }
+            int k = 0;
+            while (t.post[row + k] != post) ++k;
+            const long long last = row + --len;
+            if (row + k != last) {
+                t.post[row + k] = t.post[last];
+                t.weight[row + k] = t.weight[last];
+                t.col_pos[row + k] = t.col_pos[last];
+            }
+            t.post[last] = 0;
+            t.weight[last] = 0.0f;
+            t.col_pos[last] = 0;
+        }
+        if (!changed) continue;
+        t.row_len[pre] = len;
+        for (long long s = row; s < row + len; ++s)
+            t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
+    }
+    // Counters and events.
+    unsigned long long formed = 0, removed = 0;
+    for (long long a = lo; a < hi; ++a) {
+        formed += net.rw_op[a] == RW_ADD;
+        removed += net.rw_op[a] == RW_REMOVE;
+    }
+    if (formed) atomicAdd(reinterpret_cast<unsigned long long*>(t.stats + ST_FORMED), formed);
+    if (removed) atomicAdd(reinterpret_cast<unsigned long long*>(t.stats + ST_REMOVED), removed);
+    if (net.ip[I_RECORD_EVENTS] != 0) {
+        const unsigned long long first = *net.ev_count;
+        for (long long e = tid; e < changes; e += nthr) {
+            const unsigned long long c = first + static_cast<unsigned long long>(e);
+            if (static_cast<long long>(c) >= net.ev_cap) break;
+            const int a = net.rw_ops[e];
+            const long long key = static_cast<long long>(keys[a] >> RL_U_BITS);
+            long long* ev = net.ev + c * EV_COLS;
+            ev[EV_STEP] = step;
+            ev[EV_PRE] = key / n;
+            ev[EV_POST] = key % n;
+            ev[EV_PROJ] = proj;
+            ev[EV_KIND] = net.rw_op[a] == RW_ADD ? 1 : 0;
+        }
+        __syncthreads();
+        if (tid == 0) *net.ev_count = first + static_cast<unsigned long long>(changes);
+    }
+    return RW_PATH_PARALLEL;
+}
+
+// GeNN-study scheme, both projections, by the whole block.
+__device__ void rl_rewire_pair(Net& net, long long step, const RewireShared& sh)
+{
+    const long long n = net.n;
+    for (long long proj = 0; proj < 2; ++proj) {
+        const bool autapses = proj == 0 || net.ip[I_AUTAPSES] != 0;
+        // Never ask for more distinct pairs than exist (the draw would not terminate).
+        const long long attempts = min(rl_n_attempts(net, step, proj), autapses ? n * n : n * n - n);
+        if (threadIdx.x == 0) net.istate[S_ATTEMPTS_FF + proj] += attempts;
+        if (attempts == 0) continue;
+        const bool large = n > RL_MAX_PARALLEL_N || attempts > RL_MAX_PARALLEL_SIZE;
+        const int path = large ? RW_PATH_LARGE : rl_pair_parallel(net, step, proj, attempts, sh);
+        if (threadIdx.x == 0) {
+            net.rw_paths[path] += 1;
+            if (path != RW_PATH_PARALLEL) rl_pair_serial(net, step, proj, attempts);
+        }
+        __syncthreads();
+    }
+}
+
+// One rewiring call of the configured scheme, by the whole block (every thread calls it).
+__device__ void rl_rewire(Net& net, long long step, const RewireShared& sh)
+{
+    if (net.ip[I_SCHEME] == SCHEME_SLOT) {
+        if (threadIdx.x == 0) {
+            rl_rewire_slot(net, step);
+            net.rw_paths[RW_PATH_SLOT] += 1;
+        }
+        __syncthreads();
+    } else {
+        rl_rewire_pair(net, step, sh);
+    }
 }
