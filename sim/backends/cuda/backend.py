@@ -18,9 +18,9 @@ In both, launch shapes are fixed and every count (spikes, attempts, events)
 stays in device memory: the host waits only at the end of an
 :meth:`advance` call, to collect the rewiring events.
 
-A rewiring call runs in one block. The pair scheme's attempts are sorted and
-decided in parallel, with the serial loop as the exact fallback in the rare
-calls where a parallel result could differ from it (``rewiring.cuh``);
+A rewiring call runs in one block. Its attempts are sorted and decided in
+parallel, with the serial loop as the exact fallback in the rare calls where a
+parallel result could differ from it (``rewiring.cuh``);
 :meth:`CudaBackend.rewiring_paths` counts how the calls ran.
 """
 
@@ -77,7 +77,6 @@ REWIRING_PATHS: tuple[str, ...] = (
     "serial: a row or column full",
     "serial: a multapse attempted",
     "serial: network too large to sort",
-    "serial: slot scheme",
 )
 
 
@@ -219,7 +218,7 @@ class CudaBackend:
             sort = _pow2_at_least(max_a, 2)
             arrays["rw_keys"] = dev.zeros(sort, np.uint64)
             arrays["rw_cols"] = dev.zeros(sort, np.uint64)
-            for name in ("rw_op", "rw_arg", "rw_pos", "rw_ops"):
+            for name in ("rw_op", "rw_arg", "rw_pos", "rw_ops", "rw_pre", "rw_kill"):
                 arrays[name] = dev.zeros(sort, np.int32)
         if self._graph is not None and self._rewire_threads() != self._graph_rewire_threads:
             self._graph = None  # captured with another rewiring block size

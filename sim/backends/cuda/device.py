@@ -159,7 +159,8 @@ class _StreamKernel:
     def __init__(self, function: Any, stream: Any) -> None:
         self._function = function
         self._stream = stream
-        self.max_threads_per_block = int(function.max_threads_per_block)
+        # RawModule.get_function gives a RawKernel, which reads the attribute from the driver.
+        self.max_threads_per_block = int(getattr(function, "max_threads_per_block", 1024))
 
     def __call__(
         self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...], shared_mem: int = 0

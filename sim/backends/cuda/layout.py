@@ -39,6 +39,8 @@ SLOTS: tuple[str, ...] = (
     "rw_arg",
     "rw_pos",
     "rw_ops",
+    "rw_pre",
+    "rw_kill",
     "rw_paths",
 )
 

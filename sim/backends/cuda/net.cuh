@@ -54,7 +54,7 @@ enum Slot {
     P_LAT_STATS,
     P_STIM_TABLE, P_FORM_TABLE, P_SRC_MASK, P_TGT_MASK, P_EV, P_EV_COUNT, P_EV_CAP,
     P_PAIR_KEYS, P_PAIR_ACCEPT, P_PAIR_HASH, P_PAIR_TMP_KEYS, P_PAIR_TMP_ACCEPT,
-    P_RW_KEYS, P_RW_COLS, P_RW_OP, P_RW_ARG, P_RW_POS, P_RW_OPS, P_RW_PATHS,
+    P_RW_KEYS, P_RW_COLS, P_RW_OP, P_RW_ARG, P_RW_POS, P_RW_OPS, P_RW_PRE, P_RW_KILL, P_RW_PATHS,
     N_SLOTS
 };
 
@@ -100,6 +100,8 @@ struct Net {
     int* rw_arg;                  // per sorted attempt: the synapse to remove, or the change's index
     int* rw_pos;                  // per change: the column position of a new synapse
     int* rw_ops;                  // change index -> sorted attempt
+    int* rw_pre;                  // slot scheme, per attempt: the presynaptic neuron of its change
+    int* rw_kill;                 // slot scheme, per attempt: the attempt removing its new synapse, or -1
     long long* rw_paths;          // (RW_N_PATHS,) how each projection's calls ran
     long long n;
 };
@@ -170,6 +172,8 @@ __device__ __forceinline__ Net rl_net(const unsigned long long* p)
     net.rw_arg = rl_slot<int>(p, P_RW_ARG);
     net.rw_pos = rl_slot<int>(p, P_RW_POS);
     net.rw_ops = rl_slot<int>(p, P_RW_OPS);
+    net.rw_pre = rl_slot<int>(p, P_RW_PRE);
+    net.rw_kill = rl_slot<int>(p, P_RW_KILL);
     net.rw_paths = rl_slot<long long>(p, P_RW_PATHS);
     net.n = net.ip[I_N];
     const long long half = net.ip[I_SIDE] / 2;

@@ -1,11 +1,10 @@
 // Rewiring calls (CPU twins: rewire_slot, rewire_pair), run by one thread block.
 //
-// The pair scheme runs in parallel over its attempts and ends in exactly the state, counters and
-// events of the CPU's serial loop (see rl_pair_parallel). When that cannot be guaranteed cheaply
-// (a pair drawn twice, a row or column that would fill, a multapse among the attempted pairs) the
-// call runs the serial loop on one thread instead. The slot scheme always runs serially: its
-// attempts on one target depend on each other through the target's slots. Either way the work is
-// proportional to the attempts: no scan over all rows or columns.
+// Both schemes run in parallel over their attempts and end in exactly the state, counters and
+// events of the CPU's serial loop (see rl_pair_parallel and rl_slot_parallel). When that cannot be
+// guaranteed cheaply (a pair drawn twice, a row or column that could fill, a multapse among the
+// attempted pairs) the call runs the serial loop on one thread instead, before changing anything.
+// Either way the work is proportional to the attempts: no scan over all rows or columns.
 #pragma once
 
 #include "block.cuh"
@@ -13,8 +12,7 @@
 
 // How a projection's rewiring call ran (net.rw_paths; sim/backends/cuda/backend.py REWIRING_PATHS).
 enum {
-    RW_PATH_PARALLEL, RW_PATH_REPEAT, RW_PATH_CAPACITY, RW_PATH_MULTAPSE, RW_PATH_LARGE, RW_PATH_SLOT,
-    RW_N_PATHS
+    RW_PATH_PARALLEL, RW_PATH_REPEAT, RW_PATH_CAPACITY, RW_PATH_MULTAPSE, RW_PATH_LARGE, RW_N_PATHS
 };
 // What a sorted attempt of the pair scheme does.
 enum { RW_NONE, RW_REMOVE, RW_ADD };
@@ -65,62 +63,63 @@ __device__ __forceinline__ double rl_p_form(const Net& net, long long proj, long
     return net.form_table[proj * net.form_width + rl_torus_d2(pre, post, net.ip[I_SIDE])];
 }
 
-// Bamford's scheme: each attempt picks a target neuron and one of its s_max slots.
-__device__ void rl_rewire_slot(Net& net, long long step)
+// One attempt of Bamford's scheme as drawn: a target, one of its slots, the partner a formation
+// would take (if any) and the acceptance uniform (CPU: rewire_slot's loop body).
+struct SlotDraw {
+    long long j, slot, pre, proj;
+    bool partner;  // a formation attempt here would have a partner (not an excluded autapse)
+    float u;
+};
+
+__device__ __forceinline__ SlotDraw rl_slot_draw(const Net& net, long long step, long long a)
 {
-    const long long n = net.n;
-    const long long s_max = net.ip[I_S_MAX];
-    const unsigned int k0 = static_cast<unsigned int>(net.ip[I_KEY0]);
-    const unsigned int k1 = static_cast<unsigned int>(net.ip[I_KEY1]);
+    const rl_uint4x32 r = rl_philox4x32(
+        rl_uint4x32{static_cast<unsigned int>(step), rl_counter_word1(PURPOSE_SLOT, step), static_cast<unsigned int>(a),
+                    0u},
+        static_cast<unsigned int>(net.ip[I_KEY0]), static_cast<unsigned int>(net.ip[I_KEY1]));
+    SlotDraw d;
+    d.j = rl_below(r.x, static_cast<unsigned int>(net.n));
+    d.slot = rl_below(r.y, static_cast<unsigned int>(net.ip[I_S_MAX]));
+    d.u = rl_uniform(r.w);
+    d.partner = true;
+    if (net.ip[I_PARTNER_LAST] != 0) {
+        const long long ns = net.istate[S_N_SPK_SRC];
+        const long long total = ns + net.istate[S_N_SPK_TGT];
+        d.partner = total > 0;
+        const long long pick = total > 0 ? rl_below(r.z, static_cast<unsigned int>(total)) : 0;
+        d.proj = pick < ns ? 0 : 1;
+        d.pre = total == 0 ? 0 : pick < ns ? net.spk_src[pick] : net.spk_tgt[pick - ns];
+    } else {
+        const long long pick = rl_below(r.z, static_cast<unsigned int>(2 * net.n));
+        d.proj = pick < net.n ? 0 : 1;
+        d.pre = pick < net.n ? pick : pick - net.n;
+    }
+    if (d.proj == 1 && net.ip[I_AUTAPSES] == 0 && d.pre == d.j) d.partner = false;
+    return d;
+}
+
+// Bamford's scheme on one thread: each attempt picks a target neuron and one of its s_max slots.
+__device__ void rl_slot_serial(Net& net, long long step, long long attempts)
+{
     const bool record = net.ip[I_RECORD_EVENTS] != 0;
-    const bool last_spike = net.ip[I_PARTNER_LAST] != 0;
-    const bool autapses = net.ip[I_AUTAPSES] != 0;
     const float g_max = static_cast<float>(net.fp[F_G_MAX]);
-    const long long ns = net.istate[S_N_SPK_SRC];
-    const long long nt = net.istate[S_N_SPK_TGT];
-    const long long attempts = rl_n_attempts(net, step, 0);
-    net.istate[S_ATTEMPTS_FF] += attempts;
-    const unsigned int c0 = static_cast<unsigned int>(step);
-    const unsigned int c1 = rl_counter_word1(PURPOSE_SLOT, step);
     for (long long a = 0; a < attempts; ++a) {
-        const rl_uint4x32 r = rl_philox4x32(rl_uint4x32{c0, c1, static_cast<unsigned int>(a), 0u}, k0, k1);
-        const long long j = rl_below(r.x, static_cast<unsigned int>(n));
-        const long long slot = rl_below(r.y, static_cast<unsigned int>(s_max));
-        const long long d_ff = net.ff.col_len[j];
-        const long long d_lat = net.lat.col_len[j];
-        if (slot < d_ff + d_lat) {
-            const bool ff = slot < d_ff;
+        const SlotDraw d = rl_slot_draw(net, step, a);
+        const long long d_ff = net.ff.col_len[d.j];
+        const long long d_lat = net.lat.col_len[d.j];
+        if (d.slot < d_ff + d_lat) {
+            const bool ff = d.slot < d_ff;
             Table& t = ff ? net.ff : net.lat;
-            const long long c = ff ? slot : slot - d_ff;
-            const long long s = t.col_syn[j * t.col_cap + c];
-            if (static_cast<double>(rl_uniform(r.w)) < rl_p_elim(net, ff ? F_FF_P_FORM : F_LAT_P_FORM, t.weight[s])) {
+            const long long c = ff ? d.slot : d.slot - d_ff;
+            const long long s = t.col_syn[d.j * t.col_cap + c];
+            if (static_cast<double>(d.u) < rl_p_elim(net, ff ? F_FF_P_FORM : F_LAT_P_FORM, t.weight[s])) {
                 const long long pre = s / t.row_cap;
                 rl_remove_synapse(t, pre, s - pre * t.row_cap);
-                if (record) rl_record(net, step, pre, j, ff ? 0 : 1, 0);
+                if (record) rl_record(net, step, pre, d.j, ff ? 0 : 1, 0);
             }
-            continue;
-        }
-        long long pre, proj;
-        if (last_spike) {
-            const long long total = ns + nt;
-            if (total == 0) continue;
-            const long long pick = rl_below(r.z, static_cast<unsigned int>(total));
-            if (pick < ns) {
-                pre = net.spk_src[pick];
-                proj = 0;
-            } else {
-                pre = net.spk_tgt[pick - ns];
-                proj = 1;
-            }
-        } else {
-            const long long pick = rl_below(r.z, static_cast<unsigned int>(2 * n));
-            proj = pick < n ? 0 : 1;
-            pre = pick < n ? pick : pick - n;
-        }
-        if (proj == 1 && !autapses && pre == j) continue;
-        if (static_cast<double>(rl_uniform(r.w)) < rl_p_form(net, proj, pre, j)) {
-            Table& t = proj == 0 ? net.ff : net.lat;
-            if (rl_add_synapse(t, pre, j, g_max) && record) rl_record(net, step, pre, j, proj, 1);
+        } else if (d.partner && static_cast<double>(d.u) < rl_p_form(net, d.proj, d.pre, d.j)) {
+            Table& t = d.proj == 0 ? net.ff : net.lat;
+            if (rl_add_synapse(t, d.pre, d.j, g_max) && record) rl_record(net, step, d.pre, d.j, d.proj, 1);
         }
     }
 }
@@ -478,16 +477,203 @@ __device__ void rl_rewire_pair(Net& net, long long step, const RewireShared& sh)
     }
 }
 
+// The same call as rl_slot_serial, by the whole block. Returns RW_PATH_PARALLEL when done, or the
+// reason the serial loop must run instead, having changed nothing.
+//
+// Attempts on one target depend on each other through its slots, so each target's attempts run in
+// order on one thread, which keeps the target's two columns (synapses formed in this call as
+// placeholders -(attempt + 1)). Targets are independent but for their partners' rows: the call runs
+// serially unless no row could fill even if every formation candidate formed. Removed synapses are
+// marked in col_pos with -(attempt + 1); then every touched row replays its changes in attempt
+// order, the order of the serial loop, and rewrites its column entries.
+__device__ int rl_slot_parallel(Net& net, long long step, long long attempts, const RewireShared& sh)
+{
+    const long long tid = threadIdx.x;
+    const long long nthr = blockDim.x;
+    const long long n = net.n;
+    const long long s_max = net.ip[I_S_MAX];
+    const float g_max = static_cast<float>(net.fp[F_G_MAX]);
+    const long long size = rl_pow2_at_least(attempts);
+    unsigned long long* keys = size <= RL_SORT_SHARED ? sh.sort : net.rw_keys;
+    if (tid == 0) {
+        *sh.flag = RW_PATH_PARALLEL;
+        // Outside what the scheme keeps (columns hold its slots): the serial loop copes.
+        if (net.ff.col_cap < s_max || net.lat.col_cap < s_max) *sh.flag = RW_PATH_CAPACITY;
+    }
+    // Attempts sorted by target; formation candidates sorted by their partner's row.
+    for (long long a = tid; a < size; a += nthr) {
+        unsigned long long key = ~0ULL, row = ~0ULL;
+        if (a < attempts) {
+            const SlotDraw d = rl_slot_draw(net, step, a);
+            key = (static_cast<unsigned long long>(d.j) << RL_U_BITS) | static_cast<unsigned long long>(a);
+            if (d.partner && static_cast<double>(d.u) < rl_p_form(net, d.proj, d.pre, d.j))
+                row = (static_cast<unsigned long long>(d.proj * n + d.pre) << RL_U_BITS) | static_cast<unsigned long long>(a);
+        }
+        keys[a] = key;
+        net.rw_cols[a] = row;
+    }
+    rl_block_sort(keys, size);
+    rl_block_sort(net.rw_cols, size);
+    for (long long m = tid; m < attempts; m += nthr) {
+        const unsigned long long row = net.rw_cols[m] >> RL_U_BITS;
+        if (net.rw_cols[m] != ~0ULL && (m == 0 || net.rw_cols[m - 1] >> RL_U_BITS != row)) {
+            long long count = 0;
+            while (m + count < attempts && net.rw_cols[m + count] != ~0ULL && net.rw_cols[m + count] >> RL_U_BITS == row)
+                ++count;
+            const Table& t = static_cast<long long>(row) < n ? net.ff : net.lat;
+            if (t.row_len[static_cast<long long>(row) % n] + count > t.row_cap) atomicMax(sh.flag, RW_PATH_CAPACITY);
+        }
+        const long long j = static_cast<long long>(keys[m] >> RL_U_BITS);
+        if ((m == 0 || keys[m - 1] >> RL_U_BITS != keys[m] >> RL_U_BITS)
+            && net.ff.col_len[j] + net.lat.col_len[j] > s_max)
+            atomicMax(sh.flag, RW_PATH_CAPACITY);
+    }
+    __syncthreads();
+    if (*sh.flag != RW_PATH_PARALLEL) return *sh.flag;
+
+    // Targets, each by one thread in attempt order, on their columns.
+    for (long long m = tid; m < attempts; m += nthr) {
+        const long long j = static_cast<long long>(keys[m] >> RL_U_BITS);
+        if (m > 0 && static_cast<long long>(keys[m - 1] >> RL_U_BITS) == j) continue;
+        int len[2] = {net.ff.col_len[j], net.lat.col_len[j]};
+        for (long long e = m; e < attempts && static_cast<long long>(keys[e] >> RL_U_BITS) == j; ++e) {
+            const int a = static_cast<int>(keys[e] & RL_U_MASK);
+            const SlotDraw d = rl_slot_draw(net, step, a);
+            net.rw_op[a] = RW_NONE;
+            if (d.slot < len[0] + len[1]) {
+                const int proj = d.slot < len[0] ? 0 : 1;
+                Table& t = proj == 0 ? net.ff : net.lat;
+                int* col = t.col_syn + j * t.col_cap;
+                const int c = static_cast<int>(proj == 0 ? d.slot : d.slot - len[0]);
+                const int x = col[c];
+                const float w = x >= 0 ? t.weight[x] : g_max;
+                if (static_cast<double>(d.u) >= rl_p_elim(net, proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM, w)) continue;
+                net.rw_op[a] = RW_REMOVE | proj << 2;
+                net.rw_pre[a] = x >= 0 ? static_cast<int>(x / t.row_cap) : net.rw_pre[-x - 1];
+                const int moved = col[--len[proj]];
+                col[c] = moved;
+                if (moved >= 0)
+                    t.col_pos[moved] = c;
+                else
+                    net.rw_pos[-moved - 1] = c;
+                col[len[proj]] = 0;
+                if (x >= 0)
+                    t.col_pos[x] = -(a + 1);
+                else
+                    net.rw_kill[-x - 1] = a;
+            } else if (d.partner && static_cast<double>(d.u) < rl_p_form(net, d.proj, d.pre, d.j)) {
+                Table& t = d.proj == 0 ? net.ff : net.lat;
+                net.rw_op[a] = RW_ADD | static_cast<int>(d.proj) << 2;
+                net.rw_pre[a] = static_cast<int>(d.pre);
+                net.rw_kill[a] = -1;
+                net.rw_pos[a] = len[d.proj];
+                t.col_syn[j * t.col_cap + len[d.proj]++] = -(a + 1);
+            }
+        }
+        net.ff.col_len[j] = len[0];
+        net.lat.col_len[j] = len[1];
+    }
+    __syncthreads();
+    // The changes by row (projection, pre), in attempt order.
+    for (long long a = tid; a < size; a += nthr) {
+        const int op = a < attempts ? net.rw_op[a] : RW_NONE;
+        net.rw_cols[a] = op == RW_NONE ? ~0ULL
+                                       : (static_cast<unsigned long long>((op >> 2) * n + net.rw_pre[a]) << RL_U_BITS)
+                                             | static_cast<unsigned long long>(a);
+    }
+    rl_block_sort(net.rw_cols, size);
+    // Rows, each by one thread: append new synapses, remove the marked ones, rewrite column entries.
+    for (long long m = tid; m < attempts && net.rw_cols[m] != ~0ULL; m += nthr) {
+        const long long row_id = static_cast<long long>(net.rw_cols[m] >> RL_U_BITS);
+        if (m > 0 && static_cast<long long>(net.rw_cols[m - 1] >> RL_U_BITS) == row_id) continue;
+        Table& t = row_id < n ? net.ff : net.lat;
+        const long long row = (row_id % n) * t.row_cap;
+        int len = t.row_len[row_id % n];
+        for (long long e = m; e < attempts && net.rw_cols[e] != ~0ULL
+                              && static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) == row_id;
+             ++e) {
+            const int a = static_cast<int>(net.rw_cols[e] & RL_U_MASK);
+            if ((net.rw_op[a] & 3) == RW_ADD) {
+                t.post[row + len] = static_cast<int>(rl_slot_draw(net, step, a).j);
+                t.weight[row + len] = g_max;
+                t.col_pos[row + len] = net.rw_kill[a] >= 0 ? -(net.rw_kill[a] + 1) : net.rw_pos[a];
+                ++len;
+                continue;
+            }
+            int k = 0;
+            while (t.col_pos[row + k] != -(a + 1)) ++k;
+            const long long last = row + --len;
+            if (row + k != last) {
+                t.post[row + k] = t.post[last];
+                t.weight[row + k] = t.weight[last];
+                t.col_pos[row + k] = t.col_pos[last];
+            }
+            t.post[last] = 0;
+            t.weight[last] = 0.0f;
+            t.col_pos[last] = 0;
+        }
+        t.row_len[row_id % n] = len;
+        for (long long s = row; s < row + len; ++s)
+            t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
+    }
+    // Counters and events, in attempt order.
+    long long lo, hi;
+    rl_block_chunk(attempts, &lo, &hi);
+    int count = 0;
+    unsigned long long changes_by[2][2] = {{0, 0}, {0, 0}};  // [proj][removed, formed]
+    for (long long a = lo; a < hi; ++a) {
+        const int op = net.rw_op[a];
+        if (op == RW_NONE) continue;
+        ++count;
+        changes_by[op >> 2][(op & 3) == RW_ADD] += 1;
+    }
+    for (int proj = 0; proj < 2; ++proj) {
+        long long* stats = proj == 0 ? net.ff.stats : net.lat.stats;
+        if (changes_by[proj][0]) atomicAdd(reinterpret_cast<unsigned long long*>(stats + ST_REMOVED), changes_by[proj][0]);
+        if (changes_by[proj][1]) atomicAdd(reinterpret_cast<unsigned long long*>(stats + ST_FORMED), changes_by[proj][1]);
+    }
+    int total;
+    int at = rl_block_prefix(count, sh.scan, &total);
+    if (net.ip[I_RECORD_EVENTS] != 0) {
+        const unsigned long long first = *net.ev_count;
+        for (long long a = lo; a < hi; ++a) {
+            const int op = net.rw_op[a];
+            if (op == RW_NONE) continue;
+            const unsigned long long c = first + static_cast<unsigned long long>(at++);
+            if (static_cast<long long>(c) >= net.ev_cap) break;
+            long long* ev = net.ev + c * EV_COLS;
+            ev[EV_STEP] = step;
+            ev[EV_PRE] = net.rw_pre[a];
+            ev[EV_POST] = rl_slot_draw(net, step, a).j;
+            ev[EV_PROJ] = op >> 2;
+            ev[EV_KIND] = (op & 3) == RW_ADD ? 1 : 0;
+        }
+        __syncthreads();
+        if (tid == 0) *net.ev_count = first + static_cast<unsigned long long>(total);
+    }
+    return RW_PATH_PARALLEL;
+}
+
+// Bamford's scheme, by the whole block.
+__device__ void rl_rewire_slot(Net& net, long long step, const RewireShared& sh)
+{
+    const long long attempts = rl_n_attempts(net, step, 0);
+    if (threadIdx.x == 0) net.istate[S_ATTEMPTS_FF] += attempts;
+    if (attempts == 0) return;
+    const bool large = net.n > RL_MAX_PARALLEL_N || attempts > RL_MAX_PARALLEL_SIZE;
+    const int path = large ? RW_PATH_LARGE : rl_slot_parallel(net, step, attempts, sh);
+    if (threadIdx.x == 0) {
+        net.rw_paths[path] += 1;
+        if (path != RW_PATH_PARALLEL) rl_slot_serial(net, step, attempts);
+    }
+    __syncthreads();
+}
+
 // One rewiring call of the configured scheme, by the whole block (every thread calls it).
 __device__ void rl_rewire(Net& net, long long step, const RewireShared& sh)
 {
-    if (net.ip[I_SCHEME] == SCHEME_SLOT) {
-        if (threadIdx.x == 0) {
-            rl_rewire_slot(net, step);
-            net.rw_paths[RW_PATH_SLOT] += 1;
-        }
-        __syncthreads();
-    } else {
+    if (net.ip[I_SCHEME] == SCHEME_SLOT)
+        rl_rewire_slot(net, step, sh);
+    else
         rl_rewire_pair(net, step, sh);
-    }
 }
