@@ -86,6 +86,23 @@ def assert_events_equal(a: np.ndarray, b: np.ndarray, context: str) -> None:
     assert np.array_equal(a, b), f"{context}: the event logs differ"
 
 
+def run_side_by_side(
+    cpu: Engine, backend: CudaBackend, chunks: tuple[int, ...], context: str
+) -> dict[str, int]:
+    """Run ``cpu`` and an engine on ``backend`` (same configuration and seed) chunk by chunk.
+
+    States must be equal after every chunk and the event logs at the end; returns the backend's
+    :meth:`~CudaBackend.rewiring_paths`.
+    """
+    with Engine(cpu.config, cpu.seed, backend, build_state(cpu.config, cpu.seed)) as gpu:
+        for chunk in chunks:
+            cpu.step(chunk)
+            gpu.step(chunk)
+            assert_states_equal(cpu.state(), gpu.state(), f"{context} after step {cpu.step_count}")
+        assert_events_equal(cpu.events(), gpu.events(), context)
+        return backend.rewiring_paths()
+
+
 # A few thousand steps of each scheme: dense spiking, STDP on, rewiring every step or every 1 ms.
 # Slot cases eliminate potentiated synapses more often than the presets do, so that slots empty and
 # refill within the test.
@@ -153,17 +170,10 @@ def test_cuda_matches_cpu_bit_for_bit(
     config = make_config(overrides, preset=preset)
     cpu = cpu_engine(config, 7)
     device = make_device(kind, schedule=schedule or "forward", seed=3)
-    backend = CudaBackend(device, mode=mode)
-    with Engine(config, 7, backend, build_state(config, 7)) as gpu:
-        for chunk in (1, 299, 700, 3000):
-            cpu.step(chunk)
-            gpu.step(chunk)
-            assert_states_equal(cpu.state(), gpu.state(), f"{case} after step {cpu.step_count}")
-        assert_events_equal(cpu.events(), gpu.events(), case)
-        assert cpu.state().neurons.count_tgt.sum() > 0, "the test needs target spikes"
-        kinds = np.bincount(cpu.events()["kind"], minlength=2)
-        assert kinds.sum() > 0
-        paths = backend.rewiring_paths()
+    paths = run_side_by_side(cpu, CudaBackend(device, mode=mode), (1, 299, 700, 3000), case)
+    assert cpu.state().neurons.count_tgt.sum() > 0, "the test needs target spikes"
+    kinds = np.bincount(cpu.events()["kind"], minlength=2)
+    assert kinds.sum() > 0
     # The calls ran in parallel (the pair scheme's serial loop only where a pair was drawn twice).
     calls = 4000 // steps_of(config.rewiring.interval, config.network.dt)
     if config.rewiring.scheme == "pair":
@@ -204,14 +214,9 @@ def test_pair_calls_that_run_serially_still_match_the_cpu(
     """Calls the parallel path cannot guarantee fall back to the serial loop: same state, same events."""
     config = make_config(FALLBACKS[reason], preset="knight2025")
     cpu = cpu_engine(config, 11)
-    backend = CudaBackend(emulated(schedule="shuffle", seed=5), mode="grid")
-    with Engine(config, 11, backend, build_state(config, 11)) as gpu:
-        for chunk in (7, 993):
-            cpu.step(chunk)
-            gpu.step(chunk)
-            assert_states_equal(cpu.state(), gpu.state(), f"{reason} after step {cpu.step_count}")
-        assert_events_equal(cpu.events(), gpu.events(), reason)
-        paths = backend.rewiring_paths()
+    paths = run_side_by_side(
+        cpu, CudaBackend(emulated(schedule="shuffle", seed=5), mode="grid"), (7, 993), reason
+    )
     assert paths[reason] > 0, paths
     assert len(cpu.events()) > 0
 
@@ -237,14 +242,9 @@ def test_busy_slot_calls_match_the_cpu(
     """Many attempts per target and call, in parallel or (rows full) serially: same state, same events."""
     config = make_config(BUSY_SLOT_CALLS[path], preset="bogdan2018")
     cpu = cpu_engine(config, 7)
-    backend = CudaBackend(emulated(schedule="shuffle", seed=1), mode="grid")
-    with Engine(config, 7, backend, build_state(config, 7)) as gpu:
-        for chunk in (40, 160):
-            cpu.step(chunk)
-            gpu.step(chunk)
-            assert_states_equal(cpu.state(), gpu.state(), f"{path} after step {cpu.step_count}")
-        assert_events_equal(cpu.events(), gpu.events(), path)
-        paths = backend.rewiring_paths()
+    paths = run_side_by_side(
+        cpu, CudaBackend(emulated(schedule="shuffle", seed=1), mode="grid"), (40, 160), path
+    )
     kinds = np.bincount(cpu.events()["kind"], minlength=2)
     assert kinds.min() > 1000, kinds
     assert paths[path] >= (200 if path == "parallel" else 20), paths
@@ -262,12 +262,7 @@ def test_large_calls_sort_in_global_memory(
     config = make_config({"rewiring.rate": 60_000.0}, preset=preset)
     cpu = cpu_engine(config, 2)
     backend = CudaBackend(emulated(schedule="reverse"), mode="block", defines={"RL_SORT_SHARED": 16})
-    with Engine(config, 2, backend, build_state(config, 2)) as gpu:
-        cpu.step(1000)
-        gpu.step(1000)
-        assert_states_equal(cpu.state(), gpu.state(), "global sort")
-        assert_events_equal(cpu.events(), gpu.events(), "global sort")
-        assert backend.rewiring_paths()["parallel"] > 100
+    assert run_side_by_side(cpu, backend, (1000,), "global sort")["parallel"] > 100
 
 
 @needs_gxx

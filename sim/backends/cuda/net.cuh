@@ -232,6 +232,21 @@ __device__ __forceinline__ void rl_record(const Net& net, long long step, long l
 
 // ---- ragged synapse tables (sim/synapses.py), for one thread owning the table ------------------
 
+// Row `row` (its first flat index) of length len + 1 loses slot k: its last synapse fills the hole
+// and the vacated slot is cleared (the row half of rl_remove_synapse).
+__device__ __forceinline__ void rl_row_fill_hole(Table& t, long long row, long long k, long long len)
+{
+    const long long last = row + len;
+    if (row + k != last) {
+        t.post[row + k] = t.post[last];
+        t.weight[row + k] = t.weight[last];
+        t.col_pos[row + k] = t.col_pos[last];
+    }
+    t.post[last] = 0;
+    t.weight[last] = 0.0f;
+    t.col_pos[last] = 0;
+}
+
 __device__ bool rl_add_synapse(Table& t, long long pre, long long post, float weight)
 {
     const int k = t.row_len[pre];
@@ -267,16 +282,9 @@ __device__ void rl_remove_synapse(Table& t, long long pre, long long k)
     t.col_syn[j * t.col_cap + cl] = 0;
     t.col_len[j] = cl;
     const long long last = t.row_len[pre] - 1;
-    const long long sl = pre * t.row_cap + last;
-    if (k != last) {
-        t.post[s] = t.post[sl];
-        t.weight[s] = t.weight[sl];
-        t.col_pos[s] = t.col_pos[sl];
+    rl_row_fill_hole(t, pre * t.row_cap, k, last);
+    if (k != last)
         t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
-    }
-    t.post[sl] = 0;
-    t.weight[sl] = 0.0f;
-    t.col_pos[sl] = 0;
     t.row_len[pre] = static_cast<int>(last);
     t.stats[ST_REMOVED] += 1;
 }

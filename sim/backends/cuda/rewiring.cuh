@@ -63,6 +63,13 @@ __device__ __forceinline__ double rl_p_form(const Net& net, long long proj, long
     return net.form_table[proj * net.form_width + rl_torus_d2(pre, post, net.ip[I_SIDE])];
 }
 
+// Every synapse of a row of length len writes its flat index into its column entry.
+__device__ __forceinline__ void rl_row_to_columns(Table& t, long long row, long long len)
+{
+    for (long long s = row; s < row + len; ++s)
+        t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
+}
+
 // One attempt of Bamford's scheme as drawn: a target, one of its slots, the partner a formation
 // would take (if any) and the acceptance uniform (CPU: rewire_slot's loop body).
 struct SlotDraw {
@@ -414,20 +421,11 @@ __device__ int rl_pair_parallel(Net& net, long long step, long long proj, long l
             }
             int k = 0;
             while (t.post[row + k] != post) ++k;
-            const long long last = row + --len;
-            if (row + k != last) {
-                t.post[row + k] = t.post[last];
-                t.weight[row + k] = t.weight[last];
-                t.col_pos[row + k] = t.col_pos[last];
-            }
-            t.post[last] = 0;
-            t.weight[last] = 0.0f;
-            t.col_pos[last] = 0;
+            rl_row_fill_hole(t, row, k, --len);
         }
         if (!changed) continue;
         t.row_len[pre] = len;
-        for (long long s = row; s < row + len; ++s)
-            t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
+        rl_row_to_columns(t, row, len);
     }
     // Counters and events.
     unsigned long long formed = 0, removed = 0;
@@ -602,19 +600,10 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
             }
             int k = 0;
             while (t.col_pos[row + k] != -(a + 1)) ++k;
-            const long long last = row + --len;
-            if (row + k != last) {
-                t.post[row + k] = t.post[last];
-                t.weight[row + k] = t.weight[last];
-                t.col_pos[row + k] = t.col_pos[last];
-            }
-            t.post[last] = 0;
-            t.weight[last] = 0.0f;
-            t.col_pos[last] = 0;
+            rl_row_fill_hole(t, row, k, --len);
         }
         t.row_len[row_id % n] = len;
-        for (long long s = row; s < row + len; ++s)
-            t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
+        rl_row_to_columns(t, row, len);
     }
     // Counters and events, in attempt order.
     long long lo, hi;
