@@ -58,25 +58,10 @@ class CpuBackend:
         """Advance ``n_steps`` steps and return their rewiring events."""
         st = self._require()
         chunks: list[NDArray[np.void]] = []
-        reserve = np.int64(max_events_per_step(self._ip))
+        reserve = max_events_per_step(self._ip)
         left = int(n_steps)
         while left > 0:
-            done = int(
-                kernels.run_steps(
-                    np.int64(left),
-                    self._fp,
-                    self._ip,
-                    st.istate,
-                    st.neurons,
-                    st.ff,
-                    st.lat,
-                    self._ev,
-                    self._ev_count,
-                    reserve,
-                    self._stim_table,
-                    self._form_table,
-                )
-            )
+            done = self._run_steps(st, left, reserve)
             left -= done
             if self._ev_count[0]:
                 chunks.append(self._drain())
@@ -89,22 +74,27 @@ class CpuBackend:
 
         Zero-step calls: nothing of the state changes.
         """
-        st = self._require()
-        kernels.run_steps(
-            np.int64(0),
-            self._fp,
-            self._ip,
-            st.istate,
-            st.neurons,
-            st.ff,
-            st.lat,
-            self._ev,
-            self._ev_count,
-            np.int64(0),
-            self._stim_table,
-            self._form_table,
-        )
+        self._run_steps(self._require(), 0, 0)
         self._replay_rewiring(0)
+
+    def _run_steps(self, st: NetworkState, n_steps: int, reserve: int) -> int:
+        """Up to ``n_steps`` steps in one compiled call (fewer when the event buffer needs draining)."""
+        return int(
+            kernels.run_steps(
+                np.int64(n_steps),
+                self._fp,
+                self._ip,
+                st.istate,
+                st.neurons,
+                st.ff,
+                st.lat,
+                self._ev,
+                self._ev_count,
+                np.int64(reserve),
+                self._stim_table,
+                self._form_table,
+            )
+        )
 
     def _drain(self) -> NDArray[np.void]:
         c = int(self._ev_count[0])

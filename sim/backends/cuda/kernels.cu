@@ -13,6 +13,12 @@
 // Kernels run by one block of up to RL_MAX_BLOCK threads (the compiler keeps their registers low
 // enough for that many).
 #define RL_MAX_BLOCK 1024
+// Shared memory of a block that runs rewiring calls: `scan` (also usable by the caller) and `sh`.
+#define RL_REWIRE_SHARED(sh, scan)                          \
+    __shared__ unsigned long long sh##_sort[RL_SORT_SHARED]; \
+    __shared__ int scan[RL_MAX_BLOCK + 1];                   \
+    __shared__ int sh##_flag;                                \
+    const RewireShared sh{sh##_sort, scan, &sh##_flag}
 #define RL_GRID_TID (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x)
 #define RL_GRID_NTHR (static_cast<long long>(gridDim.x) * blockDim.x)
 
@@ -65,10 +71,7 @@ extern "C" __global__ void update_traces(const unsigned long long* ptrs)
 // The rewiring call when one is due, then the step counter moves on. One block.
 extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire(const unsigned long long* ptrs)
 {
-    __shared__ unsigned long long sort[RL_SORT_SHARED];
-    __shared__ int scan[RL_MAX_BLOCK + 1];
-    __shared__ int flag;
-    const RewireShared sh{sort, scan, &flag};
+    RL_REWIRE_SHARED(sh, scan);
     Net net = rl_net(ptrs);
     const long long step = net.istate[S_STEP];
     if (rl_rewire_due(net, step)) rl_rewire(net, step, sh);
@@ -79,10 +82,7 @@ extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire(const unsigned
 // Just the rewiring calls that n_steps steps would make (timing their share). One block.
 extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire_only(const unsigned long long* ptrs, long long n_steps)
 {
-    __shared__ unsigned long long sort[RL_SORT_SHARED];
-    __shared__ int scan[RL_MAX_BLOCK + 1];
-    __shared__ int flag;
-    const RewireShared sh{sort, scan, &flag};
+    RL_REWIRE_SHARED(sh, scan);
     Net net = rl_net(ptrs);
     for (long long k = 0; k < n_steps; ++k) {
         const long long step = net.istate[S_STEP];
@@ -102,11 +102,8 @@ extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) rewire_only(const uns
 extern "C" __global__ void __launch_bounds__(RL_MAX_BLOCK) run_steps(const unsigned long long* ptrs, long long n_steps,
                                                                     long long ev_reserve, long long* done)
 {
-    __shared__ unsigned long long sort[RL_SORT_SHARED];
-    __shared__ int scan[RL_MAX_BLOCK + 1];
-    __shared__ int flag;
+    RL_REWIRE_SHARED(sh, scan);
     __shared__ int go;
-    const RewireShared sh{sort, scan, &flag};
     Net net = rl_net(ptrs);
     const long long tid = threadIdx.x;
     const long long nthr = blockDim.x;

@@ -159,7 +159,6 @@ __device__ int rl_compact(unsigned int* mask, long long n_words, int* out, int* 
         for (unsigned int m = mask[w]; m; m &= m - 1) out[at++] = static_cast<int>(w * 32 + __ffs(m) - 1);
         mask[w] = 0u;
     }
-    __syncthreads();
     return total;
 }
 

@@ -538,6 +538,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
             const int a = static_cast<int>(keys[e] & RL_U_MASK);
             const SlotDraw d = rl_slot_draw(net, step, a);
             net.rw_op[a] = RW_NONE;
+            net.rw_arg[a] = static_cast<int>(j);  // the target, for the rows and the events
             if (d.slot < len[0] + len[1]) {
                 const int proj = d.slot < len[0] ? 0 : 1;
                 Table& t = proj == 0 ? net.ff : net.lat;
@@ -592,7 +593,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
              ++e) {
             const int a = static_cast<int>(net.rw_cols[e] & RL_U_MASK);
             if ((net.rw_op[a] & 3) == RW_ADD) {
-                t.post[row + len] = static_cast<int>(rl_slot_draw(net, step, a).j);
+                t.post[row + len] = net.rw_arg[a];
                 t.weight[row + len] = g_max;
                 t.col_pos[row + len] = net.rw_kill[a] >= 0 ? -(net.rw_kill[a] + 1) : net.rw_pos[a];
                 ++len;
@@ -633,7 +634,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
             long long* ev = net.ev + c * EV_COLS;
             ev[EV_STEP] = step;
             ev[EV_PRE] = net.rw_pre[a];
-            ev[EV_POST] = rl_slot_draw(net, step, a).j;
+            ev[EV_POST] = net.rw_arg[a];
             ev[EV_PROJ] = op >> 2;
             ev[EV_KIND] = (op & 3) == RW_ADD ? 1 : 0;
         }
