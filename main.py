@@ -15,13 +15,18 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 #: Exit status for a user error (bad input of any kind).
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+#: Exit status after SIGINT (Ctrl-C) and SIGTERM: 128 + the signal number, as shells report.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,15 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a preset headless and write metrics, summary and figures")
-    run.add_argument(
-        "--preset", default=DEFAULT_PRESET, help="preset name or YAML file (default: %(default)s)"
-    )
+    run.add_argument("--preset", help=f"preset name or YAML file (default: {DEFAULT_PRESET})")
     run.add_argument("--duration", type=float, help="model seconds to run (default: the preset's)")
     run.add_argument("--scale", type=int, help="grid side 16 x SCALE (default: the preset's)")
     run.add_argument("--seed", type=int, help="random seed (default: the preset's)")
     run.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="default: %(default)s")
     run.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
-    run.add_argument("--checkpoint", type=Path, help="save the final state to this checkpoint file")
+    run.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="save the final state to this checkpoint file (also on Ctrl-C or SIGTERM)",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="S",
+        help="also save the checkpoint every S model seconds, so a killed run can resume from it",
+    )
     run.add_argument(
         "--resume", type=Path, help="continue the run saved in this checkpoint (its preset applies)"
     )
@@ -112,28 +125,95 @@ def _with_overrides(preset: str, scale: int | None, seed: int | None):  # type: 
     return cfg
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from app.headless import run_headless
+class _StopRequests:
+    """SIGINT and SIGTERM during a run: the first asks the run to stop after its current chunk
+    (it then writes what it has and its checkpoint), a second one interrupts at once."""
 
-    if args.duration is not None and not args.duration > 0:
-        raise _UserError(f"--duration: must be a positive number of model seconds, got {args.duration}")
-    if args.resume is not None and (args.scale is not None or args.seed is not None):
-        raise _UserError("--resume: the checkpoint fixes scale and seed; drop --scale and --seed")
-    if args.checkpoint is not None and not args.checkpoint.parent.is_dir():
-        raise _UserError(f"--checkpoint: folder {args.checkpoint.parent} does not exist")
-    cfg = _with_overrides(args.preset, args.scale, args.seed)
-    result = run_headless(
-        cfg,
-        args.out,
-        backend=args.backend,
-        duration=args.duration,
-        progress=not args.quiet,
-        figures=not args.no_figures,
-        resume=args.resume,
-        checkpoint=args.checkpoint,
-    )
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise _Interrupted(signum)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after the current step chunk", file=sys.stderr)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from app.headless import check_duration, run_headless
+    from app.presets import DEFAULT_PRESET
+    from sim.files import check_file_target, check_folder_target
+
+    if args.duration is not None:
+        check_duration(args.duration, None, "--duration")
+    if args.resume is not None:
+        given = [
+            name
+            for name, value in (("--preset", args.preset), ("--scale", args.scale), ("--seed", args.seed))
+            if value is not None
+        ]
+        if given:
+            raise _UserError(
+                f"--resume: the checkpoint fixes the preset, scale and seed; drop {', '.join(given)}"
+            )
+    if args.checkpoint_every is not None:
+        if args.checkpoint is None:
+            raise _UserError("--checkpoint-every: give the file with --checkpoint")
+        check_duration(args.checkpoint_every, None, "--checkpoint-every")
+    check_folder_target(args.out, "--out")
+    if args.checkpoint is not None:
+        check_file_target(args.checkpoint, "--checkpoint")
+    cfg = None
+    if args.resume is None:
+        cfg = _with_overrides(args.preset or DEFAULT_PRESET, args.scale, args.seed)
+        if args.duration is not None:
+            check_duration(args.duration, cfg.network.dt, "--duration")
+    from sim.backends import resolve_backend_name
+
+    resolve_backend_name(args.backend)  # an unavailable backend is refused before anything is written
+    with _StopRequests() as stop:
+        result = run_headless(
+            cfg,  # type: ignore[arg-type]  # None only with resume, where the checkpoint's applies
+            args.out,
+            backend=args.backend,
+            duration=args.duration,
+            progress=not args.quiet,
+            figures=not args.no_figures,
+            resume=args.resume,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            stop=stop,
+        )
     s = result.summary
     final = s["final"]
+    if result.interrupted:
+        name = signal.Signals(stop.signum or signal.SIGINT).name
+        how = (
+            f"; checkpoint {result.checkpoint}: continue with "
+            f"'python main.py run --resume {result.checkpoint} --out NEW_FOLDER'"
+            if result.checkpoint is not None
+            else ""
+        )
+        print(
+            f"{name}: stopped at t = {s['t_end_s']:g} s of {s['t_start_s'] + s['duration_s']:g} s; "
+            f"results so far in {result.out_dir} (no figures){how}",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if stop.signum == signal.SIGTERM else EXIT_INTERRUPTED
     print(
         f"{s['preset']}: {s['duration_s']:g} s on {s['backend']} at {s['realtime_factor']:.1f}x real time; "
         f"sigma_aff {final['sigma_aff_conn']:.3f} (counts) {final['sigma_aff_weight']:.3f} (weights), "
@@ -152,8 +232,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         cfg.replace("network.scale", k, source="--scales")  # validate every scale before running any
     for rate in args.rewiring_rates or []:
         cfg.replace("rewiring.rate", rate, source="--rewiring-rates")
-    if args.json is not None and not args.json.parent.exists():
-        raise _UserError(f"--json: folder {args.json.parent} does not exist")
+    if args.json is not None:
+        from sim.files import check_file_target
+
+        check_file_target(args.json, "--json")
     print(HEADER, flush=True)
     records = run_bench(
         cfg,
@@ -216,6 +298,18 @@ class _UserError(Exception):
     """A command-line value is wrong."""
 
 
+class _Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: stop now (temporary files are removed as the stack unwinds)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise _Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     from sim.errors import RewireLabError
@@ -224,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faulthandler.enable()  # a crash in native code (Qt, OpenGL, a kernel) still names the Python call
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupted)  # headless commands end as on Ctrl-C
     try:
         if args.command == "run":
             return _cmd_run(args)
@@ -235,9 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RewireLabError, _UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted; files written so far are complete", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Interrupted) else signal.SIGINT
+        print(
+            f"{signal.Signals(signum).name}: interrupted; files written so far are complete", file=sys.stderr
+        )
+        return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

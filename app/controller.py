@@ -212,6 +212,7 @@ class SimController:
         self._publish_interval = 1.0 / publish_hz
         # Updates fall due on a fixed grid of this spacing, so a late one does not delay the rest.
         self._next_publish = -math.inf
+        self._publish_due = False
         self._speed = speed
         self._anchor: tuple[float, int] = (0.0, 0)
         self._until_step: int | None = None
@@ -289,6 +290,7 @@ class SimController:
         config, backend, seed = self._initial
         try:
             self._engine = self._factory(config, backend, seed)
+            self._engine.log_events = False  # the window takes events from snapshots only
             self._pending_config = self._engine.config
             self._set_state(SimState.IDLE)
             if self._engine.backend_note:
@@ -326,7 +328,8 @@ class SimController:
             except Exception as exc:
                 self._fault(f"the simulation stopped: {type(exc).__name__}: {exc}")
         now = time.perf_counter()
-        if applied or (self.state is SimState.RUNNING and now >= self._next_publish):
+        if applied or self._publish_due or (self.state is SimState.RUNNING and now >= self._next_publish):
+            self._publish_due = False
             self._publish()
         for cmd in syncs:  # released after the update that shows them is published
             cmd.done.set()
@@ -365,6 +368,7 @@ class SimController:
         self._report("fault", message, cmd)
         self._until_step = None
         self._set_state(SimState.FAULTED)
+        self._publish_due = True  # the window sees the faulted state and the network as it was left
 
     def _require_engine(self) -> Engine:
         if self._engine is None:
@@ -457,6 +461,7 @@ class SimController:
         self._report("info", f"loaded checkpoint {cmd.path} (t = {eng.t:.3f} s)", cmd)
 
     def _replace_engine(self, new: Engine, backend: str) -> None:
+        new.log_events = False  # the window takes events from snapshots only
         old, self._engine = self._engine, new
         if old is not None:
             old.close()

@@ -28,12 +28,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from app.eventlog import EventCounts
 from app.headless import counts_row, metrics_table, write_metrics_csv
 from sim.analysis import receptive_fields
 from sim.analysis.receptive_fields import ReceptiveFields
 from sim.config import ModelConfig
-from sim.events import EVENT_DTYPE, FF, FORMED, LAT, REMOVED
-from sim.geometry import distance
 from sim.snapshot import Snapshot
 
 __all__ = ["Frame", "History", "SimState", "Status"]
@@ -204,12 +203,22 @@ class History:
         self.rows: list[dict[str, float]] = []
         self._last: Snapshot | None = None
         self._next_analysis = -math.inf
-        n_bins = math.floor(math.hypot(side // 2, side // 2)) + 1
-        #: Upper edges of the unit-width distance bins of :attr:`events_by_distance`.
-        self.distance_edges = np.arange(n_bins + 1, dtype=np.float64)
-        #: Events by (projection FF/LAT, kind FORMED/REMOVED, distance bin) since the build.
-        self.events_by_distance = np.zeros((2, 2, n_bins), np.int64)
-        self.total_events = 0
+        self._events = EventCounts(side)
+
+    @property
+    def distance_edges(self) -> NDArray[np.float64]:
+        """Edges of the unit-width distance bins of :attr:`events_by_distance`."""
+        return self._events.edges
+
+    @property
+    def events_by_distance(self) -> NDArray[np.int64]:
+        """Events by (projection FF/LAT, kind FORMED/REMOVED, distance bin) since the build."""
+        return self._events.counts
+
+    @property
+    def total_events(self) -> int:
+        """Events accounted for since the build."""
+        return self._events.total
 
     @property
     def last_t(self) -> float | None:
@@ -223,7 +232,7 @@ class History:
             raise ValueError(
                 f"frame of a {snap.side}x{snap.side} network in a {self.side}x{self.side} history"
             )
-        self._add_events(snap.events)
+        self._events.add(snap.events)
         last_t = self.last_t
         due = last_t is None or snap.t >= last_t + self.record_interval - 1e-9
         if not due or (last_t is not None and snap.t <= last_t):
@@ -261,18 +270,3 @@ class History:
             "ad_conn": counts.mean_ad,
             "ad_weight": weights.mean_ad,
         }
-
-    def _add_events(self, events: NDArray[np.void]) -> None:
-        if not len(events):
-            return
-        if events.dtype != EVENT_DTYPE:
-            raise ValueError(f"events must have dtype {EVENT_DTYPE}, got {events.dtype}")
-        d = distance(events["pre"], events["post"], self.side)
-        bins = np.minimum(np.floor(d + 1e-9).astype(np.int64), self.events_by_distance.shape[2] - 1)
-        for p, proj in enumerate((FF, LAT)):
-            for k, kind in enumerate((FORMED, REMOVED)):
-                sel = (events["projection"] == proj) & (events["kind"] == kind)
-                self.events_by_distance[p, k] += np.bincount(
-                    bins[sel], minlength=self.events_by_distance.shape[2]
-                )
-        self.total_events += len(events)

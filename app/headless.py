@@ -5,21 +5,28 @@ Output folder layout::
     metrics.csv        one row per recording interval (t = 0 is the initial network)
     summary.json       configuration, seed, backend, final metrics, real-time factor
     connectivity.npz   final FF and LAT synapses (pre, post, weight)
-    events.npz         every synapse formed or removed (step, pre, post, projection, kind)
+    events.npy         every synapse formed or removed (step, pre, post, projection, kind)
     *.png              figures (see app.report)
 
-Every file is written atomically; ``metrics.csv`` is rewritten after every
-record, so an interrupted run keeps what it measured.
+``metrics.csv`` gains a row per record and ``events.npy`` a chunk of events
+per engine call as the run goes (see :mod:`app.eventlog`), so an interrupted
+run keeps what it measured and memory does not grow with model time; the other
+files are written atomically at the end, ``summary.json`` last of the results,
+then the checkpoint. A run first removes the files an earlier run left in its
+folder, so a folder never mixes two runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +34,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from app.eventlog import EventCounts, EventLogWriter
 from sim.analysis import receptive_fields
 from sim.analysis.reference import CASE_NAMES, case_of, reference_values
-from sim.checkpoint import write_atomic
-from sim.config import ModelConfig
+from sim.config import ModelConfig, param_spec
 from sim.engine import Engine
-from sim.errors import OutputError
+from sim.errors import ConfigError, OutputError
+from sim.files import TEMP_SUFFIX, check_file_target, check_folder_target, new_file_mode, write_atomic
 from sim.snapshot import Snapshot
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -50,6 +58,14 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Files a run writes into its output folder (besides the figures of :mod:`app.report`).
+RUN_FILES: tuple[str, ...] = ("metrics.csv", "summary.json", "connectivity.npz", "events.npy")
+#: Files of earlier versions that a run also clears, so a folder never mixes two runs.
+_OLD_RUN_FILES: tuple[str, ...] = ("events.npz",)
+#: Model seconds per engine call within a recording interval (keeps Ctrl-C and the progress bar lively).
+CHUNK_SECONDS = 0.5
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What a headless run produced."""
@@ -58,18 +74,39 @@ class RunResult:
     metrics: dict[str, NDArray[np.float64]]
     summary: dict[str, Any]
     files: list[Path]
+    #: True when the run stopped early on request (SIGINT or SIGTERM).
+    interrupted: bool = False
+    #: Where the checkpoint was written, if one was.
+    checkpoint: Path | None = None
+
+
+def run_file_names() -> tuple[str, ...]:
+    """Every file name a run owns in its output folder (data files and figures)."""
+    from app.report import FIGURE_NAMES
+
+    return (*RUN_FILES, *_OLD_RUN_FILES, *FIGURE_NAMES)
 
 
 def prepare_output_dir(path: Path) -> Path:
-    """Create ``path`` if needed and check that files can be written there."""
+    """Create ``path`` if needed and remove what an earlier run left there.
+
+    Only the files a run owns (:func:`run_file_names`) and their hidden temporary
+    files go; anything else in the folder stays.
+    """
+    check_folder_target(path, "output folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
-    if not path.is_dir():
-        raise OutputError(f"{path}: output path exists and is not a folder")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: output folder is not writable")
+    names = run_file_names()
+    try:
+        for name in names:
+            (path / name).unlink(missing_ok=True)
+        for leftover in path.glob(f".*{TEMP_SUFFIX}"):
+            if any(leftover.name.startswith(f".{name}.") for name in names):
+                leftover.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot clear the previous run's files ({exc.strerror or exc})") from None
     return path
 
 
@@ -136,15 +173,58 @@ def metrics_table(rows: list[dict[str, float]]) -> dict[str, NDArray[np.float64]
     return {c: np.array([r[c] for r in rows], dtype=np.float64) for c in METRIC_COLUMNS}
 
 
-def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    """Write the metrics table as CSV, atomically."""
+def _csv_line(values: list[str]) -> bytes:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
-    for r in rows:
-        writer.writerow([_fmt(r[c]) for c in METRIC_COLUMNS])
-    data = buf.getvalue().encode()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue().encode()
+
+
+def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
+    """Write a whole metrics table as CSV, atomically."""
+    data = _csv_line(list(METRIC_COLUMNS)) + b"".join(
+        _csv_line([_fmt(r[c]) for c in METRIC_COLUMNS]) for r in rows
+    )
     write_atomic(path, lambda fh: fh.write(data))
+
+
+class MetricsCsvWriter:
+    """Appends rows to ``metrics.csv`` as they are recorded.
+
+    Each row goes to the file in one ``write`` call, so a run killed at any
+    moment (even by SIGKILL) leaves a file whose every row is complete; the
+    cost of a row does not grow with the rows before it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, new_file_mode())
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
+        self._write(_csv_line(list(METRIC_COLUMNS)))
+
+    def append(self, row: dict[str, float]) -> None:
+        """Write one row."""
+        self._write(_csv_line([_fmt(row[c]) for c in METRIC_COLUMNS]))
+
+    def close(self) -> None:
+        """Flush the file to disk and close it."""
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
+        finally:
+            os.close(fd)
+
+    def _write(self, line: bytes) -> None:
+        try:
+            if os.write(self._fd, line) != len(line):
+                raise OSError(28, "short write (disk full?)")
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
 
 
 def _fmt(x: float) -> str:
@@ -173,6 +253,26 @@ def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
     write_atomic(path, lambda fh: savez(fh, **arrays))
 
 
+def check_duration(duration: float, dt_ms: float | None, what: str = "duration") -> float:
+    """Validate a length of model time in seconds: positive, finite, at most ``run.duration``'s
+    upper bound and (given the time step ``dt_ms``) at least one step."""
+    hi = param_spec("run.duration").hi
+    value = float(duration)
+    if not (math.isfinite(value) and 0 < value <= (hi or math.inf)):
+        raise ConfigError(f"{what}: must be a positive number of model seconds up to {hi:g}, got {value:g}")
+    if dt_ms is not None and value * 1e3 < dt_ms * (1.0 - 1e-9):
+        raise ConfigError(f"{what}: {value:g} s is shorter than one time step ({dt_ms:g} ms)")
+    return float(value)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
 def run_headless(
     config: ModelConfig,
     out_dir: Path,
@@ -184,6 +284,8 @@ def run_headless(
     figures: bool = True,
     resume: Path | None = None,
     checkpoint: Path | None = None,
+    checkpoint_every: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run ``config`` headless and write every output file into ``out_dir``.
 
@@ -191,103 +293,140 @@ def run_headless(
     ``run.duration``; ``seed`` to ``run.seed``. With ``resume`` the run
     continues the checkpoint (whose configuration and seed then apply) for
     ``duration`` more seconds; with ``checkpoint`` the final state is saved
-    there.
+    there, and with ``checkpoint_every`` also every so many model seconds.
+
+    Every target is checked before the network is built, and the output folder
+    is cleared of an earlier run's files only once the network is built.
+    ``stop()`` is asked after every chunk of steps: when it returns True the
+    run ends there, writes what it has (no figures) and the checkpoint, and
+    returns with ``interrupted`` set.
     """
-    out_dir = prepare_output_dir(Path(out_dir))
+    out_dir = Path(out_dir)
+    check_folder_target(out_dir, "output folder")
+    if checkpoint is not None:
+        check_file_target(checkpoint, "checkpoint")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ConfigError("checkpoint_every: needs a checkpoint file to write")
+        if not (math.isfinite(checkpoint_every) and checkpoint_every > 0):
+            raise ConfigError(
+                f"checkpoint_every: must be a positive number of model seconds, got {checkpoint_every:g}"
+            )
+    if duration is not None and resume is None:
+        check_duration(duration, config.network.dt)
     wall0 = time.perf_counter()
     if resume is not None:
         engine = Engine.from_checkpoint(resume, backend=backend)
         config = engine.config
     else:
         engine = Engine.build(config, backend=backend, seed=seed)
-    duration = config.run.duration if duration is None else float(duration)
-    if duration <= 0:
-        engine.close()
-        raise ValueError(f"duration must be positive, got {duration} s")
     with engine as eng:
+        duration = check_duration(config.run.duration if duration is None else duration, config.network.dt)
         build_s = time.perf_counter() - wall0
+        prepare_output_dir(out_dir)
+        metrics_path, events_path = out_dir / "metrics.csv", out_dir / "events.npy"
+        eng.take_events()  # a resumed run's log starts at its checkpoint
+        counts = EventCounts(config.side)
         recorder = MetricsRecorder()
-        recorder.record(eng.snapshot())
         record_steps = max(1, eng.steps_for(config.run.record_interval))
+        chunk_steps = max(1, eng.steps_for(CHUNK_SECONDS))
+        ckpt_steps = max(1, eng.steps_for(checkpoint_every)) if checkpoint_every is not None else None
         total_steps = eng.steps_for(duration)
         backend_note = eng.backend_note
         if backend_note and progress:
             print(f"backend: {backend_note}", file=sys.stderr)
-        bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress)
         sim_wall = 0.0
         done = 0
-        metrics_path = out_dir / "metrics.csv"
-        try:
-            while done < total_steps:
-                target = min(total_steps, done + record_steps)
-                while done < target:
-                    n = min(target - done, max(1, eng.steps_for(0.5)))
-                    t0 = time.perf_counter()
-                    eng.step(n)
-                    sim_wall += time.perf_counter() - t0
-                    done += n
-                    if bar is not None:
-                        rtf = done * config.network.dt * 1e-3 / sim_wall if sim_wall > 0 else 0.0
-                        bar.set_postfix_str(f"{rtf:.1f}x real time", refresh=False)
-                        bar.update(n * config.network.dt * 1e-3)
-                recorder.record(eng.snapshot())
-                write_metrics_csv(metrics_path, recorder.rows)
-        finally:
+        interrupted = False
+        dt_s = config.network.dt * 1e-3
+        bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress)
+        with contextlib.ExitStack() as files:
+            csv_out = MetricsCsvWriter(metrics_path)
+            files.callback(csv_out.close)
+            log = files.enter_context(EventLogWriter(events_path))
             if bar is not None:
-                bar.close()
+                files.callback(bar.close)
+            csv_out.append(recorder.record(eng.snapshot()))
+            next_record = min(total_steps, record_steps)
+            next_ckpt = ckpt_steps if ckpt_steps is not None else total_steps + 1
+            while done < total_steps:
+                n = min(chunk_steps, next_record - done, next_ckpt - done)
+                t0 = time.perf_counter()
+                eng.step(n)
+                sim_wall += time.perf_counter() - t0
+                done += n
+                events = eng.take_events()
+                log.append(events)
+                counts.add(events)
+                if bar is not None:
+                    rtf = done * dt_s / sim_wall if sim_wall > 0 else 0.0
+                    bar.set_postfix_str(f"{rtf:.1f}x real time", refresh=False)
+                    bar.update(n * dt_s)
+                interrupted = stop is not None and stop() and done < total_steps
+                if done == next_record or interrupted:
+                    csv_out.append(recorder.record(eng.snapshot()))
+                    next_record = min(total_steps, next_record + record_steps)
+                if done == next_ckpt and checkpoint is not None and done < total_steps:
+                    eng.save_checkpoint(checkpoint)
+                    next_ckpt += ckpt_steps or 0
+                if interrupted:
+                    break
         final = eng.snapshot()
-        events = eng.events()
-        if checkpoint is not None:
-            eng.save_checkpoint(checkpoint)
-        rtf = done * config.network.dt * 1e-3 / sim_wall if sim_wall > 0 else float("nan")
+        rtf = done * dt_s / sim_wall if sim_wall > 0 else float("nan")
         seed_used = eng.seed
         backend_used = eng.backend_name
-    metrics = recorder.table()
-    files = [metrics_path]
-    conn_path = out_dir / "connectivity.npz"
-    write_npz(
-        conn_path,
-        side=np.array(final.side),
-        t=np.array(final.t),
-        ff_pre=final.ff.pre,
-        ff_post=final.ff.post,
-        ff_weight=final.ff.weight,
-        lat_pre=final.lat.pre,
-        lat_post=final.lat.post,
-        lat_weight=final.lat.weight,
-    )
-    ev_path = out_dir / "events.npz"
-    write_npz(ev_path, events=events, dt_ms=np.array(config.network.dt))
-    files += [conn_path, ev_path]
-    if figures:
-        from app.report import write_figures
+        metrics = recorder.table()
+        files_written = [metrics_path, events_path]
+        conn_path = out_dir / "connectivity.npz"
+        write_npz(
+            conn_path,
+            side=np.array(final.side),
+            t=np.array(final.t),
+            ff_pre=final.ff.pre,
+            ff_post=final.ff.post,
+            ff_weight=final.ff.weight,
+            lat_pre=final.lat.pre,
+            lat_post=final.lat.post,
+            lat_weight=final.lat.weight,
+        )
+        files_written.append(conn_path)
+        case = case_of(config)
+        summary: dict[str, Any] = {
+            "preset": config.name,
+            "status": "interrupted" if interrupted else "complete",
+            "config": config.to_dict(),
+            "seed": seed_used,
+            "backend": backend_used,
+            "backend_note": backend_note,
+            "duration_s": duration,
+            "t_start_s": float(metrics["t"][0]),
+            "t_end_s": float(metrics["t"][-1]),
+            "resumed_from": str(resume) if resume is not None else None,
+            "checkpoint": str(checkpoint) if checkpoint is not None else None,
+            "steps": done,
+            "dt_ms": config.network.dt,
+            "neurons_per_layer": config.n_neurons,
+            "final": {c: float(metrics[c][-1]) for c in METRIC_COLUMNS},
+            "initial": {c: float(metrics[c][0]) for c in METRIC_COLUMNS if c.startswith(("sigma", "ad"))},
+            "events_recorded": log.count,
+            "refused_formations": {"ff": final.ff.refused, "lat": final.lat.refused},
+            "bamford2010_case": CASE_NAMES.get(case) if case is not None else None,
+            "reference": reference_values(config),
+            "realtime_factor": rtf,
+            "build_seconds": build_s,
+        }
+        if figures and not interrupted:
+            from app.report import write_figures
 
-        files += write_figures(out_dir, metrics, final, config, events)
-    case = case_of(config)
-    summary: dict[str, Any] = {
-        "preset": config.name,
-        "config": config.to_dict(),
-        "seed": seed_used,
-        "backend": backend_used,
-        "backend_note": backend_note,
-        "duration_s": duration,
-        "t_start_s": float(metrics["t"][0]),
-        "resumed_from": str(resume) if resume is not None else None,
-        "steps": done,
-        "neurons_per_layer": config.n_neurons,
-        "final": {c: float(metrics[c][-1]) for c in METRIC_COLUMNS},
-        "initial": {c: float(metrics[c][0]) for c in METRIC_COLUMNS if c.startswith(("sigma", "ad"))},
-        "refused_formations": {"ff": final.ff.refused, "lat": final.lat.refused},
-        "bamford2010_case": CASE_NAMES.get(case) if case is not None else None,
-        "reference": reference_values(config),
-        "realtime_factor": rtf,
-        "build_seconds": build_s,
-        "wall_seconds": time.perf_counter() - wall0,
-    }
-    summary_path = out_dir / "summary.json"
-    write_json(summary_path, summary)
-    files.append(summary_path)
-    return RunResult(out_dir, metrics, summary, files)
+            files_written += write_figures(out_dir, metrics, final, config, counts)
+        summary_path = out_dir / "summary.json"
+        summary["wall_seconds"] = time.perf_counter() - wall0
+        summary["peak_rss_mb"] = peak_rss_mb()
+        write_json(summary_path, summary)
+        files_written.append(summary_path)
+        if checkpoint is not None:
+            eng.save_checkpoint(checkpoint)
+    return RunResult(out_dir, metrics, summary, files_written, interrupted, checkpoint)
 
 
 def _progress_bar(total: float, desc: str, enabled: bool) -> Any:

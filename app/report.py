@@ -5,14 +5,11 @@ canvas: no pyplot, so no global figure state, no GUI backend, and the module
 is safe to call from a worker thread.
 
 >>> paths = write_figures(Path("out"), metrics, engine.snapshot(), engine.config,
-...                       engine.events())  # doctest: +SKIP
+...                       engine.take_events())  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,11 +24,13 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
+from app.eventlog import EventCounts
 from app.headless import METRIC_COLUMNS
-from sim.analysis import DisplacementStats, by_displacement, events_by_distance, receptive_fields
+from sim.analysis import DisplacementStats, by_displacement, receptive_fields
 from sim.analysis.reference import CASE_NAMES, case_of, reference_values
 from sim.config import ModelConfig
 from sim.events import FF
+from sim.files import write_atomic
 from sim.snapshot import Snapshot
 
 __all__ = ["DPI", "FIGURE_NAMES", "METRIC_KEYS", "write_figures"]
@@ -68,7 +67,7 @@ def write_figures(
     metrics: Mapping[str, np.ndarray],
     snapshot: Snapshot,
     config: ModelConfig,
-    events: np.ndarray,
+    events: EventCounts | np.ndarray,
 ) -> list[Path]:
     """Render the report figures of a run into ``out_dir``.
 
@@ -89,8 +88,10 @@ def write_figures(
         The final network.
     config : ModelConfig
         The run's configuration (preset name, time step, case, ``g_max``).
-    events : ndarray of ``sim.events.EVENT_DTYPE``
-        The full rewiring-event log (may be empty).
+    events : EventCounts or ndarray of ``sim.events.EVENT_DTYPE``
+        The run's rewiring events, counted by distance as the run went
+        (:class:`app.eventlog.EventCounts`), or the events themselves
+        (may be empty).
 
     Returns
     -------
@@ -104,6 +105,10 @@ def write_figures(
         If a metrics column is missing, not 1-D, or the columns differ in length.
     """
     table = _check_metrics(metrics)
+    if not isinstance(events, EventCounts):
+        counted = EventCounts(snapshot.side)
+        counted.add(np.asarray(events))
+        events = counted
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     heading = f"{config.name}, t = {_format_time(snapshot.t)}"
@@ -111,7 +116,7 @@ def write_figures(
         _map_quality_figure(table, config, heading),
         _synapses_figure(table, heading),
         _topographic_map_figure(snapshot, heading),
-        _receptive_field_figure(snapshot, config, np.asarray(events), heading),
+        _receptive_field_figure(snapshot, config, events, heading),
     )
     return [_save(fig, out / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)]
 
@@ -137,19 +142,10 @@ def _format_time(t: float) -> str:
 def _save(fig: Figure, path: Path) -> Path:
     """Write ``fig`` to ``path`` as PNG atomically (temporary file in the same folder, then rename)."""
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(
+        path,
+        lambda fh: fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem}),
+    )
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -465,7 +461,7 @@ def _crop_radius(stats: DisplacementStats, n: int) -> int:
 
 
 def _receptive_field_figure(
-    snapshot: Snapshot, config: ModelConfig, events: np.ndarray, heading: str
+    snapshot: Snapshot, config: ModelConfig, events: EventCounts, heading: str
 ) -> Figure:
     n = snapshot.side
     ff = snapshot.ff
@@ -520,7 +516,7 @@ def _receptive_field_figure(
     return fig
 
 
-def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
+def _events_by_distance_panel(ax: Axes, events: EventCounts, n: int) -> None:
     """Formations and eliminations of FF synapses by source-target distance."""
     ax.set_title("FF rewiring events by distance", fontsize=_TITLE_SIZE)
     ax.set_xlabel("distance between source and target position (grid units)", fontsize=_LABEL_SIZE)
@@ -528,11 +524,11 @@ def _events_by_distance_panel(ax: Axes, events: np.ndarray, n: int) -> None:
     ax.grid(True, axis="y", color="#E5E5E5", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.set_xlim(0.0, float(np.hypot(n // 2, n // 2)))
-    if events.size == 0:
+    if events.total == 0:
         _note(ax, "no rewiring events recorded")
         ax.set_yticks([])
         return
-    edges, formed, removed = events_by_distance(events, n, projection=FF)
+    edges, formed, removed = events.of(FF)
     if formed.sum() + removed.sum() == 0:
         _note(ax, "no FF rewiring events recorded")
         ax.set_yticks([])

@@ -53,7 +53,7 @@ def exception_hooks(window: MainWindow) -> Iterator[None]:
     through them.
     """
     relay = _ErrorRelay(window)
-    relay.error.connect(lambda msg, detail: window.show_message("fault", msg, detail))
+    relay.error.connect(lambda msg, detail: window.show_message("internal", msg, detail))
 
     def gui_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         detail = "".join(traceback.format_exception(exc_type, exc, tb))

@@ -1,15 +1,15 @@
 """Checkpoints: the whole state of a run in one ``.npz`` file, written atomically.
 
 A checkpoint holds the configuration (as YAML text), the seed, the backend it
-was written on, every state array and the rewiring-event log. It loads with
+was written on and every state array: the network, not its history. The
+rewiring events of a run go to the run's own files, so a checkpoint's size does
+not grow with model time. It loads with
 ``allow_pickle=False``; anything missing, malformed or of the wrong shape
 raises :class:`CheckpointError` naming the file and the problem.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +20,15 @@ import yaml
 from numpy.typing import NDArray
 
 from sim.config import ModelConfig, config_from_dict
-from sim.errors import CheckpointError, ConfigError
-from sim.events import EVENT_DTYPE
+from sim.errors import CheckpointError, ConfigError, OutputError
+from sim.files import write_atomic
 from sim.state import N_ISTATE, NetworkState, empty_neurons
 from sim.synapses import SynapseTable, empty_table
 
 FORMAT = "rewire-lab-checkpoint"
-VERSION = 1
+VERSION = 2
+#: Versions this module reads (version 1 also held the event log, which is ignored).
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,6 @@ class Checkpoint:
     seed: int
     backend: str
     state: NetworkState
-    events: NDArray[np.void]
 
 
 def expected_layout(cfg: ModelConfig) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
@@ -52,21 +53,6 @@ def expected_layout(cfg: ModelConfig) -> dict[str, tuple[tuple[int, ...], np.dty
     return empty.expected_layout()
 
 
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     """Write ``ckpt`` to ``path`` atomically (an existing file is replaced only when complete)."""
     p = Path(path)
@@ -78,14 +64,13 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "config_yaml": np.array(ckpt.config.to_yaml()),
         "seed": np.array(ckpt.seed, dtype=np.uint64),
         "backend": np.array(ckpt.backend),
-        "events": np.asarray(ckpt.events, dtype=EVENT_DTYPE),
     }
     for key, arr in ckpt.state.to_arrays().items():
         arrays[f"state.{key}"] = arr
     try:
         write_atomic(p, lambda fh: np.savez_compressed(fh, **arrays))
-    except OSError as exc:
-        raise CheckpointError(f"{p}: cannot write checkpoint ({exc.strerror or exc})") from None
+    except OutputError as exc:
+        raise CheckpointError(f"cannot write checkpoint: {exc}") from None
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -106,12 +91,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise fail(f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if "format" not in files or str(files["format"]) != FORMAT:
         raise fail("not a Rewire Lab checkpoint (no format marker)")
-    for key in ("version", "config_yaml", "seed", "backend", "events"):
+    for key in ("version", "config_yaml", "seed", "backend"):
         if key not in files or files[key].dtype.hasobject:
             raise fail(f"'{key}' is missing")
     version = files["version"]
-    if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
-        raise fail(f"checkpoint version {version!s} is not supported (expected {VERSION})")
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) not in READABLE_VERSIONS:
+        raise fail(f"checkpoint version {version!s} is not supported (this version reads 1 and 2)")
     seed = files["seed"]
     if seed.shape != () or seed.dtype.kind not in "iu" or not 0 <= int(seed) < 2**64:
         raise fail(f"seed {seed!s} is not a whole number in [0, 2**64)")
@@ -134,12 +119,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if arr.shape != shape or arr.dtype != dtype:
             raise fail(f"state array '{key}' has shape {arr.shape} {arr.dtype}, expected {shape} {dtype}")
         state_arrays[key] = arr
-    events = files["events"]
-    if events.dtype != EVENT_DTYPE or events.ndim != 1:
-        raise fail("event log is missing or malformed")
     state = NetworkState.from_arrays(state_arrays)
     _check_tables(state, fail)
-    return Checkpoint(cfg, int(files["seed"]), str(files["backend"]), state, events)
+    return Checkpoint(cfg, int(files["seed"]), str(files["backend"]), state)
 
 
 def _check_tables(state: NetworkState, fail: Any) -> None:

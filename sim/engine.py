@@ -61,7 +61,6 @@ class Engine:
         seed: int,
         backend: Backend,
         state: NetworkState,
-        events: NDArray[np.void] | None = None,
     ) -> None:
         self._config = config
         self._seed = int(seed)
@@ -71,8 +70,11 @@ class Engine:
         backend.warm_up()
         self._step = state.step
         self._attempts = (int(state.istate[S_ATTEMPTS_FF]), int(state.istate[S_ATTEMPTS_LAT]))
-        self._event_chunks: list[NDArray[np.void]] = [] if events is None or not len(events) else [events]
+        self._log_events: list[NDArray[np.void]] = []
         self._pending_events: list[NDArray[np.void]] = []
+        #: Keep the events for :meth:`take_events`. A caller that reads events only from snapshots
+        #: (the window) switches this off, so nothing accumulates between snapshots and takes.
+        self.log_events = True
         self._snapshot_seq = 0
         self._wall = 0.0
         self._wall_steps = 0
@@ -90,13 +92,16 @@ class Engine:
         seed = config.run.seed if seed is None else int(seed)
         if not 0 <= seed < 2**64:
             raise ConfigError(f"must be in [0, 2**64), got {seed}", path="seed")
-        return cls._on_backend(backend, config, seed, build_state(config, seed), None)
+        return cls._on_backend(backend, config, seed, build_state(config, seed))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, backend: str = "auto") -> Engine:
-        """Continue the run saved in checkpoint ``path`` on ``backend`` (from either backend)."""
+        """Continue the run saved in checkpoint ``path`` on ``backend`` (from either backend).
+
+        The event log starts empty: a checkpoint holds the network, not the events before it.
+        """
         ckpt = load_checkpoint(path)
-        return cls._on_backend(backend, ckpt.config, ckpt.seed, ckpt.state, ckpt.events)
+        return cls._on_backend(backend, ckpt.config, ckpt.seed, ckpt.state)
 
     @classmethod
     def _on_backend(
@@ -105,18 +110,17 @@ class Engine:
         config: ModelConfig,
         seed: int,
         state: NetworkState,
-        events: NDArray[np.void] | None,
     ) -> Engine:
         """An engine on ``backend``; ``auto`` falls back to the CPU when the GPU fails to start."""
         if backend != "auto":
-            return cls(config, seed, create_backend(backend), state, events)
+            return cls(config, seed, create_backend(backend), state)
         name, why = auto_choice()
         try:
-            eng = cls(config, seed, create_backend(name), state, events)
+            eng = cls(config, seed, create_backend(name), state)
         except (RewireLabError, MemoryError) as exc:
             if name == "cpu":
                 raise
-            eng = cls(config, seed, create_backend("cpu"), state, events)
+            eng = cls(config, seed, create_backend("cpu"), state)
             eng.backend_note = f"'{name}' failed to start, running on 'cpu': {first_line(exc)}"
             return eng
         eng.backend_note = why
@@ -185,8 +189,8 @@ class Engine:
         self._wall_steps += int(n)
         self._last_rtf = n * self._config.network.dt * 1e-3 / wall if wall > 0 else None
         if len(events):
-            if self._config.run.record_events:
-                self._event_chunks.append(events)
+            if self.log_events:
+                self._log_events.append(events)
             self._pending_events.append(events)
 
     def run(
@@ -240,13 +244,18 @@ class Engine:
             attempts=self._attempts,
         )
 
-    def events(self) -> NDArray[np.void]:
-        """Every rewiring event recorded since the build (EVENT_DTYPE, in time order)."""
-        if not self._event_chunks:
+    def take_events(self) -> NDArray[np.void]:
+        """The rewiring events recorded since the previous call (EVENT_DTYPE, in time order).
+
+        The first call returns those since the build or checkpoint. The engine lets go of
+        the events it returns, so a caller that streams them to a file keeps memory flat.
+        Events are recorded when ``run.record_events`` is set, and kept for this call
+        while :attr:`log_events` is True; snapshots carry theirs independently.
+        """
+        chunks, self._log_events = self._log_events, []
+        if not chunks:
             return np.zeros(0, EVENT_DTYPE)
-        if len(self._event_chunks) > 1:
-            self._event_chunks = [np.concatenate(self._event_chunks)]
-        return self._event_chunks[0].copy()
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     # -- changing ---------------------------------------------------------------------------------
     def set_parameter(self, path: str, value: Any) -> None:
@@ -277,9 +286,12 @@ class Engine:
 
     # -- saving -----------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | Path) -> None:
-        """Write the whole state, configuration, seed and event log to ``path`` atomically."""
+        """Write the whole state, configuration and seed to ``path`` atomically.
+
+        The event log is not part of it: events belong to the run's output files.
+        """
         be = self._require()
-        save_checkpoint(path, Checkpoint(self._config, self._seed, be.name, be.pull_state(), self.events()))
+        save_checkpoint(path, Checkpoint(self._config, self._seed, be.name, be.pull_state()))
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Replace this engine's state by checkpoint ``path``, which must have the same structure.
@@ -299,7 +311,7 @@ class Engine:
         fp, ip = kernel_params(ckpt.config, ckpt.seed)
         be.allocate(ckpt.state, fp, ip)
         self._step = ckpt.state.step
-        self._event_chunks = [ckpt.events] if len(ckpt.events) else []
+        self._log_events = []
         self._pending_events = []
 
     # -- lifetime ---------------------------------------------------------------------------------

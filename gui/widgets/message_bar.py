@@ -9,6 +9,7 @@ _STYLES = {
     "info": "background: #e8f1fb; color: #0b3d6b;",
     "error": "background: #fdecea; color: #8a1c12;",
     "fault": "background: #8a1c12; color: white;",
+    "internal": "background: #8a1c12; color: white;",
 }
 
 
@@ -41,10 +42,20 @@ class MessageBar(QWidget):
         return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
 
     def show_message(self, level: str, message: str, detail: str = "") -> None:
-        """Show ``message`` at ``level`` (``"info"``, ``"error"`` or ``"fault"``)."""
+        """Show ``message`` at ``level``.
+
+        ``"info"``; ``"error"`` (a refused input); ``"fault"`` (the simulation thread
+        stopped on an unexpected error; its network is kept); ``"internal"`` (an
+        unexpected error in the window itself, such as its analysis or drawing; the
+        simulation is not affected).
+        """
         self.level = level
         self._detail = detail
-        prefix = {"error": "Error: ", "fault": "Simulation stopped: "}.get(level, "")
+        prefix = {
+            "error": "Error: ",
+            "fault": "Simulation stopped: ",
+            "internal": "Error in the window (the simulation is unaffected): ",
+        }.get(level, "")
         self.label.setText(prefix + message)
         self.setStyleSheet(_STYLES.get(level, _STYLES["info"]))
         self.details_button.setVisible(bool(detail))

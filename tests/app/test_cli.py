@@ -188,7 +188,7 @@ def bad_key(tmp_path: Path) -> Path:
         ("malformed_yaml", "malformed YAML: line"),
         ("bad_value", "rewiring.ff.p_form: must be in [0, 1], got 1.6"),
         ("impossible_scale", "network.scale: must be in [1, 64], got 0"),
-        ("unwritable_out", "cannot create output folder"),
+        ("unwritable_out", "a_file is not a folder"),
         ("corrupt_checkpoint", "not a checkpoint file"),
         ("negative_duration", "--duration: must be a positive number"),
     ],

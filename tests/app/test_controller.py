@@ -241,6 +241,17 @@ def test_exception_in_thread_faults_and_keeps_state(config: ModelConfig) -> None
     with SimController(config, backend="cpu", engine_factory=factory) as ctl:
         ctl.submit(Run())
         wait_until(lambda: ctl.state is SimState.FAULTED)
+        # Unasked, the window gets an update that shows the fault and the network as it was left.
+        seen: list[Update] = []
+
+        def faulted_update() -> bool:
+            update = ctl.take_update()
+            if update is not None:
+                seen.append(update)
+            return any(u.status.state is SimState.FAULTED for u in seen)
+
+        wait_until(faulted_update)
+        assert seen[-1].snapshot.step > 0
         reports = ctl.take_reports()
         assert any(
             r.level == "fault" and "kernel failure" in r.message and "BoomError" in r.detail for r in reports

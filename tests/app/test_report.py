@@ -64,7 +64,7 @@ def run() -> Run:
             snap = eng.snapshot()
             rows.append(metrics_row(snap, prev))
             prev = snap
-        events = eng.events()
+        events = eng.take_events()
     metrics = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
     return metrics, prev, config, events
 

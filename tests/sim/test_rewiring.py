@@ -311,7 +311,7 @@ def test_event_log_replays_to_final_tables(engine: Callable[..., Engine], preset
     start = eng.snapshot()
     eng.run(0.3)
     end = eng.snapshot()
-    events = eng.events()
+    events = eng.take_events()
     assert len(events) > 50
     np.testing.assert_array_equal(events, end.events)
     assert np.all(np.diff(events["step"]) >= 0)
@@ -367,7 +367,7 @@ def test_record_events_off_still_counts(engine: Callable[..., Engine]) -> None:
     eng = engine({"run.record_events": False, **SLOT_FILL})
     eng.step(500)
     snap = eng.snapshot()
-    assert len(eng.events()) == 0 and len(snap.events) == 0
+    assert len(eng.take_events()) == 0 and len(snap.events) == 0
     assert snap.ff.formed > 0 and snap.ff.formed == snap.ff.count
 
 
