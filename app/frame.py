@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.eventlog import EventCounts
-from app.headless import counts_row, metrics_table, write_metrics_csv
+from app.headless import MetricsTable, counts_row, write_metrics_csv
 from sim.analysis import receptive_fields
 from sim.analysis.receptive_fields import ReceptiveFields
 from sim.config import ModelConfig
@@ -200,7 +200,8 @@ class History:
         self.record_interval = float(record_interval)
         self.analysis_budget = float(analysis_budget)
         self._clock = clock
-        self.rows: list[dict[str, float]] = []
+        #: The metrics rows, by column.
+        self.rows = MetricsTable()
         self._last: Snapshot | None = None
         self._next_analysis = -math.inf
         self._events = EventCounts(side)
@@ -223,7 +224,7 @@ class History:
     @property
     def last_t(self) -> float | None:
         """Model time of the last row, or None before the first."""
-        return self.rows[-1]["t"] if self.rows else None
+        return self.rows.row(-1)["t"] if len(self.rows) else None
 
     def add(self, frame: Frame) -> bool:
         """Account for ``frame``: its events always, a row when one is due; True if a row was added."""
@@ -248,7 +249,7 @@ class History:
         removed (both projections) since the previous row, as in the headless
         table; divide by the difference of ``t`` for rates.
         """
-        return metrics_table(self.rows)
+        return self.rows.columns()
 
     def write_csv(self, path: str | Path) -> None:
         """Write the rows as CSV (same columns as the headless ``metrics.csv``), atomically."""

@@ -149,11 +149,50 @@ def counts_row(snap: Snapshot, prev: Snapshot | None) -> dict[str, float]:
     }
 
 
+class MetricsTable:
+    """The rows of the metrics table, stored by column (8 bytes a value, 88 a row).
+
+    Rows are appended in amortised constant time; :meth:`columns` returns
+    read-only views without copying, so plotting a long history costs no more
+    than plotting a short one.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._data = np.zeros((len(METRIC_COLUMNS), max(1, capacity)), np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, row: dict[str, float]) -> None:
+        """Add one row (a value for every column of :data:`METRIC_COLUMNS`)."""
+        if self._n == self._data.shape[1]:
+            grown = np.zeros((self._data.shape[0], 2 * self._n), np.float64)
+            grown[:, : self._n] = self._data
+            self._data = grown
+        self._data[:, self._n] = [row[c] for c in METRIC_COLUMNS]
+        self._n += 1
+
+    def row(self, i: int) -> dict[str, float]:
+        """Row ``i`` (negative counts from the end) as a dict."""
+        values = self._data[:, range(self._n)[i]]
+        return {c: float(v) for c, v in zip(METRIC_COLUMNS, values, strict=True)}
+
+    def columns(self) -> dict[str, NDArray[np.float64]]:
+        """Read-only column views of every row so far (they do not see later rows)."""
+        out = {}
+        for c, values in zip(METRIC_COLUMNS, self._data[:, : self._n], strict=True):
+            view = values.view()
+            view.flags.writeable = False
+            out[c] = view
+        return out
+
+
 class MetricsRecorder:
     """Turns successive snapshots into rows of the metrics table."""
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
+        self.rows = MetricsTable()
         self._prev: Snapshot | None = None
 
     def record(self, snap: Snapshot) -> dict[str, float]:
@@ -165,12 +204,7 @@ class MetricsRecorder:
 
     def table(self) -> dict[str, NDArray[np.float64]]:
         """Column arrays of every row so far."""
-        return metrics_table(self.rows)
-
-
-def metrics_table(rows: list[dict[str, float]]) -> dict[str, NDArray[np.float64]]:
-    """Column arrays (:data:`METRIC_COLUMNS`) of metrics rows."""
-    return {c: np.array([r[c] for r in rows], dtype=np.float64) for c in METRIC_COLUMNS}
+        return self.rows.columns()
 
 
 def _csv_line(values: list[str]) -> bytes:
@@ -179,12 +213,16 @@ def _csv_line(values: list[str]) -> bytes:
     return buf.getvalue().encode()
 
 
-def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
+def write_metrics_csv(path: Path, rows: MetricsTable) -> None:
     """Write a whole metrics table as CSV, atomically."""
-    data = _csv_line(list(METRIC_COLUMNS)) + b"".join(
-        _csv_line([_fmt(r[c]) for c in METRIC_COLUMNS]) for r in rows
-    )
-    write_atomic(path, lambda fh: fh.write(data))
+    columns = rows.columns()
+
+    def write(fh: Any) -> None:
+        fh.write(_csv_line(list(METRIC_COLUMNS)))
+        for i in range(len(rows)):
+            fh.write(_csv_line([_fmt(columns[c][i]) for c in METRIC_COLUMNS]))
+
+    write_atomic(path, write)
 
 
 class MetricsCsvWriter:
