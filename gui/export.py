@@ -9,6 +9,7 @@ from pathlib import Path
 from PyQt6.QtGui import QImage
 
 from sim.errors import OutputError
+from sim.files import new_file_mode
 
 
 def save_png(image: QImage, path: str | Path) -> Path:
@@ -21,6 +22,7 @@ def save_png(image: QImage, path: str | Path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=folder)
+        os.fchmod(fd, new_file_mode())  # the user's umask, not mkstemp's 0600
     except OSError as exc:
         raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
