@@ -57,9 +57,9 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.network_box import NetworkBox
 from gui.widgets.parameter_panel import ParameterPanel
 from gui.widgets.run_controls import RunControls
-from sim.files import write_atomic
 from sim.config import ModelConfig, param_spec
 from sim.errors import RewireLabError
+from sim.files import write_atomic
 from sim.snapshot import Snapshot
 
 _T = TypeVar("_T")
