@@ -338,3 +338,30 @@ def test_shutdown_leaves_no_thread(config: ModelConfig) -> None:
     assert set(threading.enumerate()) <= before
     with pytest.raises(RuntimeError, match="ended"):
         ctl.submit(Run())
+
+
+def test_the_simulation_thread_keeps_no_event_log(config: ModelConfig, tmp_path: Path) -> None:
+    """Events reach the window through updates only: the engines of the thread (first build, reset,
+    loaded checkpoint) keep none for a log, so memory does not grow with model time."""
+    engines: list[Engine] = []
+
+    def factory(cfg: ModelConfig, backend: str, seed: int | None) -> Engine:
+        engines.append(Engine.build(cfg, backend=backend, seed=seed))
+        return engines[-1]
+
+    with SimController(config, backend="cpu", engine_factory=factory) as ctl:
+        ctl.submit(Step(2000))
+        update = latest(ctl)
+        assert len(update.snapshot.events) > 0
+        ctl.submit(SaveCheckpoint(tmp_path / "c.npz"))
+        ctl.submit(Reset())
+        ctl.submit(Step(2000))
+        latest(ctl)
+        ctl.submit(LoadCheckpoint(tmp_path / "c.npz", rebuild=True))
+        ctl.submit(Step(2000))
+        assert len(latest(ctl).snapshot.events) > 0
+        assert len(engines) == 2  # the first build and the reset; the checkpoint's engine is the thread's own
+        loaded = ctl._engine  # read after sync: the thread is idle
+        assert loaded is not None and loaded not in engines
+        for eng in (*engines, loaded):
+            assert not eng.log_events and len(eng.take_events()) == 0

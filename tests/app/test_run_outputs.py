@@ -451,3 +451,36 @@ def test_sigint_in_bench_exits_130(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     status, _, err = _finish(proc)
     assert status == EXIT_INTERRUPTED and "Traceback" not in err and "SIGINT" in err
+
+
+def test_results_are_written_before_the_checkpoint(
+    tmp_path: Path, busy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """If the checkpoint cannot be written at the end, the run's results are already on disk."""
+    from sim.errors import CheckpointError
+
+    def fail(self: Engine, path: str | Path) -> None:
+        raise CheckpointError(f"{path}: cannot write checkpoint (disk full)")
+
+    monkeypatch.setattr(Engine, "save_checkpoint", fail)
+    out = tmp_path / "out"
+    args = [
+        "run",
+        "--preset",
+        str(busy),
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(tmp_path / "c.npz"),
+        "--quiet",
+    ]
+    assert main(args) == EXIT_USER_ERROR
+    assert "disk full" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert {p.name for p in out.iterdir()} >= {
+        "connectivity.npz",
+        "events.npy",
+        "metrics.csv",
+        "map_quality.png",
+    }

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from app.frame import SimState
 from app.presets import DEFAULT_PRESET, load_preset
 from gui.main_window import MainWindow
 from sim.engine import Engine
+from sim.files import current_umask
 from sim.lesion import region_mask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,6 +173,9 @@ def test_export_writes_non_blank_png(window: MainWindow, qtbot: QtBot, tmp_path:
     window.export_metrics(tmp_path / "metrics.csv")
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("t,ff_synapses") and len(lines) >= 2
+    mode = 0o666 & ~current_umask()
+    for name in ("synapses.png", "activity.png", "metrics.csv"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name  # the umask, not 0600
 
 
 def test_frame_sequence(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
@@ -339,3 +344,75 @@ def test_scripted_mode_refuses_bad_arguments(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--screenshot" in proc.stderr
     proc = _run_main(["--preset", "nope", "--run-for", "1", "--screenshot", str(tmp_path / "x.png")])
     assert proc.returncode == 2 and "unknown preset 'nope'" in proc.stderr
+
+
+def _alias_bomb(path: Path, levels: int = 9) -> Path:
+    """A few hundred bytes of YAML whose aliases expand to 9**levels values, as a parameter value."""
+    lines = ["stimulus:", "  f_base:", "    - &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        prev = f"*a{i - 1}"
+        lines.append(f"    - &a{i} [{', '.join([prev] * 9)}]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_hostile_preset_file_is_refused_while_the_window_stays_responsive(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """An alias bomb of a few hundred bytes is refused at once, with a short message."""
+    bomb = _alias_bomb(tmp_path / "bomb.yaml")
+    assert bomb.stat().st_size < 1000
+    t0 = time.perf_counter()
+    assert not window.open_preset(str(bomb))
+    assert time.perf_counter() - t0 < 2.0
+    text = window.message_bar.text()
+    assert "bomb.yaml" in text and len(text) < 400
+    assert window.controller.alive
+
+
+def test_crafted_checkpoint_is_refused_and_the_app_keeps_running(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """A checkpoint whose stimulus position lies far outside the grid is refused with a message;
+    the network keeps running (before, Load checkpoint then Run killed the process)."""
+    from sim.state import S_STIM_X
+
+    good = tmp_path / "good.npz"
+    with Engine.build(load_preset(DEFAULT_PRESET), backend="cpu", seed=1) as eng:
+        eng.run(0.05)
+        eng.save_checkpoint(good)
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["state.istate"] = arrays["state.istate"].copy()
+    arrays["state.istate"][S_STIM_X] = 10**12
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    t = window.latest.snapshot.t  # type: ignore[union-attr]
+    window.load_checkpoint(bad)
+    settle(window, qtbot)
+    assert "bad.npz" in window.message_bar.text() and "istate" in window.message_bar.text()
+    window.send(Run(duration=0.05))
+    assert window.controller.sync()
+    qtbot.waitUntil(lambda: window.state is SimState.IDLE, timeout=TIMEOUT_MS)
+    settle(window, qtbot)
+    assert window.latest.snapshot.t > t  # type: ignore[union-attr]
+    assert window.controller.alive
+
+
+def test_an_error_of_the_window_is_not_called_a_simulation_stop(
+    window: MainWindow, qtbot: QtBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An uncaught error in the window's own code (analysis, drawing) is labelled as the window's;
+    the simulation keeps running."""
+    from gui.app import exception_hooks
+
+    with exception_hooks(window):
+        try:
+            raise ZeroDivisionError("receptive field of an empty neuron")
+        except ZeroDivisionError:
+            sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
+        qtbot.waitUntil(lambda: "receptive field" in window.message_bar.text(), timeout=TIMEOUT_MS)
+    text = window.message_bar.text()
+    assert text.startswith("Error in the window") and "Simulation stopped" not in text
+    assert window.state is not SimState.FAULTED and window.controller.alive
+    capsys.readouterr()  # the hook also wrote the traceback to stderr
