@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, one_line, short_repr
+from sim.yaml_io import parse_yaml_text, read_yaml_text
 
 #: Side of the grid at scale 1; the grid side is ``BASE_SIDE * scale``.
 BASE_SIDE = 16
@@ -55,6 +56,20 @@ class ParamSpec:
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _fmt_value(x: float) -> str:
+    """:func:`_fmt` of a checked number, or its :func:`short_repr` when that would be long."""
+    if isinstance(x, int) and abs(x) >= 10**15:
+        return short_repr(x)
+    return _fmt(x)
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as it appears in a dotted path: itself when short, else a short repr."""
+    if isinstance(key, str) and len(key) <= 60 and key.isprintable():
+        return key
+    return short_repr(key)
 
 
 def param(
@@ -304,7 +319,7 @@ class ModelConfig:
         obj: Any = self
         for part in path.split("."):
             if not dataclasses.is_dataclass(obj) or part not in {f.name for f in dataclasses.fields(obj)}:
-                raise ConfigError(f"unknown parameter '{path}'")
+                raise ConfigError(f"unknown parameter {short_repr(path)}")
             obj = getattr(obj, part)
         return obj
 
@@ -315,10 +330,10 @@ class ModelConfig:
         node = d
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
-                raise ConfigError(f"unknown parameter '{path}'", source=source)
+                raise ConfigError(f"unknown parameter {short_repr(path)}", source=source)
             node = node[part]
         if parts[-1] not in node or isinstance(node[parts[-1]], dict):
-            raise ConfigError(f"unknown parameter '{path}'", source=source)
+            raise ConfigError(f"unknown parameter {short_repr(path)}", source=source)
         node[parts[-1]] = value
         return config_from_dict(d, source=source)
 
@@ -386,41 +401,41 @@ def _check_value(value: Any, ftype: str, spec: ParamSpec, source: str | None, pa
 
     if ftype == "bool":
         if not isinstance(value, bool):
-            raise fail(f"must be true or false, got {value!r}")
+            raise fail(f"must be true or false, got {short_repr(value)}")
         return value
     if ftype == "str":
         if not isinstance(value, str):
-            raise fail(f"must be a string, got {value!r}")
+            raise fail(f"must be a string, got {short_repr(value)}")
         if spec.choices is not None and value not in spec.choices:
-            raise fail(f"must be {spec.range_text()}, got {value!r}")
+            raise fail(f"must be {spec.range_text()}, got {short_repr(value)}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"must be a number, got {value!r}")
+        raise fail(f"must be a number, got {short_repr(value)}")
     if ftype == "int":
         if isinstance(value, float):
             if not value.is_integer():
-                raise fail(f"must be a whole number, got {value!r}")
+                raise fail(f"must be a whole number, got {short_repr(value)}")
             value = int(value)
     else:
         value = float(value)
         if not math.isfinite(value):
-            raise fail(f"must be a finite number, got {value!r}")
+            raise fail(f"must be a finite number, got {short_repr(value)}")
     lo_bad = spec.lo is not None and (value < spec.lo or (spec.lo_open and value == spec.lo))
     hi_bad = spec.hi is not None and (value > spec.hi or (spec.hi_open and value == spec.hi))
     if lo_bad or hi_bad:
-        raise fail(f"must be in {spec.range_text()}, got {_fmt(value)}")
+        raise fail(f"must be in {spec.range_text()}, got {_fmt_value(value)}")
     return value
 
 
 def _build(cls: type[T], data: Mapping[str, Any], source: str | None, prefix: str) -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(
-            f"must be a mapping of keys to values, got {data!r}", source=source, path=prefix or None
+            f"must be a mapping of keys to values, got {short_repr(data)}", source=source, path=prefix or None
         )
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in data:
         if key not in known:
-            path = f"{prefix}.{key}" if prefix else str(key)
+            path = f"{prefix}.{_key_text(key)}" if prefix else _key_text(key)
             hint = ", ".join(sorted(known))
             raise ConfigError(f"unknown key (known keys: {hint})", source=source, path=path)
     kwargs: dict[str, Any] = {}
@@ -433,13 +448,13 @@ def _build(cls: type[T], data: Mapping[str, Any], source: str | None, prefix: st
         if default is not dataclasses.MISSING:
             if not isinstance(value, Mapping):
                 raise ConfigError(
-                    f"must be a mapping of keys to values, got {value!r}", source=source, path=path
+                    f"must be a mapping of keys to values, got {short_repr(value)}", source=source, path=path
                 )
             kwargs[name] = _build_over(default(), value, source, path)
             continue
         if name in _META_KEYS:
             if not isinstance(value, str):
-                raise ConfigError(f"must be a string, got {value!r}", source=source, path=path)
+                raise ConfigError(f"must be a string, got {short_repr(value)}", source=source, path=path)
             kwargs[name] = value
             continue
         kwargs[name] = _check_value(value, str(f.type), f.metadata["spec"], source, path)
@@ -477,27 +492,13 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping, raising :class:`ConfigError` naming the file on any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read file ({exc.strerror})", source=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"malformed YAML: {where}{problem}", source=str(path)) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"must contain a mapping of keys to values, got {type(data).__name__}", source=str(path)
-        )
-    return data
+    """Read one YAML mapping, raising :class:`ConfigError` naming the file on any problem.
+
+    The file is read and parsed within fixed bounds (size, nesting, number of
+    values after aliases are expanded; see :mod:`sim.yaml_io`), and a key given
+    twice in one mapping is refused.
+    """
+    return parse_yaml_text(read_yaml_text(path), str(path))
 
 
 def resolve_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -515,15 +516,23 @@ def resolve_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
-        raise ConfigError(f"must name a preset or file, got {parent!r}", source=str(path), path="extends")
+        raise ConfigError(
+            f"must name a preset or file, got {short_repr(parent)}", source=str(path), path="extends"
+        )
     ppath = Path(parent)
     if ppath.suffix not in (".yaml", ".yml"):
         ppath = ppath.with_suffix(".yaml")
     if not ppath.is_absolute():
         ppath = path.parent / ppath
-    if not ppath.exists():
+    try:
+        exists = ppath.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL character
+        exists = False
+    if not exists:
         raise ConfigError(
-            f"extends '{parent}', which does not exist ({ppath})", source=str(path), path="extends"
+            f"extends {short_repr(parent)}, which does not exist ({one_line(str(ppath), 200)})",
+            source=str(path),
+            path="extends",
         )
     base = resolve_yaml(ppath, (*_seen, path))
     return _deep_merge(base, data)
@@ -574,7 +583,7 @@ def check_param(path: str, value: Any) -> Any:
 
 def _param_field(path: str) -> tuple[str, ParamSpec]:
     if not isinstance(path, str):
-        raise ConfigError(f"a parameter path must be a string, got {path!r}")
+        raise ConfigError(f"a parameter path must be a string, got {short_repr(path)}")
     obj: Any = ModelConfig()
     parts = path.split(".")
     for i, part in enumerate(parts):
@@ -585,4 +594,4 @@ def _param_field(path: str) -> tuple[str, ParamSpec]:
         if i == len(parts) - 1 and "spec" in f.metadata:
             return str(f.type), f.metadata["spec"]
         obj = getattr(obj, part)
-    raise ConfigError(f"unknown parameter '{path}'")
+    raise ConfigError(f"unknown parameter {short_repr(path)}")
