@@ -23,13 +23,13 @@ from numpy.typing import NDArray
 from sim.backends import auto_choice, create_backend
 from sim.backends.base import Backend
 from sim.build import build_state
-from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint
-from sim.config import ModelConfig, iter_params, param_spec
+from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint, state_problem
+from sim.config import BASE_SIDE, ModelConfig, iter_params, param_spec
 from sim.errors import CheckpointError, ConfigError, EngineClosedError, RewireLabError
 from sim.events import EVENT_DTYPE
 from sim.params import kernel_params
 from sim.snapshot import Snapshot, make_snapshot
-from sim.state import S_ATTEMPTS_FF, S_ATTEMPTS_LAT, NetworkState
+from sim.state import S_ATTEMPTS_FF, S_ATTEMPTS_LAT, S_STIM_DIRTY, S_STIM_X, S_STIM_Y, NetworkState
 
 #: Steps per backend call when running for a duration (keeps callbacks responsive).
 DEFAULT_CHUNK_STEPS = 10_000
@@ -267,13 +267,28 @@ class Engine:
         new = self._config.replace(path, value)
         fp, ip = kernel_params(new, self._seed)
         be.set_params(fp, ip)
+        if new.stimulus.tiled and not self._config.stimulus.tiled and new.side > BASE_SIDE:
+            # The stimulus position must lie in the new, smaller tile: the kernels index a table
+            # of the tile's offsets with it. Its place within the tile is kept.
+            st = be.pull_state()
+            st.istate[S_STIM_X] %= BASE_SIDE
+            st.istate[S_STIM_Y] %= BASE_SIDE
+            st.istate[S_STIM_DIRTY] = 1
+            be.push_state(st)
         self._config = new
 
     def replace_state(self, state: NetworkState) -> None:
-        """Replace the whole state (same configuration), e.g. after editing connectivity."""
+        """Replace the whole state (same configuration), e.g. after editing connectivity.
+
+        The state is checked by value as a checkpoint's is, so nothing out of range reaches
+        the kernels.
+        """
         be = self._require()
         if state.expected_layout() != expected_layout(self._config):
             raise ValueError("the state does not match this engine's configuration")
+        problem = state_problem(state, self._config)
+        if problem is not None:
+            raise ValueError(f"the state is not valid: {problem}")
         be.push_state(state)
         self._step = state.step
 

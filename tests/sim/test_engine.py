@@ -451,3 +451,43 @@ def test_auto_backend_picks_an_available_one(config: ModelConfig) -> None:
     best = next(name for name, reason in available_backends().items() if reason is None)
     with Engine.build(config, backend="auto") as eng:
         assert eng.backend_name == best
+
+
+def test_tiling_the_stimulus_while_running_keeps_its_position_in_the_tile(
+    engine: Callable[..., Engine], make_config: Callable[..., ModelConfig]
+) -> None:
+    """At scale 2 the stimulus may lie anywhere on the 32 x 32 grid; switching ``tiled`` on while
+    running moves it into the 16 x 16 tile the kernels then index (before, they read outside their
+    table until the next stimulus period)."""
+    from sim.checkpoint import state_problem
+    from sim.state import S_STIM_X, S_STIM_Y
+
+    eng = engine(cfg=make_config({"network.scale": 2, "stimulus.period": 1e6}))
+    for seed in range(2, 40):  # a network whose first stimulus lies outside the first tile
+        eng.close()
+        eng = engine(seed=seed, cfg=make_config({"network.scale": 2, "stimulus.period": 1e6}))
+        eng.step(1)
+        st = eng.state()
+        if max(st.istate[S_STIM_X], st.istate[S_STIM_Y]) >= 16:
+            break
+    else:
+        pytest.fail("no seed put the stimulus outside the first tile")
+    x, y = int(st.istate[S_STIM_X]), int(st.istate[S_STIM_Y])
+    eng.set_parameter("stimulus.tiled", True)
+    st = eng.state()
+    assert (st.istate[S_STIM_X], st.istate[S_STIM_Y]) == (x % 16, y % 16)
+    assert state_problem(st, eng.config) is None
+    eng.step(100)
+
+
+def test_replace_state_refuses_values_the_kernels_must_not_see(engine: Callable[..., Engine]) -> None:
+    eng = engine()
+    st = eng.state()
+    st.ff.post[0] = 10**6
+    with pytest.raises(ValueError, match="ff.post"):
+        eng.replace_state(st)
+    st = eng.state()
+    st.neurons.v[5] = np.nan
+    with pytest.raises(ValueError, match=r"neurons.v\[5\]"):
+        eng.replace_state(st)
+    eng.step(10)
