@@ -350,7 +350,9 @@ def test_live_parameters_and_state_edits(make_config: Callable[..., ModelConfig]
             eng.set_parameter("stdp.a_plus", 0.05)
             st = eng.state()
             table = SynapseTable(st.lat)
-            table.add(3, 4, 0.1)
+            posts, _ = table.row(3)
+            table.remove(3, 0)  # rewire one LAT synapse of neuron 3 by hand: the slot scheme's
+            table.add(3, int(posts[0]), 0.1)  # in-degree stays within s_max
             st.neurons.v[:10] = -50.0
             eng.replace_state(st)
             eng.step(300)

@@ -484,7 +484,7 @@ def test_replace_state_refuses_values_the_kernels_must_not_see(engine: Callable[
     eng = engine()
     st = eng.state()
     st.ff.post[0] = 10**6
-    with pytest.raises(ValueError, match="ff.post"):
+    with pytest.raises(ValueError, match=r"ff\.post"):
         eng.replace_state(st)
     st = eng.state()
     st.neurons.v[5] = np.nan
