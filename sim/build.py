@@ -2,7 +2,8 @@
 
 Everything here is backend-neutral host data: the synapse tables with their
 initial connectivity, the neuron variables and the kernel parameters. Every
-random draw comes from the seeded Philox generator.
+random draw comes from the seeded Philox generator. A configuration that
+would not fit in memory is refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from sim.config import ModelConfig
 from sim.errors import ConfigError
+from sim.memory import check_fits
 from sim.philox import (
     PURPOSE_V_INIT,
     PURPOSE_WIRING_FF,
     PURPOSE_WIRING_LAT,
-    below_nb,
     key_from_seed,
     philox4x32,
     philox_nb,
@@ -30,8 +32,9 @@ from sim.synapses import S_REFUSED_COL, S_REFUSED_ROW, TableArrays, add_synapse,
 #: Pairwise wiring only draws pairs whose formation probability is at least this;
 #: the expected number of synapses left out is below N^2 times it.
 PAIRWISE_CUTOFF = 1e-12
-#: Fixed fan-in wiring gives up after this many candidates per target neuron.
-MAX_CANDIDATES_PER_TARGET = 50_000_000
+#: Fixed fan-in wiring gives up on a target after this many draws per synapse
+#: (draws are repeated only when a partner's row is full).
+MAX_DRAWS_PER_SYNAPSE = 1000
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -44,43 +47,121 @@ def torus_d2(a: np.int64, b: np.int64, side: np.int64) -> np.float64:
     return np.float64(dx * dx + dy * dy)
 
 
+@njit(inline="always", cache=True, nogil=True)
+def _uniform53(a: np.uint64, b: np.uint64) -> np.float64:
+    """Uniform in [0, 1) with 53 random bits, from two 32-bit words."""
+    return (np.float64(a >> np.uint64(5)) * 67108864.0 + np.float64(b >> np.uint64(6))) * (
+        1.0 / 9007199254740992.0
+    )
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _draw_offset(cdf: np.ndarray, u: np.float64) -> np.int64:
+    """The first index whose cumulative probability exceeds ``u`` (binary search)."""
+    lo = 0
+    hi = cdf.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return np.int64(lo)
+
+
 @njit(cache=True, nogil=True)
 def _wire_fixed_fan_in(
     t: TableArrays,
     side: np.int64,
     fan_in: np.int64,
-    p_form: np.float64,
-    inv_2s2: np.float64,
+    cdf_x: np.ndarray,
+    cdf_y: np.ndarray,
+    cdf_y_at_x0: np.ndarray,
     g_max: np.float32,
     purpose: np.int64,
-    autapses: bool,
     k0: np.uint64,
     k1: np.uint64,
-    max_tries: np.int64,
+    max_draws: np.int64,
 ) -> np.int64:
-    """Accept-reject candidates until every target has ``fan_in`` synapses.
+    """Give every target ``fan_in`` presynaptic partners drawn i.i.d. by torus offset.
 
-    Returns -1 on success, else the target that ran out of candidates.
+    Draw ``a`` of target ``j`` takes Philox counter ``(j, purpose, a, 0)``: words 0-1
+    pick the column offset from ``cdf_x``, words 2-3 the row offset from ``cdf_y``
+    (from ``cdf_y_at_x0`` when the column offset is 0, which lets the caller leave out
+    the offset (0, 0)). A partner whose row is full is drawn again. Returns -1 on
+    success, else the target that used up ``max_draws`` draws.
     """
     n = side * side
     for j in range(n):
+        jx = j % side
+        jy = j // side
         got = 0
         a = 0
         while got < fan_in:
-            if a >= max_tries:
+            if a >= max_draws:
                 return j
             r0, r1, r2, r3 = philox_nb(np.uint64(j), np.uint64(purpose), np.uint64(a), np.uint64(0), k0, k1)
             a += 1
-            for word_pre, word_acc in ((r0, r1), (r2, r3)):
-                if got >= fan_in:
-                    break
-                i = below_nb(word_pre, n)
-                if not autapses and i == j:
-                    continue
-                p = p_form * math.exp(-torus_d2(i, j, side) * inv_2s2)
-                if uniform_nb(word_acc) < p and add_synapse(t, i, j, g_max):
-                    got += 1
+            ox = _draw_offset(cdf_x, _uniform53(r0, r1))
+            oy = _draw_offset(cdf_y_at_x0 if ox == 0 else cdf_y, _uniform53(r2, r3))
+            i = ((jy + oy) % side) * side + (jx + ox) % side
+            if add_synapse(t, i, j, g_max):
+                got += 1
     return -1
+
+
+def _cdf(weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Cumulative distribution of ``weights`` (not all zero), exactly 1.0 from the last positive weight on."""
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    cdf[int(np.flatnonzero(weights > 0.0)[-1]) :] = 1.0
+    return cdf
+
+
+def fan_in_offset_tables(
+    side: int, sigma: float, autapses: bool, key: str = "rewiring.lat.sigma_form"
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Cumulative tables from which fixed fan-in wiring draws a partner's torus offset.
+
+    Accept-reject (a uniform candidate kept with probability
+    ``p_form exp(-d^2 / 2 sigma^2)``) accepts partner offsets with probability
+    proportional to ``exp(-d^2 / 2 sigma^2) = w(dx) w(dy)``, the product of the
+    one-axis weights ``w(k) = exp(-min(k, side - k)^2 / 2 sigma^2)`` of the
+    offsets ``k`` in ``[0, side)``. So a partner is drawn exactly as a column
+    offset from ``w`` and an independent row offset from ``w``. Without
+    autapses the offset (0, 0) is left out exactly: the column offset 0 keeps
+    the weight of its other row offsets, ``w(0) (W - w(0)) / W`` with
+    ``W = sum(w)``, and is followed by a row offset other than 0.
+
+    Returns
+    -------
+    cdf_x, cdf_y, cdf_y_at_x0 : ndarray of float64, shape (side,)
+        Column offsets, row offsets, and row offsets after column offset 0.
+
+    Raises
+    ------
+    ConfigError
+        Without autapses, when every other offset has weight 0 (``sigma`` far
+        below one grid unit): no partner exists. The error names ``key``.
+    """
+    k = np.arange(side, dtype=np.float64)
+    d = np.minimum(k, side - k)
+    w = np.exp(-(d * d) / (2.0 * sigma * sigma))
+    cdf_y = _cdf(w)
+    if autapses:
+        return cdf_y, cdf_y, cdf_y
+    others = float(w[1:].sum())
+    if others <= 0.0:
+        raise ConfigError(
+            f"{sigma} is so small that a neuron's only possible partner is itself, "
+            "and connectivity.allow_autapses is false",
+            path=key,
+        )
+    wx = w.copy()
+    wx[0] = others / (1.0 + others)
+    w0 = w.copy()
+    w0[0] = 0.0
+    return _cdf(wx), cdf_y, _cdf(w0)
 
 
 @njit(cache=True, nogil=True)
@@ -132,7 +213,24 @@ def _pairwise_window(p_form: float, sigma: float, side: int) -> tuple[int, int]:
 
 
 def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
-    """The initial state of the network described by ``cfg`` for ``seed``."""
+    """The initial state of the network described by ``cfg`` for ``seed``.
+
+    Raises
+    ------
+    ConfigError
+        Before anything is allocated, when a run of ``cfg`` would not fit in
+        the memory available (:func:`sim.memory.check_fits`); and when the
+        initial wiring cannot be placed (a capacity too small, a fan-in that
+        cannot be reached).
+
+    Notes
+    -----
+    Fixed fan-in wiring costs time in proportion to its synapses: each
+    synapse's partner is one draw of a torus offset (:func:`fan_in_offset_tables`).
+    Pairwise wiring draws every pair within the window where the formation
+    probability is at least :data:`PAIRWISE_CUTOFF`.
+    """
+    check_fits(cfg)
     side, n = cfg.side, cfg.n_neurons
     con, rw = cfg.connectivity, cfg.rewiring
     k0, k1 = (np.uint64(k) for k in key_from_seed(seed))
@@ -149,24 +247,29 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
                 raise ConfigError(
                     f"is 0, so {name} fan-in {fan_in} can never be reached", path=f"rewiring.{name}.p_form"
                 )
+            if fan_in == 0:
+                continue
+            cdf_x, cdf_y, cdf_y_at_x0 = fan_in_offset_tables(
+                side, proj.sigma_form, autapses, f"rewiring.{name}.sigma_form"
+            )
             failed = _wire_fixed_fan_in(
                 table,
                 np.int64(side),
                 np.int64(fan_in),
-                proj.p_form,
-                inv_2s2,
+                cdf_x,
+                cdf_y,
+                cdf_y_at_x0,
                 g_max,
                 np.int64(purpose),
-                autapses,
                 k0,
                 k1,
-                np.int64(MAX_CANDIDATES_PER_TARGET),
+                np.int64(MAX_DRAWS_PER_SYNAPSE * fan_in),
             )
             if failed >= 0:
                 raise ConfigError(
-                    f"target {failed} found no {fan_in} {name.upper()} partners in "
-                    f"{MAX_CANDIDATES_PER_TARGET} candidates (formation probability too low)",
-                    path=f"connectivity.{name}_fan_in",
+                    f"too small for the initial {name.upper()} wiring: target {failed} found no "
+                    f"{fan_in} partners with room in their rows",
+                    path="connectivity.row_capacity",
                 )
         else:
             lo, hi = _pairwise_window(proj.p_form, proj.sigma_form, side)

@@ -19,9 +19,7 @@ outside the 16 x 16 grid``.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
 import struct
 import sys
@@ -39,6 +37,7 @@ from sim.config import ModelConfig, config_from_dict, param_spec, parse_yaml_tex
 from sim.errors import CheckpointError, ConfigError, OutputError
 from sim.files import write_atomic
 from sim.lesion import SILENCED_STEPS
+from sim.memory import check_fits
 from sim.params import steps_of
 from sim.state import (
     N_ISTATE,
@@ -218,13 +217,10 @@ def _load(entries: _Entries, p: Path, fail: _Fail) -> Checkpoint:
         layout = expected_layout(cfg)
     except ValueError as exc:
         raise fail(f"embedded configuration: {exc}") from None
-    needed = sum(math.prod(shape) * dtype.itemsize for shape, dtype in layout.values())
-    have = _physical_memory()
-    if have is not None and needed > have:
-        raise fail(
-            f"the state of its configuration needs {needed / 2**30:.1f} GiB, "
-            f"more than this machine's {have / 2**30:.1f} GiB"
-        )
+    try:
+        check_fits(cfg)  # the network it holds would not fit: refused before reading its arrays
+    except ConfigError as exc:
+        raise fail(f"embedded configuration: {exc}") from None
     arrays = {key: entries.array(f"state.{key}", shape, dtype) for key, (shape, dtype) in layout.items()}
     state = NetworkState.from_arrays(arrays)
     problem = state_problem(state, cfg)
@@ -336,13 +332,6 @@ def _read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     if dtype.hasobject:
         raise ValueError("holds Python objects")
     return tuple(int(d) for d in shape), bool(fortran), dtype
-
-
-def _physical_memory() -> int | None:
-    """Bytes of physical memory of this machine, or None when unknown."""
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    return None
 
 
 def _embedded_config(text: str, source: str, fail: _Fail) -> ModelConfig:

@@ -29,6 +29,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from sim.errors import ConfigError
+
 # Indices into TableArrays.dims
 D_N_PRE, D_N_POST, D_ROW_CAP, D_COL_CAP = 0, 1, 2, 3
 # Indices into TableArrays.stats (cumulative counters)
@@ -52,12 +54,33 @@ class TableArrays(NamedTuple):
 ARRAY_NAMES = TableArrays._fields
 
 
+#: Flat synapse indices are int32: a table holds fewer than this many slots.
+MAX_TABLE_SLOTS = 2**31
+
+
 def empty_table(n_pre: int, n_post: int, row_cap: int, col_cap: int) -> TableArrays:
-    """Allocate an empty table."""
-    if min(n_pre, n_post, row_cap, col_cap) < 1:
-        raise ValueError("table sizes and capacities must be positive")
-    if n_pre * row_cap >= 2**31:
-        raise ValueError(f"table too large: {n_pre} rows x {row_cap} synapses exceeds 2**31 entries")
+    """Allocate an empty table.
+
+    Raises
+    ------
+    ConfigError
+        If a size or capacity is not positive, or the rows would hold
+        ``n_pre * row_cap >= 2**31`` slots (flat synapse indices are int32).
+        The error names ``connectivity.row_capacity`` or
+        ``connectivity.col_capacity`` when a capacity is at fault; it is a
+        ``ValueError`` as well.
+    """
+    if min(n_pre, n_post) < 1:
+        raise ConfigError(f"table sizes must be positive, got {n_pre} x {n_post} neurons")
+    for key, cap in (("row_capacity", row_cap), ("col_capacity", col_cap)):
+        if cap < 1:
+            raise ConfigError(f"must be positive, got {cap}", path=f"connectivity.{key}")
+    if n_pre * row_cap >= MAX_TABLE_SLOTS:
+        raise ConfigError(
+            f"{n_pre} rows x {row_cap} synapses is {n_pre * row_cap} slots, more than a table "
+            f"can index (2**31); lower it or network.scale",
+            path="connectivity.row_capacity",
+        )
     return TableArrays(
         row_len=np.zeros(n_pre, np.int32),
         post=np.zeros(n_pre * row_cap, np.int32),

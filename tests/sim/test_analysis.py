@@ -514,3 +514,115 @@ def test_compiled_centre_search_equals_numpy_bit_for_bit(n: int) -> None:
         expected_sigma, expected_raw = _numpy_axis_centre(proj, n)
         assert np.array_equal(sigma, expected_sigma)
         assert np.array_equal(raw, expected_raw)
+
+
+def _sparse_rows(rng: np.random.Generator, rows: int, n: int, width: float) -> np.ndarray:
+    """Projections of compact in-stars: a few occupied cells around a random centre (some across the wrap)."""
+    proj = np.zeros((rows, n))
+    centre = rng.integers(0, n, rows)
+    for r in range(rows):
+        cells = (centre[r] + np.round(rng.normal(0.0, width, rng.integers(1, 20)))).astype(np.int64) % n
+        np.add.at(proj[r], cells, rng.choice([1.0, 0.2, 0.7]))
+    return proj
+
+
+@pytest.mark.parametrize("n", [4, 16, 127, 128, 130, 256, 1000])
+def test_compiled_centre_search_on_sparse_projections_equals_numpy(n: int) -> None:
+    """Sparse in-stars (the usual case) and windows of several pairwise runs (n + 1 > 128 cells)."""
+    from sim.analysis.receptive_fields import _axis_centre
+
+    rng = np.random.default_rng(100 + n)
+    rows = 40 if n < 500 else 6
+    sparse = _sparse_rows(rng, rows, n, 2.5)
+    wide = _sparse_rows(rng, rows, n, n / 3)  # occupied cells in three or more runs
+    for proj in (sparse, wide):
+        sigma, raw = _axis_centre(proj, n)
+        expected_sigma, expected_raw = _numpy_axis_centre(proj, n)
+        assert np.array_equal(sigma, expected_sigma)
+        assert np.array_equal(raw, expected_raw)
+
+
+def _dense_receptive_fields(
+    pre: NDArray[np.int64], post: NDArray[np.int64], n: int, weights: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """sigma_aff, AD and centres by the whole-network NumPy formulas (projections of N x n cells)."""
+    size = n * n
+    proj = [
+        np.bincount(post * n + coord, weights=weights, minlength=size * n).astype(np.float64).reshape(size, n)
+        for coord in (pre % n, pre // n)
+    ]
+    active = proj[0].sum(axis=1) > 0.0
+    own = np.stack([np.arange(size) % n, np.arange(size) // n], axis=1).astype(np.float64)
+    sigma = np.zeros((size, 2))
+    centre = own.copy()
+    offset = np.zeros((size, 2))
+    for axis in range(2):
+        s, raw = _numpy_axis_centre(proj[axis][active], n)
+        sigma[active, axis] = s
+        centre[active, axis] = raw % n
+        delta = raw - own[active, axis]
+        delta = np.where(delta > n / 2, delta - n, delta)
+        offset[active, axis] = np.where(delta < -n / 2, delta + n, delta)
+    ad = np.where(active, np.sqrt(offset[:, 0] ** 2 + offset[:, 1] ** 2), 0.0)
+    return (sigma[:, 0] + sigma[:, 1]) / 2.0, ad, centre
+
+
+@pytest.mark.parametrize("n", [6, 16, 33, 130])
+def test_receptive_fields_equal_the_whole_network_formulas(n: int) -> None:
+    """In-star by in-star in O(S + N) memory, the results are those of the N x n projections, bit for bit."""
+    rng = np.random.default_rng(n)
+    pre, post = _random_compact_network(rng, n, 10, min(4, n // 2))
+    keep = rng.random(pre.size) < 0.8
+    if n > 100:  # the reference's windows take memory: a few dozen neurons with input
+        keep &= np.isin(post, rng.integers(0, n * n, 40))
+    pre, post = pre[keep], post[keep]
+    for weights in (None, rng.uniform(0.0, 0.2, pre.size), np.where(rng.random(pre.size) < 0.3, 0.0, 0.2)):
+        rf = receptive_fields(pre, post, n, weights)
+        sigma_aff, ad, centre = _dense_receptive_fields(pre, post, n, weights)
+        assert np.array_equal(rf.sigma_aff, sigma_aff)
+        assert np.array_equal(rf.ad, ad)
+        assert np.array_equal(rf.centre, centre)
+
+
+def test_receptive_fields_of_some_neurons() -> None:
+    """``neurons=`` gives those neurons' entries of the whole analysis, in the order asked (repeats too)."""
+    rng = np.random.default_rng(8)
+    n = 16
+    pre, post = _random_compact_network(rng, n, 12, 4)
+    keep = post != 77  # neuron 77 gets no input
+    pre, post = pre[keep], post[keep]
+    weights = rng.uniform(0.0, 0.2, pre.size)
+    whole = receptive_fields(pre, post, n, weights)
+    for chosen in ([5], [77], [200, 3, 200, 77], []):
+        some = receptive_fields(pre, post, n, weights, neurons=chosen)
+        for field in ("sigma_aff", "ad", "centre", "sigma_x", "sigma_y", "has_input"):
+            assert np.array_equal(getattr(some, field), getattr(whole, field)[chosen])
+    assert not receptive_fields(pre, post, n, neurons=[77]).has_input[0]
+    with pytest.raises(ValueError, match="neurons"):
+        receptive_fields(pre, post, n, neurons=[256])
+
+
+def test_receptive_field_memory_follows_synapses_and_neurons() -> None:
+    """No array of N x n cells: a 512 x 512 grid (N = 262,144) takes a few MiB, not gigabytes."""
+    import tracemalloc
+
+    n = 512
+    rng = np.random.default_rng(3)
+    pre, post = _random_compact_network(rng, n, 2, 3)
+    keep = post % 97 == 0  # 2,703 neurons with input: the search's time stays short
+    keep[post == 12345] = True
+    pre, post = pre[keep], post[keep]
+    receptive_fields(pre[:10], post[:10], n)  # compiled
+    tracemalloc.start()
+    rf = receptive_fields(pre, post, n, weights=np.full(pre.size, 0.2))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert rf.has_input.sum() == np.unique(post).size
+    # Inputs as int64/float64 (24 B a synapse) and about 15 float64 values a neuron; N x n would be 1 GiB.
+    assert peak < 24 * pre.size + 160 * n * n
+    tracemalloc.start()
+    one = receptive_fields(pre, post, n, neurons=[12345])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert one.has_input[0]
+    assert peak < 1 << 20  # less than one float64 per neuron (2 MiB): nothing of size N
