@@ -145,7 +145,13 @@ def _check_shape(text: str, source: str | None) -> None:
                     f"expands to more than {MAX_NODES} values (through aliases or sheer size); "
                     "a configuration has a few hundred",
                 )
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(getattr(exc, "problem", None) or exc):
+            # libyaml 0.2.5 and newer stop at 1,000 levels while scanning ahead, before the
+            # events reach the count above: the same refusal, in the same words.
+            raise refuse(
+                getattr(exc, "problem_mark", None), f"nested more than {MAX_DEPTH} levels deep"
+            ) from None
         return  # malformed: the loader reports it
     finally:
         loader.dispose()
