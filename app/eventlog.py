@@ -14,16 +14,13 @@ header update (``numpy.load("events.npy")``).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import OutputError
 from sim.events import EVENT_DTYPE, FF, FORMED, LAT, REMOVED
-from sim.files import new_file_mode
+from sim.files import GrowingFile
 from sim.geometry import distance
 
 #: Width of the header of ``events.npy`` (magic, version, length, dict): room for any count.
@@ -82,59 +79,20 @@ def _npy_header(count: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
 
 
-class EventLogWriter:
-    """Appends event records to ``events.npy`` chunk by chunk (see the module docstring).
-
-    Use as a context manager, or call :meth:`close`.
-    """
+class EventLogWriter(GrowingFile):
+    """Appends event records to ``events.npy`` chunk by chunk (see the module docstring)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        super().__init__(path, "events")
         self.count = 0
-        try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, new_file_mode())
-            os.write(self._fd, _npy_header(0))
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
+        self.append(_npy_header(0))
 
-    def append(self, events: NDArray[np.void]) -> None:
+    def append_events(self, events: NDArray[np.void]) -> None:
         """Write ``events`` after those already written, then count them in the header."""
         if not len(events):
             return
         if events.dtype != EVENT_DTYPE:
             raise ValueError(f"events must have dtype {EVENT_DTYPE}, got {events.dtype}")
-        data = np.ascontiguousarray(events).tobytes()
-        try:
-            os.lseek(self._fd, 0, os.SEEK_END)
-            _write_all(self._fd, data)
-            self.count += len(events)
-            os.pwrite(self._fd, _npy_header(self.count), 0)
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
-
-    def close(self) -> None:
-        """Flush the file to disk and close it."""
-        if self._fd < 0:
-            return
-        fd, self._fd = self._fd, -1
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
-        finally:
-            os.close(fd)
-
-    def __enter__(self) -> EventLogWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+        self.append(np.ascontiguousarray(events).tobytes())
+        self.count += len(events)
+        self.put(_npy_header(self.count), 0)

@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from sim.analysis.reference import CASE_NAMES, case_of, reference_values
 from sim.config import ModelConfig, param_spec
 from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
-from sim.files import TEMP_SUFFIX, check_file_target, check_folder_target, new_file_mode, write_atomic
+from sim.files import TEMP_SUFFIX, GrowingFile, check_file_target, check_folder_target, write_atomic
 from sim.snapshot import Snapshot
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -225,7 +224,7 @@ def write_metrics_csv(path: Path, rows: MetricsTable) -> None:
     write_atomic(path, write)
 
 
-class MetricsCsvWriter:
+class MetricsCsvWriter(GrowingFile):
     """Appends rows to ``metrics.csv`` as they are recorded.
 
     Each row goes to the file in one ``write`` call, so a run killed at any
@@ -234,35 +233,16 @@ class MetricsCsvWriter:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, new_file_mode())
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
-        self._write(_csv_line(list(METRIC_COLUMNS)))
+        super().__init__(path, "metrics")
+        self.append_line(list(METRIC_COLUMNS))
 
-    def append(self, row: dict[str, float]) -> None:
-        """Write one row."""
-        self._write(_csv_line([_fmt(row[c]) for c in METRIC_COLUMNS]))
+    def append_line(self, values: list[str]) -> None:
+        """Write one line of values."""
+        self.append(_csv_line(values))
 
-    def close(self) -> None:
-        """Flush the file to disk and close it."""
-        if self._fd < 0:
-            return
-        fd, self._fd = self._fd, -1
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
-        finally:
-            os.close(fd)
-
-    def _write(self, line: bytes) -> None:
-        try:
-            if os.write(self._fd, line) != len(line):
-                raise OSError(28, "short write (disk full?)")
-        except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write metrics ({exc.strerror or exc})") from None
+    def append_row(self, row: dict[str, float]) -> None:
+        """Write one metrics row."""
+        self.append_line([_fmt(row[c]) for c in METRIC_COLUMNS])
 
 
 def _fmt(x: float) -> str:
@@ -381,10 +361,11 @@ def run_headless(
         with contextlib.ExitStack() as files:
             csv_out = MetricsCsvWriter(metrics_path)
             files.callback(csv_out.close)
-            log = files.enter_context(EventLogWriter(events_path))
+            log = EventLogWriter(events_path)
+            files.callback(log.close)
             if bar is not None:
                 files.callback(bar.close)
-            csv_out.append(recorder.record(eng.snapshot()))
+            csv_out.append_row(recorder.record(eng.snapshot()))
             next_record = min(total_steps, record_steps)
             next_ckpt = ckpt_steps if ckpt_steps is not None else total_steps + 1
             while done < total_steps:
@@ -394,7 +375,7 @@ def run_headless(
                 sim_wall += time.perf_counter() - t0
                 done += n
                 events = eng.take_events()
-                log.append(events)
+                log.append_events(events)
                 counts.add(events)
                 if bar is not None:
                     rtf = done * dt_s / sim_wall if sim_wall > 0 else 0.0
@@ -402,7 +383,7 @@ def run_headless(
                     bar.update(n * dt_s)
                 interrupted = stop is not None and stop() and done < total_steps
                 if done == next_record or interrupted:
-                    csv_out.append(recorder.record(eng.snapshot()))
+                    csv_out.append_row(recorder.record(eng.snapshot()))
                     next_record = min(total_steps, next_record + record_steps)
                 if done == next_ckpt and checkpoint is not None and done < total_steps:
                     eng.save_checkpoint(checkpoint)

@@ -123,3 +123,59 @@ def check_folder_target(path: str | Path, what: str) -> Path:
         raise OutputError(f"{what}: cannot create folder {p}: {parent} is not a folder")
     probe_writable(parent, what)
     return p
+
+
+class GrowingFile:
+    """A file that a run writes as it goes: created empty (with the user's umask), then appended to.
+
+    :meth:`append` writes its bytes at the end in one call where the system allows, so a
+    process killed between calls leaves every earlier append whole; :meth:`put` rewrites bytes
+    already written (a header). Errors are :class:`~sim.errors.OutputError` naming the file
+    and ``what`` it holds. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path, what: str) -> None:
+        self.path = Path(path)
+        self._what = what
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, new_file_mode())
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` at the end of the file."""
+        view = memoryview(data)
+        try:
+            os.lseek(self._fd, 0, os.SEEK_END)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def put(self, data: bytes, offset: int) -> None:
+        """Overwrite the bytes at ``offset`` with ``data``."""
+        try:
+            os.pwrite(self._fd, data, offset)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        """Flush the file to disk and close it (again: nothing)."""
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise self._error(exc) from None
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> GrowingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _error(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self.path}: cannot write {self._what} ({exc.strerror or exc})")

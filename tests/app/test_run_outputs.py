@@ -225,7 +225,7 @@ def test_metrics_csv_is_appended_row_by_row(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     out = MetricsCsvWriter(path)
     for i in range(50):
-        out.append(dict.fromkeys(METRIC_COLUMNS, float(i) + 0.5))
+        out.append_row(dict.fromkeys(METRIC_COLUMNS, float(i) + 0.5))
         assert len(_complete_rows(path)) == i + 1
     out.close()
     assert path.read_text().count("\n") == 51
@@ -241,7 +241,7 @@ def test_event_log_file_loads_after_every_chunk(tmp_path: Path) -> None:
             chunk = np.zeros(size, EVENT_DTYPE)
             chunk["step"] = rng.integers(0, 10**12, size)
             chunk["pre"] = rng.integers(0, 2**31 - 1, size)
-            log.append(chunk)
+            log.append_events(chunk)
             written.append(chunk)
             np.testing.assert_array_equal(np.load(path), np.concatenate(written))
     # Bytes of a chunk whose header update never happened (a kill between the two) are ignored.
