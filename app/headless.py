@@ -90,9 +90,9 @@ def prepare_output_dir(path: Path) -> Path:
     """Create ``path`` if needed and remove what an earlier run left there.
 
     Only the files a run owns (:func:`run_file_names`) and their hidden temporary
-    files go; anything else in the folder stays.
+    files go; anything else in the folder stays. The caller has checked the
+    target with :func:`~sim.files.check_folder_target`.
     """
-    check_folder_target(path, "output folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -326,12 +326,9 @@ def run_headless(
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("checkpoint_every: needs a checkpoint file to write")
-        if not (math.isfinite(checkpoint_every) and checkpoint_every > 0):
-            raise ConfigError(
-                f"checkpoint_every: must be a positive number of model seconds, got {checkpoint_every:g}"
-            )
-    if duration is not None and resume is None:
-        check_duration(duration, config.network.dt)
+        check_duration(checkpoint_every, None, "checkpoint_every")
+    if resume is None:  # refused before the build; a checkpoint's time step is known after it
+        duration = check_duration(config.run.duration if duration is None else duration, config.network.dt)
     wall0 = time.perf_counter()
     if resume is not None:
         engine = Engine.from_checkpoint(resume, backend=backend)
@@ -339,7 +336,11 @@ def run_headless(
     else:
         engine = Engine.build(config, backend=backend, seed=seed)
     with engine as eng:
-        duration = check_duration(config.run.duration if duration is None else duration, config.network.dt)
+        if resume is not None:
+            duration = check_duration(
+                config.run.duration if duration is None else duration, config.network.dt
+            )
+        assert duration is not None
         build_s = time.perf_counter() - wall0
         prepare_output_dir(out_dir)
         metrics_path, events_path = out_dir / "metrics.csv", out_dir / "events.npy"

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.config import ModelConfig, config_from_dict, param_spec, parse_yaml_text
-from sim.errors import CheckpointError, ConfigError, OutputError
+from sim.errors import CheckpointError, ConfigError, OutputError, one_line
 from sim.files import write_atomic
 from sim.lesion import SILENCED_STEPS
 from sim.memory import check_fits
@@ -183,7 +183,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     p = Path(path)
 
     def fail(msg: str) -> CheckpointError:
-        return CheckpointError(_one_line(f"{p}: {msg}"))
+        return CheckpointError(one_line(f"{p}: {msg}", MAX_MESSAGE_CHARS))
 
     if not p.is_file():
         raise fail("file not found")
@@ -230,13 +230,6 @@ def _load(entries: _Entries, p: Path, fail: _Fail) -> Checkpoint:
     state.neurons.fac[:] = 0.0
     state.neurons.bits[:] = 0
     return Checkpoint(cfg, seed, backend, state)
-
-
-def _one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """``text`` as one printable line: line breaks and other control characters escaped, cut to ``limit``."""
-    head = text[: limit + 1]
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in head)
-    return out if len(out) <= limit and len(text) <= limit else out[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- reading entries
@@ -339,7 +332,7 @@ def _embedded_config(text: str, source: str, fail: _Fail) -> ModelConfig:
     try:
         return config_from_dict(parse_yaml_text(text, source), source=source)
     except ConfigError as exc:
-        raise CheckpointError(_one_line(str(exc))) from None
+        raise CheckpointError(one_line(str(exc), MAX_MESSAGE_CHARS)) from None
     except (TypeError, ValueError, OverflowError, RecursionError, KeyError) as exc:
         raise fail(f"embedded configuration is invalid ({type(exc).__name__}: {exc})") from None
 

@@ -108,7 +108,9 @@ class _ShortRepr(reprlib.Repr):
 
 
 def one_line(text: str, limit: int | None = None) -> str:
-    """``text`` with its line breaks turned into spaces, cut to ``limit`` characters (with ``...``).
+    """``text`` as one printable line, cut to ``limit`` characters (with ``...``).
+
+    Line breaks become spaces; other control characters are escaped (``\\x07``).
 
     Parameters
     ----------
@@ -121,6 +123,10 @@ def one_line(text: str, limit: int | None = None) -> str:
         text = text[: max(limit - 3, 0)] + "..."
     if any(ch in text for ch in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"):
         text = " ".join(text.splitlines())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+        if limit is not None and len(text) > limit:
+            text = text[: max(limit - 3, 0)] + "..."
     return text
 
 
