@@ -11,10 +11,14 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from sim.backends import BACKEND_CHOICES
 from sim.config import ModelConfig, check_param
@@ -131,9 +135,15 @@ class Reset(Command):
 
 @dataclass(frozen=True)
 class SaveCheckpoint(Command):
-    """Write the whole state to ``path`` (atomically)."""
+    """Write the whole state to ``path`` (atomically).
+
+    ``history`` is the run's time series as the window recorded it (column
+    name -> values, ``t`` first); the rows up to the saved state's time are
+    stored with it.
+    """
 
     path: Path = Path()
+    history: Mapping[str, NDArray[np.float64]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", _checked_path(self.path))

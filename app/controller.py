@@ -31,11 +31,12 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from app.commands import (
     Command,
@@ -105,6 +106,8 @@ class Report:
     message: str
     command: int | None = None
     detail: str = ""
+    #: With a loaded checkpoint: the time series saved with it, for the next generation's plots.
+    history: Mapping[str, NDArray[np.float64]] | None = field(default=None, repr=False)
 
 
 class LatestMailbox(Generic[T]):
@@ -208,6 +211,7 @@ class SimController:
         self._backend_choice = backend
         self._pending_config = config
         self._generation = 0
+        self._reported_note: str | None = None
         self._last_command = 0
         self._publish_interval = 1.0 / publish_hz
         # Updates fall due on a fixed grid of this spacing, so a late one does not delay the rest.
@@ -293,8 +297,9 @@ class SimController:
             self._engine.log_events = False  # the window takes events from snapshots only
             self._pending_config = self._engine.config
             self._set_state(SimState.IDLE)
-            if self._engine.backend_note:
-                self._report("info", f"running on {self._engine.backend_name}: {self._engine.backend_note}")
+            note = self._new_backend_note(self._engine)
+            if note:
+                self._report("info", f"running on {self._engine.backend_name}: {note}")
             self._publish()
         except Exception as exc:
             self._report("fault", f"could not build the network: {exc}")
@@ -410,7 +415,7 @@ class SimController:
         elif isinstance(cmd, SetParameter):
             self._set_parameter(eng, cmd)
         elif isinstance(cmd, SaveCheckpoint):
-            eng.save_checkpoint(cmd.path)
+            eng.save_checkpoint(cmd.path, _history_until(cmd.history, eng.t))
             self._report("info", f"saved checkpoint {cmd.path} (t = {eng.t:.3f} s)", cmd)
         elif isinstance(cmd, Lesion):
             self._lesion(eng, cmd)
@@ -444,21 +449,39 @@ class SimController:
             seed = self._pending_config.run.seed
         new = self._factory(config, backend, seed)  # on failure the old network stays
         self._replace_engine(new, backend)
-        note = f"; {new.backend_note}" if new.backend_note else ""
+        note = self._new_backend_note(new)
+        note = f"; {note}" if note else ""
         self._report("info", f"built '{config.name}' on {new.backend_name} (seed {new.seed}){note}", cmd)
+
+    def _new_backend_note(self, engine: Engine) -> str | None:
+        """The engine's backend note when it is news: a GPU that failed to start, said once.
+
+        That ``auto`` runs on the CPU because no GPU or no CuPy is there is not news
+        on such a machine; the window's status bar says it (see
+        :func:`sim.backends.available_backends`) without a message on every start
+        and rebuild.
+        """
+        note = engine.backend_note
+        if not engine.backend_failed or note == self._reported_note:
+            return None
+        self._reported_note = note
+        return note
 
     def _load_checkpoint(self, cmd: LoadCheckpoint) -> None:
         if cmd.rebuild or self._engine is None:
             new = Engine.from_checkpoint(cmd.path, backend=self._backend_choice)
             self._replace_engine(new, self._backend_choice)
+            history = new.loaded_history
         else:
-            self._engine.load_checkpoint(cmd.path)
+            history = self._engine.load_checkpoint(cmd.path)
             self._pending_config = self._engine.config
             self._generation += 1
             self._set_state(SimState.IDLE)
             self._until_step = None
         eng = self._require_engine()
-        self._report("info", f"loaded checkpoint {cmd.path} (t = {eng.t:.3f} s)", cmd)
+        self._reports.put(
+            Report("info", f"loaded checkpoint {cmd.path} (t = {eng.t:.3f} s)", cmd.id, history=history)
+        )
 
     def _replace_engine(self, new: Engine, backend: str) -> None:
         new.log_events = False  # the window takes events from snapshots only
@@ -582,3 +605,13 @@ class SimController:
                 return
             if isinstance(cmd, Sync):
                 cmd.done.set()
+
+
+def _history_until(
+    history: Mapping[str, NDArray[np.float64]] | None, t: float
+) -> dict[str, NDArray[np.float64]] | None:
+    """The rows of ``history`` up to model time ``t`` (the window may have shown a later frame)."""
+    if history is None or "t" not in history:
+        return None
+    keep = np.asarray(history["t"]) <= t + 1e-9
+    return {name: np.array(values, dtype=np.float64)[keep] for name, values in history.items()}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -241,6 +241,16 @@ class History:
         self.rows.append(self._row(frame))
         self._last = snap
         return True
+
+    def restore(self, columns: Mapping[str, NDArray[np.float64]], t: float) -> None:
+        """Begin with the rows of the run before ``t`` (the time series saved with a checkpoint).
+
+        Only an empty history takes them; rows after ``t`` are left out.
+        """
+        if len(self.rows) or "t" not in columns:
+            return
+        keep = np.asarray(columns["t"]) <= t + 1e-9
+        self.rows.extend({name: np.asarray(values)[keep] for name, values in columns.items()})
 
     def table(self) -> dict[str, NDArray[np.float64]]:
         """Column arrays of every row (the columns of the headless ``metrics.csv``).

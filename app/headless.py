@@ -25,7 +25,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,16 @@ class MetricsTable:
         self._data[:, self._n] = [row[c] for c in METRIC_COLUMNS]
         self._n += 1
 
+    def extend(self, columns: Mapping[str, NDArray[np.float64]]) -> None:
+        """Append the rows of a table given by column (a checkpoint's time series).
+
+        Columns this table does not have are ignored; columns it has and
+        ``columns`` lacks are NaN.
+        """
+        n = len(np.asarray(columns["t"]))
+        for i in range(n):
+            self.append({c: float(columns[c][i]) if c in columns else math.nan for c in METRIC_COLUMNS})
+
     def row(self, i: int) -> dict[str, float]:
         """Row ``i`` (negative counts from the end) as a dict."""
         values = self._data[:, range(self._n)[i]]
@@ -200,6 +210,22 @@ class MetricsRecorder:
         self.rows.append(row)
         self._prev = snap
         return row
+
+    def continue_from(
+        self, history: Mapping[str, NDArray[np.float64]], snap: Snapshot
+    ) -> list[dict[str, float]]:
+        """Begin with the rows of the run before ``snap`` (a checkpoint's time series); returns them.
+
+        A row at ``snap``'s own time is kept as it was recorded and ``snap`` is
+        not recorded again.
+        """
+        keep = np.asarray(history["t"]) <= snap.t + 1e-9
+        before = len(self.rows)
+        self.rows.extend({name: np.asarray(values)[keep] for name, values in history.items()})
+        restored = [self.rows.row(i) for i in range(before, len(self.rows))]
+        if restored and abs(restored[-1]["t"] - snap.t) < 1e-9:
+            self._prev = snap
+        return restored
 
     def table(self) -> dict[str, NDArray[np.float64]]:
         """Column arrays of every row so far."""
@@ -366,7 +392,14 @@ def run_headless(
             files.callback(log.close)
             if bar is not None:
                 files.callback(bar.close)
-            csv_out.append_row(recorder.record(eng.snapshot()))
+            start = eng.snapshot()
+            restored: list[dict[str, float]] = []
+            if eng.loaded_history is not None:  # a resumed run's table starts where the run began
+                restored = recorder.continue_from(eng.loaded_history, start)
+                for row in restored:
+                    csv_out.append_row(row)
+            if not restored or abs(restored[-1]["t"] - start.t) >= 1e-9:
+                csv_out.append_row(recorder.record(start))
             next_record = min(total_steps, record_steps)
             next_ckpt = ckpt_steps if ckpt_steps is not None else total_steps + 1
             while done < total_steps:
@@ -387,7 +420,7 @@ def run_headless(
                     csv_out.append_row(recorder.record(eng.snapshot()))
                     next_record = min(total_steps, next_record + record_steps)
                 if done == next_ckpt and checkpoint is not None and done < total_steps:
-                    eng.save_checkpoint(checkpoint)
+                    eng.save_checkpoint(checkpoint, recorder.table())
                     next_ckpt += ckpt_steps or 0
                 if interrupted:
                     break
@@ -419,7 +452,7 @@ def run_headless(
             "backend": backend_used,
             "backend_note": backend_note,
             "duration_s": duration,
-            "t_start_s": float(metrics["t"][0]),
+            "t_start_s": start.t,
             "t_end_s": float(metrics["t"][-1]),
             "resumed_from": str(resume) if resume is not None else None,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
@@ -445,7 +478,7 @@ def run_headless(
         write_json(summary_path, summary)
         files_written.append(summary_path)
         if checkpoint is not None:
-            eng.save_checkpoint(checkpoint)
+            eng.save_checkpoint(checkpoint, metrics)
     return RunResult(out_dir, metrics, summary, files_written, interrupted, checkpoint)
 
 

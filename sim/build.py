@@ -241,7 +241,12 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
         ("ff", ff, rw.ff, con.ff_fan_in, PURPOSE_WIRING_FF, True),
         ("lat", lat, rw.lat, con.lat_fan_in, PURPOSE_WIRING_LAT, con.allow_autapses),
     ):
-        inv_2s2 = 1.0 / (2.0 * proj.sigma_form**2)
+        sigma, p_form, sigma_key = proj.sigma_form, proj.p_form, f"rewiring.{name}.sigma_form"
+        if name == "ff" and con.ff_init_sigma > 0.0:
+            sigma, sigma_key = con.ff_init_sigma, "connectivity.ff_init_sigma"
+        if name == "ff" and con.ff_init_p > 0.0:
+            p_form = con.ff_init_p
+        inv_2s2 = 1.0 / (2.0 * sigma**2)
         if con.wiring == "fixed_fan_in":
             if fan_in > 0 and proj.p_form <= 0.0:
                 raise ConfigError(
@@ -249,9 +254,7 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
                 )
             if fan_in == 0:
                 continue
-            cdf_x, cdf_y, cdf_y_at_x0 = fan_in_offset_tables(
-                side, proj.sigma_form, autapses, f"rewiring.{name}.sigma_form"
-            )
+            cdf_x, cdf_y, cdf_y_at_x0 = fan_in_offset_tables(side, sigma, autapses, sigma_key)
             failed = _wire_fixed_fan_in(
                 table,
                 np.int64(side),
@@ -272,11 +275,11 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
                     path="connectivity.row_capacity",
                 )
         else:
-            lo, hi = _pairwise_window(proj.p_form, proj.sigma_form, side)
+            lo, hi = _pairwise_window(p_form, sigma, side)
             _wire_pairwise(
                 table,
                 np.int64(side),
-                proj.p_form,
+                p_form,
                 inv_2s2,
                 g_max,
                 np.int64(purpose),

@@ -25,7 +25,7 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.config import ModelConfig, config_from_dict, param_spec, parse_yaml_text
-from sim.errors import CheckpointError, ConfigError, OutputError, one_line
+from sim.errors import CheckpointError, ConfigError, OutputError, one_line, short_repr
 from sim.files import write_atomic
 from sim.lesion import SILENCED_STEPS
 from sim.memory import check_fits
@@ -121,6 +121,8 @@ class Checkpoint:
     seed: int
     backend: str
     state: NetworkState
+    #: The run's time series up to the checkpoint (column name -> values), when the writer kept one.
+    history: Mapping[str, NDArray[np.float64]] | None = None
 
 
 def expected_layout(cfg: ModelConfig) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
@@ -167,6 +169,10 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     }
     for key, arr in ckpt.state.to_arrays().items():
         arrays[f"state.{key}"] = arr
+    if ckpt.history is not None:
+        names, table = _history_table(ckpt.history)
+        arrays["history_columns"] = np.array(",".join(names))
+        arrays["history"] = table
     try:
         write_atomic(p, lambda fh: np.savez_compressed(fh, **arrays))
     except OutputError as exc:
@@ -229,7 +235,58 @@ def _load(entries: _Entries, p: Path, fail: _Fail) -> Checkpoint:
     # Scratch of the LIF update: written before it is read in every step.
     state.neurons.fac[:] = 0.0
     state.neurons.bits[:] = 0
-    return Checkpoint(cfg, seed, backend, state)
+    history = _read_history(entries, cfg, state, fail) if entries.has("history_columns") else None
+    return Checkpoint(cfg, seed, backend, state, history)
+
+
+# --------------------------------------------------------------------------- the run's time series
+
+#: Most columns and rows of the time series a checkpoint may carry (a row a model second for a
+#: week of model time; 32 columns of it are 155 MB at most, checked before anything is read).
+MAX_HISTORY_COLUMNS = 32
+MAX_HISTORY_ROWS = 604_800
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
+
+
+def _history_table(history: Mapping[str, NDArray[np.float64]]) -> tuple[list[str], NDArray[np.float64]]:
+    """Column names and the rows x columns float64 table of ``history`` (``t`` first)."""
+    names = list(history)
+    if not names or names[0] != "t" or len(names) > MAX_HISTORY_COLUMNS:
+        raise ValueError(f"a history has 't' first and at most {MAX_HISTORY_COLUMNS} columns, got {names}")
+    bad = [n for n in names if not _COLUMN_NAME.match(n)]
+    if bad:
+        raise ValueError(f"history column names must be lower-case identifiers, got {bad}")
+    columns = [np.asarray(history[n], dtype=np.float64) for n in names]
+    if len({c.shape for c in columns}) != 1 or columns[0].ndim != 1 or len(columns[0]) > MAX_HISTORY_ROWS:
+        raise ValueError(f"history columns must be 1-D, of one length, at most {MAX_HISTORY_ROWS} rows")
+    return names, np.stack(columns, axis=1)
+
+
+def _read_history(
+    entries: _Entries, cfg: ModelConfig, state: NetworkState, fail: _Fail
+) -> dict[str, NDArray[np.float64]]:
+    """The time series stored with the state: named columns, ``t`` rising from 0 to the state's time."""
+    names = entries.text("history_columns", MAX_HISTORY_COLUMNS * 33).split(",")
+    bad = next((n for n in names if not _COLUMN_NAME.match(n)), None)
+    if bad is not None or names[0] != "t" or len(set(names)) != len(names):
+        raise fail(
+            f"history_columns {short_repr(','.join(names))} is not a list of column names starting with t"
+        )
+    if len(names) > MAX_HISTORY_COLUMNS:
+        raise fail(f"history_columns names {len(names)} columns, at most {MAX_HISTORY_COLUMNS} allowed")
+    table = entries.table("history", len(names), MAX_HISTORY_ROWS)
+    t = table[:, 0]
+    t_state = int(state.istate[S_STEP]) * cfg.network.dt * 1e-3
+    if not np.all(np.isfinite(t)) or (len(t) and (t[0] < 0.0 or t[-1] > t_state + 1e-9)):
+        raise fail(f"history.t is not within [0, {t_state:g}] s, the model time of the state")
+    if np.any(np.diff(t) <= 0.0):
+        raise fail("history.t does not rise from row to row")
+    values = table[:, 1:]
+    wild = ~np.isnan(values) & ~(np.abs(values) <= FLOAT_CEILING)
+    if wild.any():
+        row, col = (int(i[0]) for i in np.nonzero(wild))
+        raise fail(f"history.{names[col + 1]}[{row}] = {_fmt(values[row, col])} is not a finite measurement")
+    return {name: table[:, i].copy() for i, name in enumerate(names)}
 
 
 # --------------------------------------------------------------------------- reading entries
@@ -282,6 +339,24 @@ class _Entries:
             return f"{key} has shape {got_shape} {got_dtype}, expected {shape} {dtype}"
 
         data, _shape, _dtype, fortran = self._read(key, check)
+        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+    def has(self, key: str) -> bool:
+        """Whether the archive holds entry ``key``."""
+        return key in self._members
+
+    def table(self, key: str, columns: int, max_rows: int) -> NDArray[np.float64]:
+        """Entry ``key``: a float64 table of ``columns`` columns and at most ``max_rows`` rows."""
+
+        def check(shape: tuple[int, ...], dtype: np.dtype[Any]) -> str | None:
+            if len(shape) == 2 and shape[1] == columns and shape[0] <= max_rows and dtype == np.float64:
+                return None
+            return (
+                f"{key} has shape {shape} {dtype}, expected (rows, {columns}) float64 "
+                f"with at most {max_rows} rows"
+            )
+
+        data, shape, dtype, fortran = self._read(key, check)
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
     def integer(self, key: str) -> int:

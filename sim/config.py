@@ -252,6 +252,21 @@ class ConnectivityConfig:
     lat_fan_in: int = param(
         16, doc="Initial LAT synapses per target (fixed_fan_in)", live=False, lo=0, hi=4096
     )
+    ff_init_sigma: float = param(
+        0.0,
+        unit="grid units",
+        doc="Spread of the initial FF wiring; 0: rewiring.ff.sigma_form (a wide spread starts a tangled map)",
+        live=False,
+        lo=0.0,
+        hi=1e4,
+    )
+    ff_init_p: float = param(
+        0.0,
+        doc="Peak probability of the initial FF wiring (pairwise_bernoulli); 0: rewiring.ff.p_form",
+        live=False,
+        lo=0.0,
+        hi=1.0,
+    )
     lat_inhibitory: bool = param(
         False, doc="LAT synapses are inhibitory (reversal potential E_inh)", live=False
     )

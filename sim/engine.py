@@ -12,7 +12,7 @@ headless command) owns the engine.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -81,6 +81,10 @@ class Engine:
         self._last_rtf: float | None = None
         #: Why this backend runs the network when ``auto`` chose it (or fell back); None otherwise.
         self.backend_note: str | None = None
+        #: True when ``auto`` chose a backend that then failed to start, so this engine runs on the CPU.
+        self.backend_failed = False
+        #: The time series saved with the checkpoint this engine was made from (None otherwise).
+        self.loaded_history: Mapping[str, NDArray[np.float64]] | None = None
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -101,7 +105,9 @@ class Engine:
         The event log starts empty: a checkpoint holds the network, not the events before it.
         """
         ckpt = load_checkpoint(path)
-        return cls._on_backend(backend, ckpt.config, ckpt.seed, ckpt.state)
+        eng = cls._on_backend(backend, ckpt.config, ckpt.seed, ckpt.state)
+        eng.loaded_history = ckpt.history
+        return eng
 
     @classmethod
     def _on_backend(
@@ -122,6 +128,7 @@ class Engine:
                 raise
             eng = cls(config, seed, create_backend("cpu"), state)
             eng.backend_note = f"'{name}' failed to start, running on 'cpu': {first_line(exc)}"
+            eng.backend_failed = True
             return eng
         eng.backend_note = why
         return eng
@@ -298,18 +305,24 @@ class Engine:
         return self._require().time_rewiring(self.steps_for(seconds))
 
     # -- saving -----------------------------------------------------------------------------------
-    def save_checkpoint(self, path: str | Path) -> None:
+    def save_checkpoint(
+        self, path: str | Path, history: Mapping[str, NDArray[np.float64]] | None = None
+    ) -> None:
         """Write the whole state, configuration and seed to ``path`` atomically.
 
         The event log is not part of it: events belong to the run's output files.
+        ``history``, the run's time series so far (column name -> values, ``t``
+        first), is stored with it when given, so that whoever continues the run
+        continues its plots.
         """
         be = self._require()
-        save_checkpoint(path, Checkpoint(self._config, self._seed, be.name, be.pull_state()))
+        save_checkpoint(path, Checkpoint(self._config, self._seed, be.name, be.pull_state(), history))
 
-    def load_checkpoint(self, path: str | Path) -> None:
+    def load_checkpoint(self, path: str | Path) -> Mapping[str, NDArray[np.float64]] | None:
         """Replace this engine's state by checkpoint ``path``, which must have the same structure.
 
-        Live parameters are taken from the checkpoint.
+        Live parameters are taken from the checkpoint. Returns the time series
+        saved with it, if any.
         """
         be = self._require()
         ckpt = load_checkpoint(path)
@@ -326,6 +339,7 @@ class Engine:
         self._step = ckpt.state.step
         self._log_events = []
         self._pending_events = []
+        return ckpt.history
 
     # -- lifetime ---------------------------------------------------------------------------------
     def close(self) -> None:

@@ -35,6 +35,8 @@ class MessageBar(QWidget):
         layout.addWidget(close)
         self._detail = ""
         self.level = ""
+        #: The last message, without its level's prefix.
+        self.message = ""
         self.hide()
 
     def text(self) -> str:
@@ -50,6 +52,7 @@ class MessageBar(QWidget):
         simulation is not affected).
         """
         self.level = level
+        self.message = message
         self._detail = detail
         prefix = {
             "error": "Error: ",

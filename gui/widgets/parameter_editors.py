@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QWheelEvent
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
@@ -95,6 +95,9 @@ class ParameterEditor(QObject):
     parse_failed = pyqtSignal(str)
     #: Escape was pressed in the widget.
     escape_pressed = pyqtSignal()
+    #: The widget shows the accepted value again after a refused one: True when it was typed
+    #: again, False when focus left the widget.
+    restored = pyqtSignal(bool)
 
     def __init__(self, path: str, spec: ParamSpec, widget: QWidget) -> None:
         super().__init__(widget)
@@ -128,9 +131,18 @@ class ParameterEditor(QObject):
 
     def _commit(self, value: Any) -> None:
         if value == self._value and type(value) is type(self._value):
+            refused = self._error
             self.set_value(self._value)
+            if refused:
+                self.restored.emit(True)
             return
         self.committed.emit(value)
+
+    def _restore_if_refused(self) -> None:
+        """Show the accepted value again when focus has left a widget that shows a refused one."""
+        if self._error and not self.widget.hasFocus():
+            self.set_value(self._value)
+            self.restored.emit(False)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -168,7 +180,16 @@ class ParameterEditor(QObject):
 
     # -- events --------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
-        """Report Escape pressed in the widget (and keep it from closing a dialog)."""
+        """Report Escape pressed in the widget (and keep it from closing a dialog).
+
+        When focus leaves the widget, a refused text gives way to the accepted
+        value (the panel's message keeps what was refused and why); the check
+        waits until the widget has handled the focus change, which is when a
+        line edit commits its text.
+        """
+        if watched is self.widget and event is not None and event.type() == QEvent.Type.FocusOut:
+            QTimer.singleShot(0, self._restore_if_refused)
+            return False
         if (
             watched is self.widget
             and isinstance(event, QKeyEvent)

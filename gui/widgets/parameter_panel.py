@@ -62,6 +62,10 @@ APPLIED_MARK = "✓"
 _ACRONYMS = {"ff": "FF", "lat": "LAT", "sd": "SD", "stdp": "STDP"}
 
 
+#: Widget property of text fields where Space types a space instead of running or pausing.
+TYPES_SPACES = "types_spaces"
+
+
 def readable_label(relative_path: str) -> str:
     """A row label from a key path relative to its group: ``"p_elim_dep"`` -> ``"P elim dep"``.
 
@@ -179,6 +183,9 @@ class ParameterPanel(QWidget):
     parameter_edited = pyqtSignal(str, object)
     #: A refused edit: the message naming the parameter and the problem.
     error_shown = pyqtSignal(str)
+    #: The message of a refused value no longer applies (a valid value was entered, or the
+    #: configuration changed): the text of that message.
+    error_cleared = pyqtSignal(str)
 
     def __init__(self, groups: Sequence[ParameterGroup], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -189,8 +196,10 @@ class ParameterPanel(QWidget):
         self._sections: list[_Section] = []
         self._saved_expansion: dict[str, bool] | None = None
         self._message_path: str | None = None
+        self._message = ""
 
         self.filter_edit = QLineEdit(self)
+        self.filter_edit.setProperty(TYPES_SPACES, True)  # words are separated by spaces here
         self.filter_edit.setPlaceholderText("Filter parameters by name or description")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
@@ -316,6 +325,7 @@ class ParameterPanel(QWidget):
         editor.committed.connect(lambda v, p=path: self._on_editor_committed(p, v))
         editor.parse_failed.connect(lambda msg, p=path: self._refuse(p, msg))
         editor.escape_pressed.connect(lambda p=path: self._on_escape_pressed(p))
+        editor.restored.connect(lambda retyped, p=path: self._on_restored(p, retyped))
 
     # -- public API ----------------------------------------------------------------------------
     def editor(self, path: str) -> QWidget:
@@ -384,6 +394,8 @@ class ParameterPanel(QWidget):
             if row.editor.has_error or not _same(row.editor.value, shown):
                 row.editor.set_value(shown)
             self._update_pending(row)
+        if self._message_path is not None:
+            self._clear_message()  # it was about the configuration shown before
 
     def pending_values(self) -> dict[str, Any]:
         """Structural values edited in the panel and not yet applied, by key path (a copy)."""
@@ -466,6 +478,7 @@ class ParameterPanel(QWidget):
     def _refuse(self, path: str, message: str) -> None:
         self._rows[path].editor.set_error(True)
         self._message_path = path
+        self._message = message
         self.message_label.setText(f"✗ {message}")
         self.message_label.show()
         self.error_shown.emit(message)
@@ -476,10 +489,19 @@ class ParameterPanel(QWidget):
         if self._message_path == path:
             self._clear_message()
 
+    def _on_restored(self, path: str, retyped: bool) -> None:
+        """The editor of ``path`` shows its accepted value again; a retyped valid value ends the refusal."""
+        if retyped and self._message_path == path:
+            self._clear_message()
+
     def _clear_message(self) -> None:
+        message = self._message
         self._message_path = None
+        self._message = ""
         self.message_label.clear()
         self.message_label.hide()
+        if message:
+            self.error_cleared.emit(message)
 
     def _update_pending(self, row: _Row) -> None:
         pending = row.path in self._pending_values or row.path in self._pending_paths

@@ -107,7 +107,9 @@ class RunControls(QToolBar):
         self.addWidget(self.speed_box)
         self.rtf_label = QLabel(self)
         self.rtf_label.setObjectName("achieved_speed")
-        self.rtf_label.setMinimumWidth(150)
+        self.rtf_label.setMinimumWidth(
+            self.rtf_label.fontMetrics().horizontalAdvance("t = 00,000.0000 s   0,000.0x real time")
+        )
         self.rtf_label.setToolTip("Speed achieved over the last second: model seconds per wall second")
         self.addWidget(self.rtf_label)
 
@@ -133,8 +135,12 @@ class RunControls(QToolBar):
         self.redraw_box.setValue(round(hz))
         self.redraw_box.blockSignals(False)
 
-    def set_status(self, status: Status | None, t: float) -> None:
-        """Show the controller's state (signals blocked: this never sends a command)."""
+    def set_status(self, status: Status | None, t: float, dt_ms: float = 1.0) -> None:
+        """Show the controller's state (signals blocked: this never sends a command).
+
+        The model time ``t`` is shown to the resolution of one time step of ``dt_ms``,
+        so stepping once always changes it.
+        """
         running = status is not None and status.state is SimState.RUNNING
         was = self.run_action.blockSignals(True)
         self.run_action.setChecked(running)
@@ -144,5 +150,14 @@ class RunControls(QToolBar):
         for action in (self.run_action, self.run_for_action, self.reset_action, *self.step_actions.values()):
             action.setEnabled(usable)
         rtf = None if status is None else status.realtime_factor
-        text = f"t = {t:,.2f} s" + (f"   {rtf:,.1f}x real time" if rtf is not None else "")
+        text = format_model_time(t, dt_ms) + (f"   {rtf:,.1f}x real time" if rtf is not None else "")
         self.rtf_label.setText(text)
+
+
+def format_model_time(t: float, dt_ms: float) -> str:
+    """``t = 12.3456 s``: model time ``t`` (seconds) with the decimals of a time step of ``dt_ms``."""
+    decimals = 0
+    step_s = dt_ms / 1000.0
+    while decimals < 9 and round(step_s, decimals) != step_s:
+        decimals += 1
+    return f"t = {t:,.{max(decimals, 1)}f} s"

@@ -1,6 +1,6 @@
 """Fuzz: no crafted checkpoint crashes the process; each ends in a clean refusal or a finished run.
 
-Valid checkpoints of three presets at scale 1 (``demo``: slot scheme with a random partner;
+Valid checkpoints of three presets at scale 1 (``bamford2010``: slot scheme with a random partner;
 ``bogdan2018``: slot scheme with a last-spike partner, dt = 1 ms; ``knight2025``: pair scheme,
 pairwise wiring) are mutated entry by entry:
 
@@ -45,7 +45,7 @@ from sim.engine import Engine
 from tests.conftest import small_config
 
 ROOT = Path(__file__).resolve().parents[2]
-PRESETS = ("demo", "bogdan2018", "knight2025")
+PRESETS = ("bamford2010", "bogdan2018", "knight2025")
 #: Random (Hypothesis) mutations per preset.
 RANDOM_CASES = 120
 #: Wall-clock limit of one runner process.

@@ -365,3 +365,30 @@ def test_the_simulation_thread_keeps_no_event_log(config: ModelConfig, tmp_path:
         assert loaded is not None and loaded not in engines
         for eng in (*engines, loaded):
             assert not eng.log_events and len(eng.take_events()) == 0
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_a_backend_note_is_reported_once_and_only_when_a_gpu_failed(
+    config: ModelConfig, failed: bool
+) -> None:
+    """`auto` on the CPU because there is no GPU is not news on every start and rebuild; a GPU that
+    failed to start is said once."""
+
+    def factory(cfg: ModelConfig, backend: str, seed: int | None) -> Engine:
+        eng = Engine.build(cfg, backend="cpu", seed=seed)
+        if failed:
+            eng.backend_note = "'cuda' failed to start, running on 'cpu': out of memory"
+            eng.backend_failed = True
+        else:
+            eng.backend_note = "auto picked 'cpu' because 'cuda' is unavailable: CuPy is not installed"
+        return eng
+
+    with SimController(config, backend="auto", engine_factory=factory) as ctl:
+        assert ctl.sync(120)
+        ctl.submit(Reset())
+        ctl.submit(Reset())
+        assert ctl.sync(120)
+        messages = [r.message for r in ctl.take_reports()]
+    noted = [m for m in messages if "cuda" in m]
+    assert len([m for m in messages if m.startswith("built")]) == 2
+    assert len(noted) == (1 if failed else 0), messages

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -401,6 +402,15 @@ def test_a_stopped_run_equals_a_shorter_run(tmp_path: Path, busy: Path) -> None:
     both = np.concatenate([np.load(tmp_path / "a" / "events.npy"), np.load(tmp_path / "b" / "events.npy")])
     np.testing.assert_array_equal(both, np.load(tmp_path / "w" / "events.npy"))
     assert rest.summary["final"] == whole.summary["final"]
+    # The resumed run's table continues the stopped one's: from t = 0, every row of the whole run.
+    t_rest, t_whole = rest.metrics["t"], whole.metrics["t"]
+    assert t_rest[0] == 0.0 and np.all(np.diff(t_rest) > 0) and t_rest[-1] == pytest.approx(t_whole[-1])
+    common = np.isin(np.round(t_rest, 9), np.round(t_whole, 9))
+    assert common.sum() == len(t_whole)
+    for column in ("ff_synapses", "lat_synapses", "sigma_aff_conn", "ad_weight"):
+        np.testing.assert_array_equal(rest.metrics[column][common], whole.metrics[column])
+    assert rest.summary["t_start_s"] == pytest.approx(0.1)
+    assert len(_rows(tmp_path / "b" / "metrics.csv")) == len(t_rest)
 
 
 def test_periodic_checkpoints_are_written_during_the_run(
@@ -409,9 +419,9 @@ def test_periodic_checkpoints_are_written_during_the_run(
     saved: list[float] = []
     original = Engine.save_checkpoint
 
-    def spy(self: Engine, path: str | Path) -> None:
+    def spy(self: Engine, path: str | Path, history: Any = None) -> None:
         saved.append(round(self.t, 6))
-        original(self, path)
+        original(self, path, history)
 
     monkeypatch.setattr(Engine, "save_checkpoint", spy)
     run_headless(

@@ -282,3 +282,24 @@ def test_initial_map_of_bamford2010_matches_accept_reject(make_config: Callable[
         ad.append(rf.mean_ad)
     assert abs(np.mean(sigma) - 2.36) < 0.03
     assert abs(np.mean(ad) - 0.80) < 0.04
+
+
+def test_initial_ff_spread_and_probability_replace_the_formation_rule(
+    make_config: Callable[..., ModelConfig],
+) -> None:
+    """connectivity.ff_init_sigma / ff_init_p shape only the initial FF wiring; LAT keeps its rule."""
+    sigma, p_init = 4.0, 0.05
+    cfg = make_config({**PAIRWISE, "connectivity.ff_init_sigma": sigma, "connectivity.ff_init_p": p_init})
+    st = build_state(cfg, seed=11)
+    p = torus_p(p_init, sigma)
+    sd = math.sqrt(256 * (p * (1 - p)).sum()) / 256
+    assert abs(st.ff.col_len.mean() - p.sum()) < 4 * sd
+    plain = build_state(make_config(PAIRWISE), seed=11)
+    np.testing.assert_array_equal(st.lat.col_len, plain.lat.col_len)
+
+    fixed = make_config({"network.scale": 4, "connectivity.ff_init_sigma": sigma})
+    st = build_state(fixed, seed=21)
+    observed = np.bincount(offsets(st.ff, fixed.side), minlength=fixed.side**2)
+    assert (st.ff.col_len == 16).all()
+    assert chi_square_z(observed, offset_probabilities(fixed.side, sigma, True)) < 3.5
+    assert chi_square_z(observed, offset_probabilities(fixed.side, fixed.rewiring.ff.sigma_form, True)) > 5.0
