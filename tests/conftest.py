@@ -7,10 +7,18 @@
   is installed), so the conformance suite runs once per backend.
 * ``make_config``: build a small validated :class:`~sim.config.ModelConfig`
   from dotted-key overrides, optionally on top of a preset.
+
+Where Qt cannot open a window (a system library of its xcb platform plugin
+missing, no X server: :func:`gui.qt_platform.qt_window_problem`), creating a
+``QApplication`` would abort the whole session and leave pytest-xvfb's Xvfb
+running. Every test that uses pytest-qt's ``qapp`` (also through ``qtbot`` or
+``require_gl``) is then skipped with that one-line reason before its fixtures
+are set up; all other tests run.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,6 +55,27 @@ AVAILABLE_BACKENDS: list[str] = [
     *(name for name, reason in available_backends().items() if reason is None),
     *_emulated_cuda(),
 ]
+
+
+@functools.cache
+def qt_window_problem() -> str | None:
+    """Why Qt cannot open a window in this session (None when it can); decided once, on first use.
+
+    First asked when a test that needs a ``QApplication`` is set up, so after
+    pytest-xvfb has started its X server and set ``DISPLAY``.
+    """
+    from gui.qt_platform import qt_window_problem as problem
+
+    return problem()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test that needs a ``QApplication`` when Qt cannot open a window, before its fixtures run."""
+    if "qapp" in getattr(item, "fixturenames", ()):
+        reason = qt_window_problem()
+        if reason is not None:
+            pytest.skip(reason)
 
 
 def nested(overrides: Mapping[str, Any]) -> dict[str, Any]:

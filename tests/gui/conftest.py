@@ -5,6 +5,10 @@ Widgets run on whatever Qt platform the session has: under ``pytest-xvfb``
 software OpenGL, so VisPy views draw; tests marked ``gl`` need that and are
 skipped only where no OpenGL context can be made at all. One test opens the
 window on the ``offscreen`` platform in a subprocess.
+
+Where Qt cannot open a window at all (a system library of its xcb platform
+plugin missing, no X server), the tests that use ``qapp`` (``qtbot``,
+``require_gl``) are skipped with the reason: see ``tests/conftest.py``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,11 @@ from sim.errors import CheckpointError
 
 def _history(t_end: float, rows: int = 5) -> dict[str, np.ndarray]:
     t = np.linspace(0.0, t_end, rows)
-    return {"t": t, "ff_synapses": np.full(rows, 4096.0), "ad_conn": np.r_[np.nan, np.linspace(2, 1, rows - 1)]}
+    return {
+        "t": t,
+        "ff_synapses": np.full(rows, 4096.0),
+        "ad_conn": np.r_[np.nan, np.linspace(2, 1, rows - 1)],
+    }
 
 
 @pytest.fixture
