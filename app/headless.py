@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from app.eventlog import EventCounts, EventLogWriter
 from sim.analysis import receptive_fields
-from sim.analysis.reference import CASE_NAMES, case_of, reference_values
+from sim.analysis.reference import CASE_NAMES, bamford_case, reference_values
 from sim.config import ModelConfig, param_spec
 from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
@@ -443,7 +443,7 @@ def run_headless(
             lat_weight=final.lat.weight,
         )
         files_written.append(conn_path)
-        case = case_of(config)
+        case = bamford_case(config)
         summary: dict[str, Any] = {
             "preset": config.name,
             "status": "interrupted" if interrupted else "complete",

@@ -27,13 +27,13 @@ from numpy.typing import NDArray
 from app.eventlog import EventCounts
 from app.headless import METRIC_COLUMNS
 from sim.analysis import DisplacementStats, by_displacement, receptive_fields
-from sim.analysis.reference import CASE_NAMES, case_of, reference_values
+from sim.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
 from sim.config import ModelConfig
 from sim.events import FF
 from sim.files import write_atomic
 from sim.snapshot import Snapshot
 
-__all__ = ["DPI", "FIGURE_NAMES", "METRIC_KEYS", "write_figures"]
+__all__ = ["DPI", "FIGURE_NAMES", "MAX_GRID_LINES", "METRIC_KEYS", "published_reference", "write_figures"]
 
 #: Resolution of every figure.
 DPI = 150
@@ -60,6 +60,20 @@ _TITLE_SIZE = 13
 _LABEL_SIZE = 11
 #: Series with at most this many points are drawn with markers.
 _MARKER_LIMIT = 40
+#: The topographic map joins at most this many rows and columns of neurons: on larger grids
+#: every k-th row and column (a coarser net of the same map), so the plot stays readable.
+MAX_GRID_LINES = 32
+#: Grids larger than this side (scale 2 and above) are drawn in the topographic map's dense style.
+_SPARSE_SIDE = 16
+
+
+def published_reference(config: ModelConfig) -> tuple[int, dict[str, float]] | None:
+    """Bamford et al. 2010's published map quality for ``config``: ``(case, values)``, or None.
+
+    Only for a configuration of Bamford's model: see :func:`sim.analysis.reference.bamford_case`.
+    """
+    case = bamford_case(config)
+    return None if case is None else (case, BAMFORD_2010[case])
 
 
 def write_figures(
@@ -197,8 +211,8 @@ def _finite_max(*arrays: _Array) -> float:
 # -- 1. map quality -------------------------------------------------------------------------------------
 def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: str) -> Figure:
     t = table["t"]
-    reference = reference_values(config)
-    case = case_of(config)
+    published = published_reference(config)
+    case, reference = published if published is not None else (None, None)
     fig = _new_figure(12.0, 4.8)
     axes = fig.subplots(1, 2)
     panels = (
@@ -262,7 +276,7 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
                     linewidth=1.3,
                     alpha=0.85,
                     zorder=1,
-                    label=f"Bamford 2010 case {case} ({label})",
+                    label=f"Bamford et al. 2010, published ({label})",
                 )
                 handles.setdefault(f"ref {label}", ref)
                 ax.annotate(
@@ -284,10 +298,16 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
         ax.set_title(title, fontsize=_TITLE_SIZE)
         ax.set_ylabel(ylabel, fontsize=_LABEL_SIZE)
         _time_axis(ax, t)
-    order = ["counts", "weights", "initial", "ref counts", "ref weights"]
+    if reference is None:
+        order, ncols = ["counts", "weights", "initial"], 3
+    else:  # columns fill first: the network in the top row, the published values below it
+        order, ncols = ["counts", "ref counts", "weights", "ref weights", "initial"], 3
     shown = [handles[k] for k in order if k in handles]
-    fig.legend(handles=shown, loc="outside lower center", ncols=len(shown), fontsize=10, frameon=False)
-    subtitle = CASE_NAMES[case] if case is not None else "no published reference for this configuration"
+    fig.legend(handles=shown, loc="outside lower center", ncols=ncols, fontsize=10, frameon=False)
+    if case is not None:
+        subtitle = f"Bamford et al. 2010 {CASE_NAMES[case]} (dashed: its published values after 300 s)"
+    else:
+        subtitle = "no published reference for this model (Bamford et al. 2010's values are for its own)"
     fig.suptitle(f"Map quality: {heading}\n{subtitle}", fontsize=_TITLE_SIZE + 1)
     return fig
 
@@ -349,31 +369,58 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
 
 
 # -- 3. topographic map ---------------------------------------------------------------------------------
+def _grid_step(n: int) -> int:
+    """Join every ``k``-th row and column of an ``n x n`` grid, so at most :data:`MAX_GRID_LINES` each."""
+    return max(1, -(-n // MAX_GRID_LINES))
+
+
+def _net_segments(centre: _Array, has_input: NDArray[np.bool_], n: int, step: int) -> _Array:
+    """Segments ``(m, 2, 2)`` joining the centres of grid neighbours ``step`` apart (rows and columns
+    ``0, step, 2 step, ...``); pairs without input, or wrapped around a tiled input, are left out."""
+    picked = np.arange(0, n, step)
+    ids = np.arange(n * n).reshape(n, n)[np.ix_(picked, picked)]  # [row, col]; position (col, row)
+    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    gap = np.abs(centre[a] - centre[b])
+    keep = has_input[a] & has_input[b] & (gap[:, 0] <= n / 2) & (gap[:, 1] <= n / 2)
+    return np.stack([centre[a[keep]], centre[b[keep]]], axis=1)
+
+
 def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
+    """The grid plot: every neuron's receptive-field centre, grid neighbours joined.
+
+    Up to a 16 x 16 grid every neuron is joined to its neighbours and drawn as a
+    ringed marker. Larger grids get a bigger figure, thin lines joining every
+    ``k``-th row and column (at most :data:`MAX_GRID_LINES` each) and small
+    dots for all centres, so the net stays readable however many neurons.
+    """
     n = snapshot.side
     rf = receptive_fields(snapshot.ff.pre, snapshot.ff.post, n)
-    fig = _new_figure(7.6, 7.0)
+    dense = n > _SPARSE_SIDE
+    step = _grid_step(n)
+    axes_inches = 8.0 if dense else 5.5
+    fig = _new_figure(10.4, 9.6) if dense else _new_figure(7.6, 7.0)
     ax = fig.subplots()
-    cell = 5.5 * 72.0 / n  # approximate size of one grid cell in points
-    line_width = float(np.clip(0.12 * cell, 0.3, 1.6))
+    cell = axes_inches * 72.0 / n  # approximate size of one grid cell in points
+    if dense:
+        line_width = float(np.clip(0.06 * cell * step, 0.25, 0.8))
+        size = float(np.clip((0.3 * cell) ** 2, 1.0, 30.0))
+    else:
+        line_width = float(np.clip(0.12 * cell, 0.3, 1.6))
+        size = float(np.clip((0.45 * cell) ** 2, 1.0, 80.0))
 
     # The ideal map: every neuron at its own position.
-    pos = np.arange(n, dtype=np.float64)
+    pos = np.arange(0, n, step, dtype=np.float64)
     ideal = [[(x, 0.0), (x, n - 1.0)] for x in pos] + [[(0.0, y), (n - 1.0, y)] for y in pos]
     ax.add_collection(
         LineCollection(ideal, colors="#CFCFCF", linewidths=line_width, linestyles=":", zorder=1)
     )
-
-    ids = np.arange(n * n).reshape(n, n)  # [row, col]; position (x, y) = (col, row)
-    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
-    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
-    gap = np.abs(rf.centre[a] - rf.centre[b])
-    keep = rf.has_input[a] & rf.has_input[b] & (gap[:, 0] <= n / 2) & (gap[:, 1] <= n / 2)
-    segments = np.stack([rf.centre[a[keep]], rf.centre[b[keep]]], axis=1)
-    ax.add_collection(LineCollection(list(segments), colors="#404040", linewidths=line_width, zorder=2))
+    segments = _net_segments(rf.centre, rf.has_input, n, step)
+    net = LineCollection(list(segments), colors="#404040", linewidths=line_width, zorder=2)
+    net.set_gid("receptive_field_net")
+    ax.add_collection(net)
 
     active = rf.has_input
-    size = float(np.clip((0.45 * cell) ** 2, 1.0, 80.0))
     sigma = rf.sigma_aff[active]
     vmin, vmax = (float(sigma.min()), float(sigma.max())) if sigma.size else (0.0, 1.0)
     if vmax - vmin < 0.1:
@@ -386,14 +433,19 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
         vmin=vmin,
         vmax=vmax,
         s=size,
-        edgecolors="black",
-        linewidths=0.3,
+        edgecolors="none" if dense else "black",
+        linewidths=0.0 if dense else 0.3,
         zorder=3,
         clip_on=False,
     )
     if active.any():
         cbar = fig.colorbar(points, ax=ax, shrink=0.82, pad=0.02)
         cbar.set_label("$\\sigma_{aff}$ of the neuron (grid units)", fontsize=_LABEL_SIZE)
+    if step > 1:
+        ordinal = {2: "2nd", 3: "3rd"}.get(step, f"{step}th")
+        net_label = f"every {ordinal} row and column of centres joined"
+    else:
+        net_label = "receptive-field centres, grid neighbours joined"
     handles: list[Artist] = [
         Line2D(
             [],
@@ -401,14 +453,27 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
             color="#404040",
             linewidth=1.5,
             marker="o",
-            markersize=6,
+            markersize=4 if dense else 6,
             markerfacecolor=_GREEN,
-            markeredgecolor="black",
+            markeredgecolor="none" if dense else "black",
             markeredgewidth=0.3,
-            label="receptive-field centres, grid neighbours joined",
+            label=net_label,
         ),
         Line2D([], [], color="#A0A0A0", linewidth=1.2, linestyle=":", label="ideal map"),
     ]
+    if dense:
+        handles.insert(
+            1,
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=4,
+                color=_GREEN,
+                label="every neuron's centre",
+            ),
+        )
     if (~active).any():
         handles.append(
             ax.scatter(
@@ -417,7 +482,7 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
                 marker="x",
                 color=_VERMILION,
                 s=size,
-                linewidths=1.0,
+                linewidths=0.6 if dense else 1.0,
                 zorder=3,
                 clip_on=False,
                 label=f"no FF input ({int((~active).sum())} neurons)",

@@ -42,7 +42,38 @@ def case_of(cfg: ModelConfig) -> int | None:
     return None
 
 
-def reference_values(cfg: ModelConfig) -> dict[str, float] | None:
-    """Bamford's published values for the case of ``cfg``, or None."""
+def bamford_case(cfg: ModelConfig) -> int | None:
+    """Bamford's case of ``cfg`` when ``cfg`` is Bamford's model, whose published values apply; else None.
+
+    The published values (:data:`BAMFORD_2010`, sigma_aff and AD after 300 s)
+    were measured on Bamford's own network, which Bogdan et al. 2018 ported to
+    SpiNNaker, so they apply only to a configuration of that model:
+
+    * one of Bamford's three cases (:func:`case_of`);
+    * slot rewiring (``rewiring.scheme: slot``) over fixed fan-in initial wiring
+      (``connectivity.wiring: fixed_fan_in``);
+    * one input blob (``stimulus.tiled: false``), excitatory lateral synapses
+      (``connectivity.lat_inhibitory: false``) and the published 16 x 16 grid
+      (``network.scale: 1``).
+
+    That is the ``bamford2010`` and ``bogdan2018`` presets and their
+    ``_stdp_only`` and ``_uncorrelated`` variants. Other models (Knight et al.
+    2025's pair rewiring over pairwise-Bernoulli wiring, the demo built on it,
+    the lateral-inhibition variants, larger grids) have no published values,
+    even where their input and rewiring match one of the cases.
+    """
     case = case_of(cfg)
+    bamford_model = (
+        cfg.rewiring.scheme == "slot"
+        and cfg.connectivity.wiring == "fixed_fan_in"
+        and not cfg.stimulus.tiled
+        and not cfg.connectivity.lat_inhibitory
+        and cfg.network.scale == 1
+    )
+    return case if bamford_model else None
+
+
+def reference_values(cfg: ModelConfig) -> dict[str, float] | None:
+    """Bamford's published values for ``cfg`` (see :func:`bamford_case`), or None."""
+    case = bamford_case(cfg)
     return None if case is None else BAMFORD_2010[case]

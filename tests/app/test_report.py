@@ -11,12 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 from numpy.typing import NDArray
 
-from app.report import FIGURE_NAMES, METRIC_KEYS, write_figures
+from app.report import (
+    FIGURE_NAMES,
+    METRIC_KEYS,
+    _map_quality_figure,
+    _save,
+    _topographic_map_figure,
+    published_reference,
+    write_figures,
+)
 from sim.analysis import receptive_fields
-from sim.analysis.reference import case_of
+from sim.analysis.reference import BAMFORD_2010, case_of
 from sim.config import ModelConfig, load_config
 from sim.engine import Engine
 from sim.events import FORMED, REMOVED, empty_events
@@ -151,3 +161,97 @@ def test_import_pulls_in_no_gui_toolkit() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env, timeout=60)
+
+
+def _scattered_map(snap: Snapshot, n: int, spread: int = 1) -> Snapshot:
+    """``snap`` as an ``n x n`` network: 8 FF synapses per target from sources near its position."""
+    rng = np.random.default_rng(0)
+    post = np.repeat(np.arange(n * n), 8)
+    x = np.clip(post % n + rng.integers(-spread, spread + 1, post.size), 0, n - 1)
+    y = np.clip(post // n + rng.integers(-spread, spread + 1, post.size), 0, n - 1)
+    ff = Synapses(
+        pre=(y * n + x).astype(np.int32),
+        post=post.astype(np.int32),
+        weight=np.ones(post.size, np.float32),
+        in_degree=np.full(n * n, 8, np.int32),
+        formed=0,
+        removed=0,
+        refused=0,
+    )
+    return dataclasses.replace(snap, side=n, ff=ff)
+
+
+def _collections(fig: Figure) -> tuple[LineCollection, LineCollection, PathCollection]:
+    """The ideal map, the net and the centres of the topographic-map figure."""
+    ax = fig.axes[0]
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    net = next(c for c in lines if c.get_gid() == "receptive_field_net")
+    ideal = next(c for c in lines if c is not net)
+    dots = next(c for c in ax.collections if isinstance(c, PathCollection))
+    return ideal, net, dots
+
+
+@pytest.mark.parametrize(("scale", "lines"), [(1, 16), (4, 32), (8, 32)])
+def test_topographic_map_draws_a_readable_net_at_any_scale(
+    run: Run, scale: int, lines: int, tmp_path: Path
+) -> None:
+    _, snap, _, _ = run
+    n = 16 * scale
+    fig = _topographic_map_figure(_scattered_map(snap, n), "test")
+    ideal, net, dots = _collections(fig)
+    assert len(ideal.get_segments()) == 2 * lines, "ideal grid lines per axis"
+    assert len(net.get_segments()) == 2 * lines * (lines - 1), "every centre of the net has input"
+    assert len(dots.get_offsets()) == n * n, "every neuron's centre is drawn"
+    width = float(net.get_linewidths()[0])
+    size = float(dots.get_sizes()[0])
+    if scale == 1:  # the 16 x 16 figure keeps its look: full net, ringed markers
+        assert fig.get_size_inches() == pytest.approx((7.6, 7.0))
+        assert width == pytest.approx(1.6) and size > 30
+    else:  # thin lines, small dots, a bigger figure
+        assert fig.get_size_inches()[0] > 10
+        assert width <= 0.8 and size <= 30
+        assert any(
+            "every 2nd row and column" in t.get_text() or "every 4th" in t.get_text()
+            for t in fig.legends[0].get_texts()
+        )
+    pixels = imread(_save(fig, tmp_path / "map.png"))
+    assert pixels.shape[1] > (1500 if scale > 1 else 1000)
+
+
+def test_bamford_reference_only_for_bamford_and_bogdan_models(presets_dir: Path) -> None:
+    expected = {
+        "bamford2010": 1,
+        "bamford2010_stdp_only": 2,
+        "bamford2010_uncorrelated": 3,
+        "bogdan2018": 1,
+        "bogdan2018_stdp_only": 2,
+        "bogdan2018_uncorrelated": 3,
+    }
+    for path in sorted(presets_dir.glob("*.yaml")):
+        config = load_config(path)
+        published = published_reference(config)
+        case = expected.get(path.stem)
+        if case is None:
+            assert published is None, f"{path.stem} gets no published reference"
+        else:
+            assert published is not None and published[0] == case, path.stem
+            assert published[1] == BAMFORD_2010[case]
+            assert published_reference(config.replace("network.scale", 2)) is None
+    knight = load_config(presets_dir / "knight2025.yaml")
+    assert case_of(knight) == 1 and published_reference(knight) is None
+
+
+def test_map_quality_figure_labels_published_values(run: Run) -> None:
+    metrics, _, config, _ = run
+    table = {k: np.asarray(v, np.float64) for k, v in metrics.items()}
+
+    def labels(cfg: ModelConfig) -> list[str]:
+        fig = _map_quality_figure(table, cfg, "test")
+        return [t.get_text() for t in fig.legends[0].get_texts()] + [fig.get_suptitle()]
+
+    bamford = labels(config)
+    assert "Bamford et al. 2010, published (counts)" in bamford
+    assert "Bamford et al. 2010 case 1" in bamford[-1]
+    knight = labels(load_config(ROOT / "presets" / "knight2025.yaml"))
+    assert not [t for t in knight[:-1] if "Bamford" in t]
+    assert "no published reference" in knight[-1]

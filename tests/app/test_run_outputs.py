@@ -286,8 +286,9 @@ def test_the_engine_lets_go_of_events() -> None:
 
 
 def test_checkpoint_size_does_not_grow_with_model_time(tmp_path: Path) -> None:
+    """No event log in a checkpoint: its size follows the synapses (fixed in number here), not the time."""
     sizes = []
-    with Engine.build(load_preset("demo"), backend="cpu", seed=1) as eng:
+    with Engine.build(load_preset("bamford2010"), backend="cpu", seed=1) as eng:
         for seconds in (0.5, 20.0):
             eng.run(seconds)
             path = tmp_path / f"{seconds}.npz"
@@ -469,7 +470,7 @@ def test_results_are_written_before_the_checkpoint(
     """If the checkpoint cannot be written at the end, the run's results are already on disk."""
     from sim.errors import CheckpointError
 
-    def fail(self: Engine, path: str | Path) -> None:
+    def fail(self: Engine, path: str | Path, history: Any = None) -> None:
         raise CheckpointError(f"{path}: cannot write checkpoint (disk full)")
 
     monkeypatch.setattr(Engine, "save_checkpoint", fail)
