@@ -5,6 +5,7 @@ Composition root: parses the command line, then opens the window or runs a headl
     python main.py                                    # the window, on the demo preset
     python main.py --preset bamford2010 --backend cpu
     python main.py --preset demo --run-for 20 --screenshot shot.png   # scripted
+    python main.py --preset demo --run-for 20 --export-views views --export-size 1920x1080
     python main.py run --preset bamford2010 --out runs/case1
     python main.py bench --scales 1 2 4
     python main.py presets
@@ -48,9 +49,27 @@ def _parser() -> argparse.ArgumentParser:
         "--run-for",
         type=float,
         metavar="SECONDS",
-        help="scripted: run at maximum speed for SECONDS of wall time, save --screenshot, print speed, exit",
+        help="scripted: run at maximum speed for SECONDS of wall time, save --screenshot and/or "
+        "--export-views, print speed, exit",
     )
-    win.add_argument("--screenshot", type=Path, metavar="FILE.png", help="scripted: where to save the window")
+    win.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="FILE",
+        help="scripted: save the whole window to FILE (.png, .jpg or .jpeg: the suffix sets the format)",
+    )
+    win.add_argument(
+        "--export-views",
+        type=Path,
+        metavar="DIR",
+        help="scripted: save every view without its options row as DIR/KEY.png (map.png, ...) "
+        "at --export-size",
+    )
+    win.add_argument(
+        "--export-size",
+        metavar="WxH",
+        help="size of the --export-views images in pixels, each side 16 to 8192 (default: 1920x1080)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a preset headless and write metrics, summary and figures")
@@ -253,13 +272,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_window(args: argparse.Namespace) -> int:
-    scripted = args.run_for is not None or args.screenshot is not None
-    if scripted and (args.run_for is None or args.screenshot is None):
-        raise _UserError("--run-for and --screenshot go together (scripted mode)")
-    if args.run_for is not None and not args.run_for > 0:
-        raise _UserError(f"--run-for: must be a positive number of wall seconds, got {args.run_for}")
-    if args.screenshot is not None and not (args.screenshot.parent.resolve()).is_dir():
-        raise _UserError(f"--screenshot: folder {args.screenshot.parent} does not exist")
+    export_size = _check_scripted(args)
+    scripted = args.run_for is not None
     from sim.backends import resolve_backend_name
 
     cfg = _with_overrides(args.preset, args.scale, args.seed)
@@ -277,21 +291,75 @@ def _cmd_window(args: argparse.Namespace) -> int:
         from gui.app import run_gui, run_scripted
     except ImportError as exc:
         raise _UserError(f"the window needs PyQt6, pyqtgraph and VisPy ({exc})") from None
+    from gui.qt_platform import qt_window_problem
+
+    problem = qt_window_problem()  # Qt aborts the process when its platform plugin cannot start
+    if problem is not None:
+        raise _UserError(problem)
     if not scripted:
         return run_gui(cfg, backend=args.backend, seed=args.seed)
     try:
-        result = run_scripted(cfg, run_for=args.run_for, screenshot=args.screenshot, backend=args.backend)
+        result = run_scripted(
+            cfg,
+            run_for=args.run_for,
+            screenshot=args.screenshot,
+            export_views=args.export_views,
+            export_size=export_size,
+            backend=args.backend,
+        )
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     views = " ".join(f"{k}={v:.1f}" for k, v in result.view_fps.items())
-    print(
-        f"screenshot={result.screenshot} model_seconds={result.model_seconds:.2f} "
-        f"wall_seconds={result.wall_seconds:.2f}"
-    )
+    shot = f"screenshot={result.screenshot} " if result.screenshot is not None else ""
+    print(f"{shot}model_seconds={result.model_seconds:.2f} wall_seconds={result.wall_seconds:.2f}")
+    for path in result.view_images.values():
+        print(f"view_image={path}")
     print(f"view_fps {views}")
     print(f"realtime_factor={result.realtime_factor:.2f} fps={result.fps:.1f}")
     return 0
+
+
+def _check_scripted(args: argparse.Namespace) -> tuple[int, int]:
+    """Check the scripted-mode options before anything runs; returns the ``--export-size``.
+
+    Scripted mode is ``--run-for`` with ``--screenshot``, ``--export-views`` or both.
+    """
+    wanted = [
+        flag
+        for flag, value in (("--screenshot", args.screenshot), ("--export-views", args.export_views))
+        if value is not None
+    ]
+    if args.run_for is not None and not wanted:
+        raise _UserError("--run-for needs --screenshot FILE, --export-views DIR or both (scripted mode)")
+    if args.run_for is None and wanted:
+        raise _UserError(f"{wanted[0]} needs --run-for SECONDS (scripted mode)")
+    if args.export_size is not None and args.export_views is None:
+        raise _UserError("--export-size: sets the size of the --export-views images; give --export-views DIR")
+    if args.run_for is not None and not args.run_for > 0:
+        raise _UserError(f"--run-for: must be a positive number of wall seconds, got {args.run_for}")
+    try:
+        from gui.export import DEFAULT_EXPORT_SIZE, image_format, parse_size
+    except ImportError as exc:
+        raise _UserError(f"the window needs PyQt6, pyqtgraph and VisPy ({exc})") from None
+    from sim.errors import OutputError
+    from sim.files import check_file_target, check_folder_target
+
+    size = DEFAULT_EXPORT_SIZE
+    if args.export_size is not None:
+        try:
+            size = parse_size(args.export_size)
+        except ValueError as exc:
+            raise _UserError(f"--export-size: {exc}") from None
+    if args.screenshot is not None:
+        try:
+            image_format(args.screenshot)
+        except OutputError as exc:
+            raise _UserError(f"--screenshot: {exc}") from None
+        check_file_target(args.screenshot, "--screenshot")
+    if args.export_views is not None:
+        check_folder_target(args.export_views, "--export-views")
+    return size
 
 
 class _UserError(Exception):

@@ -2,18 +2,20 @@
 
 Scripted mode opens the window, lets the network build, runs as fast as
 possible for a number of wall-clock seconds while the views draw, saves a
-screenshot of the whole window and prints what it achieved::
+screenshot of the whole window and an image of every view at an export size
+(either or both) and prints what it achieved::
 
     view_fps map=31.2 connectivity=30.9 ...
     realtime_factor=28.4 fps=30.1
 
 ``realtime_factor`` is model seconds per wall second and ``fps`` the frames
 the window showed per wall second, both over the timed interval only (the
-build and the final screenshot are outside it).
+build, the final screenshot and the view images are outside it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 import threading
@@ -21,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -31,9 +33,10 @@ from PyQt6.QtWidgets import QApplication
 
 from app.commands import Pause, Run
 from app.frame import SimState
-from gui.export import save_png
+from gui.export import DEFAULT_EXPORT_SIZE, save_image
 from gui.main_window import MainWindow
 from sim.config import ModelConfig
+from sim.errors import OutputError
 
 #: Longest wait for the first network to be built in scripted mode (wall seconds).
 BUILD_TIMEOUT = 300.0
@@ -129,35 +132,59 @@ class ScriptedResult:
     view_fps: dict[str, float]
     model_seconds: float
     wall_seconds: float
-    screenshot: Path
+    #: The screenshot of the window (None when none was asked for).
+    screenshot: Path | None
     #: Where each visible OpenGL view lies in the screenshot: ``key -> (x, y, width, height)`` in pixels.
     gl_regions: dict[str, tuple[int, int, int, int]]
+    #: The image of each view, by view key (empty when none were asked for).
+    view_images: dict[str, Path] = field(default_factory=dict)
 
 
 def run_scripted(
     config: ModelConfig,
     *,
     run_for: float,
-    screenshot: Path,
+    screenshot: Path | None = None,
+    export_views: Path | None = None,
+    export_size: tuple[int, int] = DEFAULT_EXPORT_SIZE,
     backend: str = "auto",
     seed: int | None = None,
 ) -> ScriptedResult:
-    """Open the window, run at maximum speed for ``run_for`` wall seconds, save a screenshot, close.
+    """Open the window, run at maximum speed for ``run_for`` wall seconds, save the images, close.
 
-    Raises :class:`RuntimeError` when the network cannot be built or the
-    simulation stops with an error.
+    ``screenshot`` (a ``.png``, ``.jpg`` or ``.jpeg`` file) receives the whole
+    window; ``export_views`` (a folder, created if missing) receives one PNG
+    per view, ``KEY.png``, of ``export_size`` pixels without the view's
+    options row. Raises :class:`RuntimeError` when the network cannot be built
+    or the simulation stops with an error, and
+    :class:`~sim.errors.OutputError` when an image cannot be written.
     """
     app = application()
     window = MainWindow(config, backend=backend, seed=seed)
     try:
         with exception_hooks(window):
             window.show()
-            return _measure(app, window, run_for, screenshot)
+            result = _measure(app, window, run_for, screenshot)
+            if export_views is None:
+                return result
+            images = export_all_views(window, export_views, export_size)
+            return dataclasses.replace(result, view_images=images)
     finally:
         dispose(window)
 
 
-def _measure(app: QApplication, window: MainWindow, run_for: float, screenshot: Path) -> ScriptedResult:
+def export_all_views(window: MainWindow, folder: Path, size: tuple[int, int]) -> dict[str, Path]:
+    """Save every view of ``window`` as ``folder/KEY.png`` at ``size``; returns the paths by view key."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create folder ({exc.strerror or exc})") from None
+    return {key: window.export_view(key, folder / f"{key}.png", size) for key in window.views}
+
+
+def _measure(
+    app: QApplication, window: MainWindow, run_for: float, screenshot: Path | None
+) -> ScriptedResult:
     """Build, run for ``run_for`` wall seconds, pause and save the screenshot (see :func:`run_scripted`)."""
     _wait(lambda: window.latest is not None or window.state is SimState.FAULTED, BUILD_TIMEOUT)
     if window.latest is None:
@@ -179,17 +206,18 @@ def _measure(app: QApplication, window: MainWindow, run_for: float, screenshot: 
     window.controller.sync()
     window.poll()
     app.processEvents()
-    image = window.grab().toImage()
-    ratio = image.devicePixelRatio()
-    regions = {}
-    for key, view in window.views.items():
-        if view.uses_gl and view.isVisible():
-            corner = view.mapTo(window, QPoint(0, 0))
-            regions[key] = tuple(
-                round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height())
-            )
-    path = save_png(image, screenshot)
-    return ScriptedResult(model / wall, frames / wall, view_fps, model, wall, path, regions)  # type: ignore[arg-type]
+    regions: dict[str, tuple[int, int, int, int]] = {}
+    path = None
+    if screenshot is not None:
+        image = window.grab().toImage()
+        ratio = image.devicePixelRatio()
+        for key, view in window.views.items():
+            if view.uses_gl and view.isVisible():
+                corner = view.mapTo(window, QPoint(0, 0))
+                x, y, w, h = (round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height()))
+                regions[key] = (x, y, w, h)
+        path = save_image(image, screenshot)
+    return ScriptedResult(model / wall, frames / wall, view_fps, model, wall, path, regions)
 
 
 def _model_time(window: MainWindow) -> float:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+import numpy as np
+from numpy.typing import NDArray
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence
 from PyQt6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -51,11 +55,11 @@ from app.presets import list_presets, load_preset
 from gui.context import ViewContext
 from gui.experiments import experiment_for
 from gui.experiments.base import AREAS, Experiment
-from gui.export import FrameRecorder, save_png
+from gui.export import ExportSizeMenu, FrameRecorder, save_image
 from gui.views.base import View
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.network_box import NetworkBox
-from gui.widgets.parameter_panel import ParameterPanel
+from gui.widgets.parameter_panel import TYPES_SPACES, ParameterPanel
 from gui.widgets.run_controls import RunControls
 from sim.config import ModelConfig, param_spec
 from sim.errors import RewireLabError
@@ -105,7 +109,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("main_window")
         self.setWindowTitle(f"Rewire Lab: {config.name}")
-        self.resize(1600, 960)
+        available = _required(self.screen()).availableGeometry()  # open at a size that fits the screen
+        self.resize(round(0.9 * available.width()), round(0.9 * available.height()))
         self.controller = SimController(config, backend, seed, publish_hz=redraw_hz)
         self.context = ViewContext(self)
         self.experiment: Experiment | None = None
@@ -124,6 +129,9 @@ class MainWindow(QMainWindow):
         self.frames_shown = 0
         self._closed = False
         self._building_message = False
+        self._present_area = "left"
+        self._dock_was_visible = True
+        self._restored_history: Mapping[str, NDArray[np.float64]] | None = None
 
         self.message_bar = MessageBar(self)
         self.areas: dict[str, QTabWidget] = {}
@@ -167,6 +175,9 @@ class MainWindow(QMainWindow):
         self._install_experiment(experiment_for(config))
         self._build_menus()
 
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)  # Space runs and pauses wherever the focus is
         self.frame_clock = QTimer(self)
         self.frame_clock.setObjectName("frame_clock")
         self.frame_clock.setInterval(self._poll_interval_ms(redraw_hz))
@@ -194,12 +205,19 @@ class MainWindow(QMainWindow):
             i = tabs.addTab(view, view.title)
             tabs.setTabToolTip(i, view.tooltip)
         for area, tabs in self.areas.items():
-            tabs.setVisible(tabs.count() > 0)
             tabs.setProperty("area", area)
-        self.splitter.setSizes([460, 460, 440])
+        if hasattr(self, "present_action"):
+            self._show_areas()
+        else:
+            for tabs in self.areas.values():
+                tabs.setVisible(tabs.count() > 0)
+        area_width = round(0.77 * self.width())  # the width left of the dock: shares for map, 3-D, time plots
+        self.splitter.resize(area_width, self.height())
+        self.splitter.setSizes([round(share * area_width) for share in (0.36, 0.34, 0.30)])
         panel = ParameterPanel(experiment.parameter_groups)
         panel.parameter_edited.connect(self._on_parameter_edited)
         panel.error_shown.connect(lambda msg: self.show_message("error", msg))
+        panel.error_cleared.connect(self._on_error_cleared)
         holder = QWidget()
         box = QVBoxLayout(holder)
         box.setContentsMargins(4, 4, 4, 4)
@@ -208,8 +226,10 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(holder)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(300)  # the parameter rows with their units
         self.parameter_dock.setWidget(scroll)
+        dock_width = min(340, max(300, round(0.22 * self.width())))  # about a fifth of the window
+        self.resizeDocks([self.parameter_dock], [dock_width], Qt.Orientation.Horizontal)
         self.parameter_panel = panel
         self._panel_config = None
 
@@ -263,19 +283,20 @@ class MainWindow(QMainWindow):
         )
         file_menu.addSeparator()
         export = _submenu(file_menu, "&Export")
+        export.setToolTipsVisible(True)
         for key, view in self.views.items():
             self._add(
                 export,
                 f"{view.title} as PNG…",
                 lambda _c=False, k=key: self._on_export_view(k),
-                tip=f"Save the {view.title} view as a PNG image",
+                tip=f"Save the {view.title} view, without its options, as an image at the export size",
             )
         export.addSeparator()
         self.record_action = self._add(
             export,
             "&Record frames of the current view…",
             self._on_record_toggled,
-            tip="Save every frame of the current left view as numbered PNGs",
+            tip="Save every frame of the current left view as numbered PNGs at the export size",
         )
         self.record_action.setCheckable(True)
         self._add(
@@ -284,6 +305,11 @@ class MainWindow(QMainWindow):
             self._on_export_metrics,
             tip="Save the time series of the run (counts, rates, sigma_aff, AD) as CSV",
         )
+        export.addSeparator()
+        #: The size of exported images and recorded frames (remembered between sessions).
+        self.export_size_menu = ExportSizeMenu(parent=self)
+        self.export_size_menu.error_shown.connect(lambda msg: self.show_message("error", msg))
+        export.addMenu(self.export_size_menu)
         file_menu.addSeparator()
         self._add(file_menu, "&Quit", self.close, "Ctrl+Q")
 
@@ -375,6 +401,27 @@ class MainWindow(QMainWindow):
         menu.addAction(action)  # type: ignore[attr-defined]
         return action
 
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        """Let Space run and pause while a field or button of this window has the focus.
+
+        Fields would otherwise take the key (a space typed into a number, a box
+        toggled): the key's shortcut override is declined for every focused widget
+        of this window except text fields marked with :data:`TYPES_SPACES`.
+        """
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.ShortcutOverride
+            and event.key() == Qt.Key.Key_Space
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and isinstance(watched, QWidget)
+            and watched is QApplication.focusWidget()
+            and watched.window() is self
+            and not watched.property(TYPES_SPACES)
+        ):
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
     # -- commands ---------------------------------------------------------------------------------
     def send(self, command: Command) -> int | None:
         """Submit ``command`` to the simulation thread; a failure is shown, not raised."""
@@ -448,6 +495,9 @@ class MainWindow(QMainWindow):
         if status.generation != self._generation:
             self._generation = status.generation
             self.history = History(snap.side, config.run.record_interval)
+            if self._restored_history is not None:
+                self.history.restore(self._restored_history, snap.t)
+                self._restored_history = None
             self._previous_snapshot = None
             for view in self.views.values():
                 view.reset(config)
@@ -475,12 +525,14 @@ class MainWindow(QMainWindow):
 
     def _refresh_controls(self, update: Update) -> None:
         status = update.status
-        self.run_controls.set_status(status, update.snapshot.t)
+        self.run_controls.set_status(status, update.snapshot.t, update.config.network.dt)
         self.state_label.setText(f"{status.state.value.capitalize()} · seed {status.seed}")
-        reasons = ", ".join(
-            f"{name} unavailable: {why}" for name, why in self.network_box.reasons.items() if why is not None
+        unavailable = {name: why for name, why in self.network_box.reasons.items() if why is not None}
+        reasons = "\n".join(f"{name} unavailable: {why}" for name, why in unavailable.items())
+        names = ", ".join(unavailable)
+        self.backend_label.setText(
+            f"Backend: {status.backend}" + (f" ({names} unavailable)" if names else "")
         )
-        self.backend_label.setText(f"Backend: {status.backend}" + (f" ({reasons})" if reasons else ""))
         self.backend_label.setToolTip(reasons or "every backend is available")
         self.fps_label.setText(f"{self.fps():.0f} frames/s")
         self.network_box.set_current(self._backend_choice, status.seed)
@@ -505,12 +557,18 @@ class MainWindow(QMainWindow):
 
     # -- messages ---------------------------------------------------------------------------------
     def show_message(self, level: str, message: str, detail: str = "") -> None:
-        """Show a message in the bar above the views and in the status bar."""
+        """Show a message in the bar above the views."""
         self.message_bar.show_message(level, message, detail)
-        _required(self.statusBar()).showMessage(message, 8000)
         self._building_message = False
 
+    def _on_error_cleared(self, message: str) -> None:
+        """Hide the message bar when it still shows a refusal the panel no longer stands by."""
+        if self.message_bar.level == "error" and self.message_bar.message == message:
+            self.message_bar.hide()
+
     def _show_report(self, report: Report) -> None:
+        if report.history is not None:
+            self._restored_history = report.history  # for the plots of the loaded state
         if report.command is not None:
             self._awaiting.pop(report.command, None)
         if report.level == "error":
@@ -519,61 +577,135 @@ class MainWindow(QMainWindow):
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, key: str) -> View:
-        """Bring view ``key`` to the front of its area and return it."""
+        """Bring view ``key`` to the front of its area and return it.
+
+        In presentation mode its area becomes the one area shown.
+        """
         view = self.views[key]
-        for tabs in self.areas.values():
+        for area, tabs in self.areas.items():
             i = tabs.indexOf(view)
             if i >= 0:
                 tabs.setCurrentIndex(i)
-                tabs.show()
+                if self.presenting:
+                    self._present_area = area
+                self._show_areas()
         return view
 
+    @property
+    def presenting(self) -> bool:
+        """Whether the window is in presentation mode (full screen, one view area)."""
+        return self.present_action.isChecked()
+
+    def _show_areas(self) -> None:
+        """Show the areas that have views; in presentation mode only the presented one."""
+        for area, tabs in self.areas.items():
+            used = tabs.count() > 0
+            tabs.setVisible(used and (not self.presenting or area == self._present_area))
+
     def _on_present_toggled(self, on: bool) -> None:
-        left = self.areas["left"]
-        for tabs in self.areas.values():
-            tabs.setVisible(tabs is left or not on)
-        self.parameter_dock.setVisible(not on)
+        if on:
+            self._dock_was_visible = self.parameter_dock.isVisible()
+            self._present_area = "left"
+        self._show_areas()
+        self.parameter_dock.setVisible(not on and self._dock_was_visible)
         if on:
             self.showFullScreen()
         else:
             self.showNormal()
 
-    def export_view(self, key: str, path: str | Path) -> Path:
-        """Save view ``key`` as a PNG (the view is brought to the front to draw its newest frame)."""
-        view = self.show_view(key)
-        view.redraw()
-        return save_png(view.render_image(), path)
+    def export_geometry(
+        self, key: str, size: tuple[int, int] | str | None = None
+    ) -> tuple[int, int, float | None]:
+        """Pixel size and scale of an export of view ``key``: ``(width, height, scale)``.
+
+        ``size`` is ``(width, height)``, ``"screen"`` (the size the picture has on
+        screen, at the screen's pixel ratio) or None (the size chosen in
+        File > Export > Export size). ``scale`` is None for the automatic one.
+        """
+        chosen = self.export_size_menu.chosen if size is None else size
+        if isinstance(chosen, tuple):
+            return int(chosen[0]), int(chosen[1]), None
+        view = self.views[key]
+        widget = view.export_widget()
+        # a view never shown has not laid out its picture yet: take the size of its page
+        logical = widget.size() if view.isVisible() else view.size()
+        ratio = widget.devicePixelRatioF()
+        width = max(1, round(logical.width() * ratio))
+        height = max(1, round(logical.height() * ratio))
+        return width, height, ratio
+
+    def export_view(self, key: str, path: str | Path, size: tuple[int, int] | str | None = None) -> Path:
+        """Save view ``key``'s picture (without its options row) as PNG or JPEG, by the suffix of ``path``.
+
+        The picture is laid out and drawn afresh at the export size (see
+        :meth:`export_geometry`), also when the view is in a hidden tab.
+        """
+        width, height, scale = self.export_geometry(key, size)
+        return save_image(self.views[key].export_image(width, height, scale=scale), path)
 
     def _on_export_view(self, key: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export view", f"{key}.png", "PNG images (*.png)")
+        if key not in self.views:
+            self.show_message("error", f"there is no view '{key}' in this experiment")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export view", f"{key}.png", "PNG images (*.png);;JPEG images (*.jpg *.jpeg)"
+        )
         if path:
+            if not Path(path).suffix:
+                path += ".png"
             try:
                 written = self.export_view(key, path)
             except USER_ERRORS as exc:
                 self.show_message("error", str(exc))
             else:
-                self.show_message("info", f"saved {written}")
+                self.show_message("info", f"saved {written} ({self.export_size_menu.describe()})")
 
-    def start_recording(self, folder: str | Path, key: str | None = None) -> None:
-        """Save every frame of view ``key`` (default: the current left view) into ``folder``."""
+    def start_recording(
+        self, folder: str | Path, key: str | None = None, size: tuple[int, int] | str | None = None
+    ) -> None:
+        """Save every frame of view ``key`` (default: the current left view) into ``folder`` as PNGs.
+
+        The frames have the export size (see :meth:`export_geometry`); the
+        view's picture stays in a hidden window of that size until
+        :meth:`stop_recording`, and the view shows a note meanwhile.
+        """
+        self.stop_recording()
         view = self.show_view(key) if key else self.areas["left"].currentWidget()
         assert isinstance(view, View)
-        self._recorder = (FrameRecorder(folder), view.key)
+        width, height, scale = self.export_geometry(view.key, size)
+        recorder = FrameRecorder(folder)
+        recorder.source = view.export_session(
+            width, height, scale=scale, message=f"Recording at {width} x {height} …"
+        )
+        self._recorder = (recorder, view.key)
         self.record_action.setChecked(True)
 
     def stop_recording(self) -> int:
-        """Stop saving frames; returns how many were saved."""
-        count = 0 if self._recorder is None else self._recorder[0].count
-        self._recorder = None
+        """Stop saving frames and put the view's picture back; returns how many frames were saved.
+
+        Waits until the frames handed over are written.
+        """
+        current, self._recorder = self._recorder, None
         self.record_action.setChecked(False)
-        return count
+        if current is None:
+            return 0
+        recorder = current[0]
+        try:
+            recorder.close()
+        except USER_ERRORS as exc:
+            self.show_message("error", f"recording stopped: {exc}")
+        return recorder.written
 
     def _record_frame(self) -> None:
         assert self._recorder is not None
         recorder, key = self._recorder
-        view = self.views[key]
+        source = recorder.source
+        if getattr(source, "view", None) is not self.views.get(key):
+            self.stop_recording()
+            self.show_message("error", "recording stopped: the recorded view was replaced")
+            return
         try:
-            recorder.add(view.render_image())
+            recorder.record()
         except USER_ERRORS as exc:
             self.stop_recording()
             self.show_message("error", f"recording stopped: {exc}")
@@ -592,6 +724,8 @@ class MainWindow(QMainWindow):
         except USER_ERRORS as exc:
             self.record_action.setChecked(False)
             self.show_message("error", str(exc))
+        else:
+            self.show_message("info", f"recording frames at {self.export_size_menu.describe()} into {folder}")
 
     def export_metrics(self, path: str | Path) -> None:
         """Write the run's metrics table as CSV (atomically)."""
@@ -633,8 +767,13 @@ class MainWindow(QMainWindow):
                 self.show_message("info", f"saved {path}")
 
     def save_checkpoint(self, path: str | Path) -> int | None:
-        """Ask the simulation thread to save the whole state to ``path``; returns the command id."""
-        return self._make_and_send(SaveCheckpoint, Path(path))
+        """Ask the simulation thread to save the whole state to ``path``; returns the command id.
+
+        The time series the window recorded goes with it, so loading the
+        checkpoint later continues the plots instead of starting them empty.
+        """
+        history = None if self.history is None else {k: v.copy() for k, v in self.history.table().items()}
+        return self._make_and_send(SaveCheckpoint, Path(path), history)
 
     def load_checkpoint(self, path: str | Path, *, rebuild: bool = False) -> int | None:
         """Continue from checkpoint ``path`` (of this configuration unless ``rebuild``); returns the id."""
@@ -685,6 +824,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return not self.controller.alive
         self._closed = True
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         self.frame_clock.stop()
         self._recorder = None
         ended = self.controller.shutdown()

@@ -12,22 +12,26 @@ from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
+    Cell,
+    ColourRange,
     GridImagePlot,
     HistoryWatch,
+    ResponsiveGrid,
     SteadyExtent,
     add_legend,
     make_curve,
-    nice_ceiling,
     setup_axes,
     view_layout,
 )
 from gui.views.base import View
 from sim.config import BASE_SIDE, ModelConfig
 
-__all__ = ["ActivityView", "source_rate_ceiling", "stimulus_centres"]
+__all__ = ["ActivityView", "rate_colour_range", "source_rate_ceiling", "stimulus_centres"]
 
-#: Initial top of the target-rate colour scale (Hz); it only grows from there.
-TARGET_RATE_START = 50.0
+#: Top of the rate axis of the mean-rate plot before there are data (Hz).
+RATE_AXIS_START = 50.0
+#: Record intervals the time axis of the mean-rate plot spans before there are data.
+EMPTY_RECORDS = 10
 
 
 def source_rate_ceiling(config: ModelConfig) -> float:
@@ -36,6 +40,16 @@ def source_rate_ceiling(config: ModelConfig) -> float:
     if stim.input == "correlated":
         return max(stim.f_base + stim.f_peak, 1.0)
     return max(2.0 * stim.flat_rate, 1.0)
+
+
+def rate_colour_range(config: ModelConfig) -> ColourRange:
+    """The fixed colour range of both rate images: 0 to the highest rate the input drives (Hz).
+
+    Source and target share it, so a colour means the same rate in both.
+    Rates measured over a short frame, and target rates, can exceed it:
+    they take the top colour (the bar reads "≥").
+    """
+    return ColourRange(source_rate_ceiling(config), 0.0, clips=True)
 
 
 def stimulus_centres(config: ModelConfig, stimulus: tuple[int, int]) -> NDArray[np.float64]:
@@ -82,7 +96,7 @@ class ActivityView(View):
             source_plot,
             "Source layer firing",
             "source x (grid units)",
-            "source y (grid units)",
+            "source y",
             "Firing rate of every source (input) neuron since the previous frame. The red cross marks "
             "the centre of the stimulus blob (not shown with uncorrelated input).",
         )
@@ -90,7 +104,7 @@ class ActivityView(View):
             target_plot,
             "Target layer firing",
             "target x (grid units)",
-            "target y (grid units)",
+            "target y",
             "Firing rate of every target neuron since the previous frame. With a good map the active "
             "target neurons sit where the stimulus is in the source layer.",
         )
@@ -101,8 +115,11 @@ class ActivityView(View):
             "rate (Hz)",
             "Mean firing rate of each layer between history records.",
         )
-        self.source_image = GridImagePlot(source_plot, "rate (Hz)", colour_map="inferno")
-        self.target_image = GridImagePlot(target_plot, "rate (Hz)", colour_map="inferno")
+        # A square-root scale: the background rate of the source cells (a few Hz) shows next to the
+        # stimulus peak (over 100 Hz), which a linear scale would leave black.
+        self.source_image = GridImagePlot(source_plot, "rate (Hz)", colour_map="inferno", sqrt=True)
+        self.target_image = GridImagePlot(target_plot, "rate (Hz)", colour_map="inferno", sqrt=True)
+        self.source_image.link_user_range(self.target_image)
         self.stimulus_marker = pg.ScatterPlotItem(
             size=18, symbol="+", pen=pg.mkPen(COLOURS["marker"], width=2.5), brush=None
         )
@@ -110,10 +127,24 @@ class ActivityView(View):
         add_legend(rates_plot)
         self.source_curve = make_curve(rates_plot, "source layer", COLOURS["source"])
         self.target_curve = make_curve(rates_plot, "target layer", COLOURS["target"])
-        self.rates_extent = SteadyExtent(rates_plot)
+        self.rates_extent = SteadyExtent(rates_plot, y_empty=RATE_AXIS_START)
         self._rows = HistoryWatch()
-        self._target_max = TARGET_RATE_START
+        # images side by side above the rates in a wide view, everything in a column in a tall one
+        self.arrangement = ResponsiveGrid(
+            self.graphics,
+            [source_plot, target_plot, rates_plot],
+            [1.2, 1.2, 2.0],
+            [
+                (Cell(0, 0), Cell(0, 1), Cell(1, 0, 1, 2)),
+                (Cell(0, 0), Cell(1, 0), Cell(2, 0)),
+                (Cell(0, 0), Cell(0, 1), Cell(0, 2)),
+            ],
+        )
         view_layout(self, self.graphics)
+
+    def export_widget(self) -> QWidget:
+        """The plots, without margins: what an export shows."""
+        return self.graphics
 
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves and size the images for the new grid."""
@@ -124,12 +155,11 @@ class ActivityView(View):
         self._rows.forget()
         self.source_curve.setData(np.zeros(0), np.zeros(0))
         self.target_curve.setData(np.zeros(0), np.zeros(0))
-        self.rates_extent.reset()
+        self.rates_extent.set_empty(EMPTY_RECORDS * config.run.record_interval, RATE_AXIS_START)
         self.source_image.set_side(config.side)
         self.target_image.set_side(config.side)
-        self.source_image.set_levels(0.0, source_rate_ceiling(config))
-        self._target_max = TARGET_RATE_START
-        self.target_image.set_levels(0.0, self._target_max)
+        for image in (self.source_image, self.target_image):
+            image.set_default_range(rate_colour_range(config))
         self.stimulus_marker.setData(pos=np.zeros((0, 2)))
 
     def draw_frame(self, frame: Frame) -> None:
@@ -137,14 +167,10 @@ class ActivityView(View):
         config = frame.config
         if frame.side != self.source_image.side:
             self._configure(config)
-        self.source_image.set_levels(0.0, source_rate_ceiling(config))
+        for image in (self.source_image, self.target_image):
+            image.set_default_range(rate_colour_range(config))
         self.source_image.set_values(frame.source_rates)
-        target = frame.target_rates
-        peak = float(target.max(initial=0.0))
-        if peak > self._target_max:
-            self._target_max = nice_ceiling(peak, TARGET_RATE_START)
-            self.target_image.set_levels(0.0, self._target_max)
-        self.target_image.set_values(target)
+        self.target_image.set_values(frame.target_rates)
         self.stimulus_marker.setData(pos=stimulus_centres(config, frame.snapshot.stimulus))
         self._draw_history(frame.history)
 

@@ -20,13 +20,14 @@ import math
 from typing import Any
 
 import numpy as np
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PyQt6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QWidget
 from vispy import scene
 from vispy.visuals.transforms import STTransform
 
 from app.frame import Frame
 from gui.context import ViewContext
 from gui.views.canvas_view import CanvasView
+from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap, gl_renderer, is_software_renderer
 from gui.visuals.adapters import nearest_point, star_mask, synapse_vertices
 from gui.visuals.layers import LayerPlanes, RasterSynapseLayer, SynapseLines, colormap_lut
@@ -64,6 +65,11 @@ FOV = 30.0
 ZOOM_OUT = 1.45
 #: Canvas colour (RGB); faded synapses are mixed towards it.
 BACKGROUND = (0.08, 0.08, 0.11)
+#: Colour and size (points) of the layer names in the scene.
+LABEL_COLOUR = (1.0, 1.0, 1.0, 1.0)
+LABEL_FONT_SIZE = 11
+#: The longest text of the pick label (it is at least this wide).
+PICK_TEXT_EXAMPLE = "target 4095 (63, 63)"
 
 
 class ConnectivityView(CanvasView):
@@ -125,11 +131,26 @@ class ConnectivityView(CanvasView):
         drawn_by = "the CPU rasteriser" if self.cpu_lines else "OpenGL"
         self.setToolTip(f"{self.tooltip}\nSynapses drawn by {drawn_by} (OpenGL renderer: {renderer}).")
         self._planes = LayerPlanes(parent=self._root)
+        # the layers' names, beside the front corner of each plane (placed in _set_side)
+        self.layer_labels = {
+            name: scene.visuals.Text(
+                name,
+                color=LABEL_COLOUR,
+                font_size=LABEL_FONT_SIZE,
+                bold=True,
+                anchor_x="right",
+                anchor_y="center",
+                parent=self._root,
+            )
+            for name in ("source", "target")
+        }
+        for label in self.layer_labels.values():
+            label.set_gl_state("translucent", depth_test=False)  # over the synapses and markers
         self._ff_star = SynapseLines(colormap=FF_STAR_COLOURS, width=2.0, depth_test=False, parent=self._root)
         self._lat_star = SynapseLines(
             colormap=LAT_STAR_COLOURS, width=2.0, depth_test=False, parent=self._root
         )
-        nodes = [self._planes, self._ff_star, self._lat_star]
+        nodes = [self._planes, self._ff_star, self._lat_star, *self.layer_labels.values()]
         if not self.cpu_lines:  # CPU-rasterised layers lie beneath the scene anyway
             nodes = [self._ff, self._lat, *nodes]
         for order, node in enumerate(nodes):
@@ -140,9 +161,8 @@ class ConnectivityView(CanvasView):
         self._connect_context(context.selection_changed, self._on_selection_changed)
         self._set_side(16)
 
-    def _make_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 2, 4, 0)
+    def _make_toolbar(self) -> FlowLayout:
+        bar = FlowLayout()
         self.lat_box = QCheckBox("LAT synapses")
         self.lat_box.setToolTip(
             "Draw the lateral synapses as arcs over the target plane "
@@ -150,8 +170,9 @@ class ConnectivityView(CanvasView):
         )
         self.lat_box.toggled.connect(self._on_show_lat_changed)
         self.pick_label = QLabel()
-        # its text changes with the pick: it must never widen the view
-        self.pick_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # its text changes with the pick: a fixed width, enough for the longest, never widens the row
+        self.pick_label.setFixedWidth(self.pick_label.fontMetrics().horizontalAdvance(PICK_TEXT_EXAMPLE) + 8)
+        self.pick_label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.weight_range = QLabel()
         weights = QLabel()
         weights.setPixmap(colour_bar_pixmap(colormap_lut(COLORMAP), width=80))
@@ -159,14 +180,18 @@ class ConnectivityView(CanvasView):
         ff_star.setPixmap(colour_bar_pixmap(colormap_lut(FF_STAR_COLOURS), width=24))
         lat_star = QLabel()
         lat_star.setPixmap(colour_bar_pixmap(colormap_lut(LAT_STAR_COLOURS), width=24))
-        bar.addWidget(self.lat_box)
-        bar.addSpacing(8)
-        bar.addWidget(self.pick_label, 1)
-        bar.addSpacing(6)
-        for widget in (QLabel("weight 0"), weights, self.weight_range, QLabel("  FF star"), ff_star):
+        weight_legend = widget_group(QLabel("weight 0"), weights, self.weight_range)
+        weight_legend.setToolTip(
+            "Synapse colour by weight, from 0 to g_max (STDP keeps weights within this range)"
+        )
+        for widget in (
+            self.lat_box,
+            self.pick_label,
+            weight_legend,
+            widget_group(QLabel("FF star"), ff_star),
+            widget_group(QLabel("LAT out"), lat_star),
+        ):
             bar.addWidget(widget)
-        bar.addWidget(QLabel("LAT out"))
-        bar.addWidget(lat_star)
         self.weight_range.setText("g_max")
         return bar
 
@@ -252,6 +277,9 @@ class ConnectivityView(CanvasView):
         gap = GAP_FRACTION * side
         self._root.transform = STTransform(scale=(1.0, -1.0, 1.0), translate=(0.0, side - 1.0, 0.0))
         self._planes.set_layout(side, 0.0, gap)
+        # left of the front-left corner of each plane (y is flipped by the root transform)
+        for name, z in (("source", 0.0), ("target", gap)):
+            self.layer_labels[name].pos = (-1.0 - 0.04 * side, side - 0.5, z)
         empty = np.zeros((0, 4), np.float32)
         for lines, layers in (
             (self._ff, (0.0, gap, 0.0)),

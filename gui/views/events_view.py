@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,7 +14,10 @@ from app.frame import Frame
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
+    Cell,
     HistoryWatch,
+    ResponsiveGrid,
+    SteadyExtent,
     add_legend,
     controls_row,
     set_title,
@@ -98,7 +102,7 @@ class EventsView(View):
     """
 
     key = "events"
-    title = "Rewiring events"
+    title = "Events"
     tooltip = (
         "Every synapse formed or removed since the network was built, by the grid distance between "
         "its two neurons. Formation is likelier between nearby neurons, so formations gather at short "
@@ -119,12 +123,13 @@ class EventsView(View):
         self.plots: dict[int, pg.PlotItem] = {}
         self.formed_curves: dict[int, pg.PlotDataItem] = {}
         self.removed_curves: dict[int, pg.PlotDataItem] = {}
+        self.extents: dict[int, SteadyExtent] = {}
         for row, (code, name) in enumerate(_PROJECTIONS):
             plot = self.graphics.addPlot(row=row, col=0)
             setup_axes(
                 plot,
                 name,
-                "distance between the two neurons (grid units)",
+                "pre-post distance (grid units)",
                 "events",
                 f"{name.split()[0]} synapses formed (green) and removed (red) since the build, by the "
                 "periodic grid distance between presynaptic and postsynaptic neuron (bins 1 grid unit wide).",
@@ -132,10 +137,17 @@ class EventsView(View):
             add_legend(plot)
             plot.getAxis("left").setWidth(60)  # the same for both plots, so their x axes line up
             self.plots[code] = plot
+            self.extents[code] = SteadyExtent(plot, x_empty=_max_distance(16), y_empty=10.0)
             self.formed_curves[code] = self._step_curve(plot, "formed", COLOURS["formed"], (44, 160, 44, 60))
             self.removed_curves[code] = self._step_curve(plot, "removed", COLOURS["removed"], None)
         self._events = HistoryWatch(lambda history: history.total_events)
         self._autapses = True
+        self.arrangement = ResponsiveGrid(
+            self.graphics,
+            [self.plots[code] for code, _name in _PROJECTIONS],
+            [1.6, 1.6],
+            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
+        )
         view_layout(self, self.graphics, controls_row(self.per_pair_box))
 
     @staticmethod
@@ -154,6 +166,10 @@ class EventsView(View):
         """Whether events are divided by the number of neuron pairs at each distance."""
         return self.per_pair_box.isChecked()
 
+    def export_widget(self) -> QWidget:
+        """The plots without the options row: what an export shows."""
+        return self.graphics
+
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves; the next frame draws the new network's events."""
         super().reset(config)
@@ -162,6 +178,8 @@ class EventsView(View):
         for curves in (self.formed_curves, self.removed_curves):
             for curve in curves.values():
                 curve.setData(np.zeros(2), np.zeros(1))
+        for extent in self.extents.values():
+            extent.set_empty(_max_distance(config.side), 10.0)
 
     def draw_frame(self, frame: Frame) -> None:
         """Redraw the curves when events arrived since the last draw."""
@@ -182,10 +200,18 @@ class EventsView(View):
                 y_formed, y_removed = formed.astype(np.float64), removed.astype(np.float64)
             self.formed_curves[code].setData(edges, y_formed)
             self.removed_curves[code].setData(edges, y_removed)
+            self.extents[code].cover(edges, y_formed, y_removed)
             plot = self.plots[code]
-            set_title(plot, f"{name}: {int(formed.sum())} formed, {int(removed.sum())} removed")
+            set_title(plot, f"{name}<br>{int(formed.sum())} formed, {int(removed.sum())} removed")
             plot.setLabel("left", "events per neuron pair" if per_pair else "events")
 
     def _on_per_pair_changed(self, checked: bool) -> None:
         self._events.forget()
+        for extent in self.extents.values():
+            extent.reset()  # the values change scale: start the axis afresh
         self.redraw()
+
+
+def _max_distance(side: int) -> float:
+    """The largest distance between two neurons of a ``side x side`` torus, rounded up (grid units)."""
+    return float(math.floor(math.hypot(side // 2, side // 2)) + 1)

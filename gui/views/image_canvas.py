@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,8 @@ class ImageCanvas(scene.SceneCanvas):
         self._underlays: list[Any] = []
         self._underlay = np.zeros((0, 0), np.uint32)
         self._depth = np.zeros((0, 0), np.float32)
+        #: Called before each render (to bring what depends on the scene's layout up to date).
+        self.before_render: list[Callable[[], None]] = []
         super().__init__(keys=None, bgcolor=bgcolor, show=False, size=(1, 1))
         gl = QOpenGLContext()
         gl.setFormat(self.native.format())
@@ -148,6 +150,8 @@ class ImageCanvas(scene.SceneCanvas):
     def render_rgba(self) -> np.ndarray:
         """Draw the scene and return it as an ``(h, w, 4)`` uint8 array, top row first."""
         width, height = self._physical
+        for callback in self.before_render:
+            callback()
         with self.current():
             if self._fbo is None or self._fbo_shape != (height, width):
                 self._fbo = gloo.FrameBuffer(
@@ -236,6 +240,10 @@ class CanvasWidget(QWidget):
     def _scene_changed(self) -> None:
         self._stale = True
         self.update()
+
+    def refresh(self) -> None:
+        """Render the scene afresh at the next paint (after a change made while it drew)."""
+        self._scene_changed()
 
     def image(self) -> QImage:
         """The scene as it is now (rendered afresh if it changed), at the widget's size."""

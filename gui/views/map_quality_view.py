@@ -14,8 +14,10 @@ from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
+    Cell,
     HistoryWatch,
     ReferenceLine,
+    ResponsiveGrid,
     SteadyExtent,
     add_legend,
     make_curve,
@@ -23,10 +25,15 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.analysis.reference import case_of, reference_values
+from sim.analysis.reference import BAMFORD_2010, bamford_case
 from sim.config import ModelConfig
 
 __all__ = ["MapQualityView", "finite_points", "first_finite"]
+
+#: Top of the value axes (grid units) before there are data.
+METRIC_AXIS_START = 4.0
+#: Record intervals the time axes span before there are data.
+EMPTY_RECORDS = 10
 
 #: (history column, legend name, colour key) of the curves of each plot.
 _METRICS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -53,7 +60,8 @@ class MapQualityView(View):
     """sigma_aff and AD (from synapse counts and from weights) over time.
 
     Dashed lines mark Bamford et al. 2010's values after 300 s for the case
-    the configuration corresponds to, and grey dashed lines the initial value.
+    the configuration runs, where they apply (:func:`sim.analysis.reference.bamford_case`), and grey
+    dashed lines the initial value. Legends sit above the plots, off the data.
 
     Parameters
     ----------
@@ -69,7 +77,8 @@ class MapQualityView(View):
         "How good the topographic map is. sigma_aff: how spread out each neuron's receptive field is "
         "(smaller = sharper). AD: how far the receptive-field centre lies from where the neuron sits "
         "(smaller = more accurate map). Both are network means in grid units, from synapse counts "
-        "and from weights; dashed: Bamford et al. 2010's value for the case (number) and the initial value."
+        "and from weights; dashed: the initial value and, for Bamford's own network (the bamford2010 and "
+        "bogdan2018 presets), Bamford et al. 2010's published value for the case (number)."
     )
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
@@ -97,10 +106,12 @@ class MapQualityView(View):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.references: dict[str, ReferenceLine] = {}
         self.initial: dict[str, ReferenceLine] = {}
-        self.extents = {metric: SteadyExtent(plot) for metric, plot in self.plots.items()}
+        self.extents = {
+            metric: SteadyExtent(plot, y_empty=METRIC_AXIS_START) for metric, plot in self.plots.items()
+        }
         for metric, columns in _METRICS.items():
             plot = self.plots[metric]
-            add_legend(plot, corner="right")
+            add_legend(plot)
             for column, name, colour in columns:
                 curve = make_curve(plot, name, COLOURS[colour], symbol="o", symbolSize=4)
                 curve.setSymbolPen(None)
@@ -111,7 +122,17 @@ class MapQualityView(View):
         self._rows = HistoryWatch()
         self._case: int | None = None
         self._case_shown = False
+        self.arrangement = ResponsiveGrid(
+            self.graphics,
+            [sigma_plot, ad_plot],
+            [1.6, 1.6],
+            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
+        )
         view_layout(self, self.graphics)
+
+    def export_widget(self) -> QWidget:
+        """The plots, without margins: what an export shows."""
+        return self.graphics
 
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves and show the reference values of the new configuration."""
@@ -122,7 +143,8 @@ class MapQualityView(View):
         for line in self.initial.values():
             line.hide()
         for extent in self.extents.values():
-            extent.reset()
+            extent.set_empty(EMPTY_RECORDS * config.run.record_interval, METRIC_AXIS_START)
+        self._case_shown = False
         self._show_references(config)
 
     def draw_frame(self, frame: Frame) -> None:
@@ -147,15 +169,15 @@ class MapQualityView(View):
             self.extents[metric].cover(t, *values, marks)
 
     def _show_references(self, config: ModelConfig) -> None:
-        case = case_of(config)
+        case = bamford_case(config)
         if self._case_shown and case == self._case:
             return
         self._case, self._case_shown = case, True
-        values = reference_values(config)
+        values = None if case is None else BAMFORD_2010[case]
         for columns in _METRICS.values():
             for column, _name, _colour in columns:
                 line = self.references[column]
                 if values is None:
                     line.hide()
                 else:
-                    line.show(values[column], f"Bamford 2010 ({case}): {values[column]:.2f}")
+                    line.show(values[column], f"Bamford 2010, case {case}: {values[column]:.2f}")

@@ -3,7 +3,10 @@
 Every target neuron's receptive-field centre is drawn at its position on the
 source grid and joined to its right and lower neighbours: a crumpled net that
 unfolds into a regular grid as the map forms. Markers are coloured by each
-neuron's sigma_aff or AD; the ideal grid is drawn faintly behind.
+neuron's sigma_aff or AD on a fixed scale (0 to 4 grid units, or a range
+set from the legend's context menu), so a colour means the same value in
+every frame; the ideal grid is drawn faintly behind, and axes give the
+input-space coordinates in grid units.
 
 The receptive-field analysis grows with the grid (about 3 ms at n = 16, 140
 ms at n = 64), so the view spaces out its redraws with a :class:`~gui.views.gl.RedrawBudget`
@@ -16,13 +19,14 @@ import math
 from typing import Any, cast
 
 import numpy as np
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PyQt6.QtCore import QPoint, Qt, QTimer
+from PyQt6.QtWidgets import QComboBox, QInputDialog, QLabel, QMenu, QWidget
 from vispy import scene
 
 from app.frame import Frame
 from gui.context import ViewContext
 from gui.views.canvas_view import CanvasView
+from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap
 from gui.visuals.adapters import (
     NO_INPUT_COLOUR,
@@ -48,6 +52,10 @@ CLICK_TOLERANCE_PX = 4.0
 PICK_RADIUS_PX = 10.0
 #: Fill colours of the lesion rectangle by tool.
 REGION_COLOURS = {"cut": (0.9, 0.1, 0.1, 0.25), "silence": (0.1, 0.3, 0.95, 0.25)}
+#: Value (grid units) of the top marker colour by quantity. The map is drawn on a grid of unit
+#: spacing: a formed map has sigma_aff of about 2 and AD below 1, a random one both above 3, so
+#: 0 to 4 shows the map forming in the lower colours and a tangle at the top. Larger values clip.
+COLOUR_TOPS: dict[str, float] = {"sigma_aff": 4.0, "ad": 4.0}
 
 _COLOUR_BY: tuple[tuple[str, ColourBy, str], ...] = (
     ("\u03c3_aff", "sigma_aff", "receptive-field spread sigma_aff"),
@@ -86,9 +94,13 @@ class MapView(CanvasView):
         self._data: MapData | None = None
         self._press_pos: tuple[float, float] | None = None
         self._drag_start: tuple[float, float] | None = None
-        if not self._build(self._make_toolbar(), "white"):
+        self._user_tops: dict[str, float] = {}
+        axes = ("source x (grid units)", "source y")
+        if not self._build(self._make_toolbar(), "white", axes=axes, square=True):
             return
         self._view.camera = scene.PanZoomCamera(aspect=1.0, flip=(False, True, False))
+        # A new size shows the whole grid again (after the scene has laid itself out anew).
+        self._view.events.resize.connect(self._on_canvas_resized, position="last")
         self._net = GridNet(parent=self._view.scene)
         self._region = Region(parent=self._view.scene)
         self._region.visible = False
@@ -102,9 +114,8 @@ class MapView(CanvasView):
         self._set_side(16)
         self._on_lesion_tool_changed(context.lesion_tool)
 
-    def _make_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 2, 4, 0)
+    def _make_toolbar(self) -> FlowLayout:
+        bar = FlowLayout()
         self.colour_by_box = QComboBox()
         for text, value, tip in _COLOUR_BY:
             self.colour_by_box.addItem(text, value)
@@ -120,25 +131,20 @@ class MapView(CanvasView):
         self.legend_bar.setPixmap(colour_bar_pixmap(colormap_lut(COLORMAP), width=80))
         self.legend_low = QLabel()
         self.legend_high = QLabel()
+        legend = widget_group(self.legend_label, self.legend_low, self.legend_bar, self.legend_high)
+        legend.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        legend.customContextMenuRequested.connect(self._on_legend_menu)
+        self.colour_legend = legend
         grey = QLabel()
         grey.setPixmap(colour_bar_pixmap([NO_INPUT_COLOUR], width=12))
-        grey.setToolTip("Neurons without feed-forward input, drawn at their own position")
-        bar.addWidget(QLabel("Colour by"))
-        bar.addWidget(self.colour_by_box)
-        bar.addSpacing(6)
-        bar.addWidget(QLabel("centres from"))
-        bar.addWidget(self.centres_box)
-        bar.addStretch(1)
-        for widget in (
-            self.legend_label,
-            self.legend_low,
-            self.legend_bar,
-            self.legend_high,
-            grey,
-            QLabel("no input"),
-        ):
-            bar.addWidget(widget)
-        self._update_legend(None)
+        no_input = widget_group(grey, QLabel("no input"))
+        no_input.setToolTip("Neurons without feed-forward input, drawn at their own position")
+        bar.addWidget(widget_group(QLabel("Colour"), self.colour_by_box))
+        bar.addWidget(widget_group(QLabel("centres"), self.centres_box))
+        bar.add_spacing(8)
+        bar.addWidget(legend)
+        bar.addWidget(no_input)
+        self._update_legend()
         return bar
 
     # -- options ----------------------------------------------------------------------------------
@@ -157,30 +163,76 @@ class MapView(CanvasView):
         """What the view draws now (None before the first frame)."""
         return self._data
 
+    @property
+    def colour_range(self) -> tuple[float, float]:
+        """Values of the two ends of the marker colours for the quantity coloured by (grid units)."""
+        by = self.colour_by
+        return (0.0, self._user_tops.get(by, COLOUR_TOPS[by]))
+
+    def set_colour_top(self, top: float | None) -> None:
+        """Set the value of the top colour for the quantity coloured by (None: the default, 4 grid units)."""
+        if top is None:
+            self._user_tops.pop(self.colour_by, None)
+        elif not (math.isfinite(top) and top > 0.0):
+            raise ValueError(f"the top of the colour range must be positive, got {top}")
+        else:
+            self._user_tops[self.colour_by] = float(top)
+        self._update_legend()
+        self._on_options_changed(0)
+
+    def _on_legend_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction("Colour range…", self._ask_colour_top)
+        default = menu.addAction(
+            f"Default colour range (0 to {COLOUR_TOPS[self.colour_by]:g})", lambda: self.set_colour_top(None)
+        )
+        assert default is not None
+        default.setEnabled(self.colour_by in self._user_tops)
+        menu.exec(self.colour_legend.mapToGlobal(pos))
+
+    def _ask_colour_top(self) -> None:
+        name = {value: text for text, value, _ in _COLOUR_BY}[self.colour_by]
+        top, ok = QInputDialog.getDouble(
+            self,
+            "Colour range",
+            f"{name} of the top colour (grid units); the bottom is 0:",
+            self.colour_range[1],
+            0.01,
+            1e4,
+            2,
+        )
+        if ok:
+            self.set_colour_top(top)
+
     def _on_options_changed(self, _index: int) -> None:
+        self._update_legend()
         self.budget.reset()
         self.redraw()
 
     # -- frames -----------------------------------------------------------------------------------
     def _upload(self, frame: Frame) -> None:
-        data = map_data(frame, self.colour_by, self.centres_from, colormap=COLORMAP)
+        data = map_data(
+            frame, self.colour_by, self.centres_from, colormap=COLORMAP, value_range=self.colour_range
+        )
         self._net.set_net(data.positions, data.segments, data.colours)
         self._data = data
         self._update_selection()
-        self._update_legend(data)
 
-    def _update_legend(self, data: MapData | None) -> None:
+    def _update_legend(self) -> None:
         name = {value: text for text, value, _ in _COLOUR_BY}[self.colour_by]
+        low, high = self.colour_range
         self.legend_label.setText(name)
-        self.legend_label.setToolTip(f"Marker colour: {name} in grid units (source-grid cells)")
-        lo, hi = ("", "") if data is None else (f"{data.value_range[0]:g}", f"{data.value_range[1]:g}")
-        self.legend_low.setText(lo)
-        self.legend_high.setText(hi)
+        self.legend_low.setText(f"{low:g}")
+        # values above the top take the top colour
+        self.legend_high.setText(f"\u2265{high:g}")
+        self.colour_legend.setToolTip(
+            f"Marker colour: {name} in grid units (source-grid cells), from {low:g} to {high:g}; larger "
+            "values take the top colour. Right-click to set the range."
+        )
 
     def reset(self, config: ModelConfig) -> None:
         """Forget the map; resize to the new grid."""
         self._data = None
-        self._update_legend(None)
         super().reset(config)
 
     def _set_side(self, side: int) -> None:
@@ -189,7 +241,23 @@ class MapView(CanvasView):
         self._drawn = None
         self._net.set_side(side)
         self._region.visible = False
-        self._view.camera.set_range(x=(-0.5, side - 0.5), y=(-0.5, side - 0.5), margin=0.0)
+        self._fit_grid()
+
+    def _on_canvas_resized(self, _event: Any = None) -> None:
+        # The scene's view learns its size while the canvas draws, when a repaint it asks for is
+        # ignored: the picture with the whole grid is drawn once the current one is done.
+        self._fit_grid()
+        QTimer.singleShot(0, self._repaint)
+
+    def _repaint(self) -> None:
+        if self.display is not None:
+            self.display.refresh()
+
+    def _fit_grid(self) -> None:
+        """Show the whole grid, exactly (the data area is square: see :class:`SquareDataHolder`)."""
+        if self._view is not None and self._side > 0:
+            side = self._side
+            self._view.camera.set_range(x=(-0.5, side - 0.5), y=(-0.5, side - 0.5), margin=0.0)
 
     # -- selection --------------------------------------------------------------------------------
     def _on_selection_changed(self, _neuron: int) -> None:

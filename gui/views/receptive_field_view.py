@@ -15,9 +15,11 @@ from app.frame import Frame
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
+    Cell,
+    ColourRange,
     GridImagePlot,
+    ResponsiveGrid,
     controls_row,
-    nice_ceiling,
     set_title,
     setup_axes,
     view_layout,
@@ -27,9 +29,11 @@ from sim.analysis.receptive_fields import in_star, receptive_fields
 from sim.config import ModelConfig
 from sim.snapshot import Synapses
 
-__all__ = ["NeuronField", "ReceptiveFieldView", "centre_neuron", "neuron_field"]
+__all__ = ["NeuronField", "ReceptiveFieldView", "centre_neuron", "neuron_field", "pair_colour_range"]
 
 _MEASURES = ("Synapse counts", "Summed weights")
+#: Top of the colour scale of synapse counts per neuron pair where one pair can hold several synapses.
+MULTI_SYNAPSE_TOP = 4
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,21 @@ class NeuronField:
     sigma_aff: float
     ad: float
     has_input: bool
+
+
+def pair_colour_range(config: ModelConfig, weighted: bool) -> ColourRange:
+    """The fixed colour range of an in-star image: synapses (or summed weight) per neuron pair.
+
+    Pair rewiring over pairwise-Bernoulli wiring never puts two synapses
+    between one pair, so the range is 0 to 1 synapse (0 to g_max) and
+    nothing clips. Otherwise (slot rewiring, fixed fan-in wiring) a pair can
+    hold several; the range is 0 to :data:`MULTI_SYNAPSE_TOP` synapses (times
+    g_max), which rarely clips (about 1 % of connected pairs hold 3 or more).
+    """
+    g_max = float(config.stdp.g_max)
+    single = config.rewiring.scheme == "pair" and config.connectivity.wiring == "pairwise_bernoulli"
+    top = 1.0 if single else float(MULTI_SYNAPSE_TOP)
+    return ColourRange(top * g_max if weighted else top, 0.0, clips=not single)
 
 
 def centre_neuron(side: int) -> int:
@@ -109,9 +128,9 @@ class ReceptiveFieldView(View):
     key = "receptive_field"
     title = "Receptive field"
     tooltip = (
-        "Where the selected target neuron gets its input from. Left: the source neurons that synapse "
-        "onto it (its receptive field). Right: the target neurons that synapse onto it. Click a "
-        "neuron in the right-hand image (or in the map view) to select it."
+        "Where the selected target neuron gets its input from (the centre neuron while none is "
+        "selected). FF: the source neurons that synapse onto it (its receptive field). LAT: the target "
+        "neurons that synapse onto it. Click a neuron in the LAT image (or in the map view) to select it."
     )
 
     def __init__(self, context: ViewContext, parent: QWidget | None = None) -> None:
@@ -132,7 +151,7 @@ class ReceptiveFieldView(View):
             ff_plot,
             "FF in-star",
             "source x (grid units)",
-            "source y (grid units)",
+            "source y",
             "Feed-forward synapses onto the selected neuron, drawn on the source grid. The red cross is "
             "the receptive-field centre; the white ring is the position of the selected neuron itself. "
             "As the map forms, the synapses gather around the ring.",
@@ -141,13 +160,21 @@ class ReceptiveFieldView(View):
             lat_plot,
             "LAT in-star",
             "target x (grid units)",
-            "target y (grid units)",
+            "target y",
             "Lateral synapses onto the selected neuron, drawn on the target grid: which target neurons "
             "excite (or inhibit) it. The white ring is the selected neuron; click another neuron to "
             "select it.",
         )
         self.ff_image = GridImagePlot(ff_plot, "synapses")
         self.lat_image = GridImagePlot(lat_plot, "synapses")
+        self.ff_image.link_user_range(self.lat_image)
+        # side by side in a wide view, one above the other in a tall one
+        self.arrangement = ResponsiveGrid(
+            self.graphics,
+            [ff_plot, lat_plot],
+            [1.15, 1.15],
+            [(Cell(0, 0), Cell(0, 1)), (Cell(0, 0), Cell(1, 0))],
+        )
         self.centre_marker = pg.ScatterPlotItem(
             size=16, symbol="+", pen=pg.mkPen(COLOURS["marker"], width=2.5), brush=None
         )
@@ -159,9 +186,6 @@ class ReceptiveFieldView(View):
             )
             plot.addItem(marker)
             self.own_markers.append(marker)
-        self._count_max = 1.0
-        self._weight_max = 1.0
-        self._levels_for: tuple[int, bool] | None = None
         #: The neuron shown (the selection, or the centre neuron when none is selected).
         self.neuron = -1
         #: The receptive field measured at the last draw.
@@ -175,17 +199,19 @@ class ReceptiveFieldView(View):
         """Whether images show summed weights rather than synapse counts."""
         return self.measure_box.currentIndex() == 1
 
-    def reset(self, config: ModelConfig) -> None:
-        """Resize the images to the new grid and forget the colour levels."""
-        super().reset(config)
-        self._resize(config.side, config.stdp.g_max)
+    def export_widget(self) -> QWidget:
+        """The plots without the options row: what an export shows."""
+        return self.graphics
 
-    def _resize(self, side: int, g_max: float) -> None:
+    def reset(self, config: ModelConfig) -> None:
+        """Resize the images to the new grid and take the colour ranges of the new configuration."""
+        super().reset(config)
+        self._resize(config)
+
+    def _resize(self, config: ModelConfig) -> None:
+        side = config.side
         self.ff_image.set_side(side)
         self.lat_image.set_side(side)
-        self._count_max = 1.0
-        self._weight_max = float(g_max)
-        self._levels_for = None
         self.field = None
         for item in (self.centre_marker, *self.own_markers):
             item.setData(pos=np.zeros((0, 2)))
@@ -194,15 +220,11 @@ class ReceptiveFieldView(View):
         """Show the in-stars of the selected neuron (or the centre neuron when none is selected)."""
         snap, side = frame.snapshot, frame.side
         if side != self.ff_image.side:
-            self._resize(side, frame.config.stdp.g_max)
+            self._resize(frame.config)
         selected = self.context.selected
         has_selection = 0 <= selected < side * side
         neuron = selected if has_selection else centre_neuron(side)
         weighted = self.weighted
-        if self._levels_for != (neuron, weighted):
-            # A new neuron or measure: let the colour scale start afresh.
-            self._count_max, self._weight_max = 1.0, float(frame.config.stdp.g_max)
-            self._levels_for = (neuron, weighted)
         self.neuron = neuron
 
         field = neuron_field(snap.ff, side, neuron, weighted)
@@ -210,24 +232,20 @@ class ReceptiveFieldView(View):
         lat_mask = snap.lat.post == neuron
         lat_weights = snap.lat.weight[lat_mask].astype(np.float64) if weighted else None
         lat = in_star(snap.lat.pre[lat_mask], snap.lat.post[lat_mask], side, neuron, weights=lat_weights)
-        self._show_images(field.image, lat, frame.config.stdp.g_max, weighted)
+        self._show_images(field.image, lat, frame.config, weighted)
 
         x, y = neuron % side, neuron // side
         self._set_markers(self.own_markers, (float(x), float(y)))
         self._set_markers([self.centre_marker], field.centre if field.has_input else None)
 
-        who = f"neuron {neuron} at ({x}, {y})"
-        who += "<br>(selected)" if has_selection else "<br>(no neuron selected: the centre neuron is shown)"
+        who = f"{'' if has_selection else 'centre '}neuron {neuron} ({x}, {y})"
         stats = (
-            f"&sigma;<sub>aff</sub> {field.sigma_aff:.2f}, AD {field.ad:.2f} (grid units)"
+            f"&sigma;<sub>aff</sub> {field.sigma_aff:.2f}, AD {field.ad:.2f} grid units"
             if field.has_input
             else "no FF input"
         )
-        measure = "summed weights" if weighted else "synapse counts"
-        set_title(self.ff_image.plot, f"FF in-star of {who}<br>{measure}: {stats}")
-        set_title(
-            self.lat_image.plot, f"LAT in-star of {who}<br>{measure}: {int(lat_mask.sum())} lateral synapses"
-        )
+        set_title(self.ff_image.plot, f"FF in-star of {who}<br>{stats}")
+        set_title(self.lat_image.plot, f"LAT in-star of {who}<br>{int(lat_mask.sum())} lateral synapses")
 
     @staticmethod
     def _set_markers(markers: list[pg.ScatterPlotItem], position: tuple[float, float] | None) -> None:
@@ -238,18 +256,13 @@ class ReceptiveFieldView(View):
                 marker.setData(pos=pos)
 
     def _show_images(
-        self, ff: NDArray[np.float64], lat: NDArray[np.float64], g_max: float, weighted: bool
+        self, ff: NDArray[np.float64], lat: NDArray[np.float64], config: ModelConfig, weighted: bool
     ) -> None:
-        peak = max(float(ff.max(initial=0.0)), float(lat.max(initial=0.0)))
-        if weighted:
-            self._weight_max = max(self._weight_max, nice_ceiling(peak, g_max))
-            high, label = self._weight_max, f"summed weight (g_max = {g_max:g})"
-        else:
-            self._count_max = max(self._count_max, nice_ceiling(peak, 1.0))
-            high, label = self._count_max, "synapses"
+        colours = pair_colour_range(config, weighted)
+        label = f"summed weight (g_max {config.stdp.g_max:g})" if weighted else "synapses"
         for image, values in ((self.ff_image, ff), (self.lat_image, lat)):
             image.set_values(values)
-            image.set_levels(0.0, high)
+            image.set_default_range(colours)
             image.set_colour_label(label)
 
     def neuron_at(self, x: float, y: float) -> int:

@@ -15,8 +15,11 @@ from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
+    Cell,
+    ColourRange,
     GridImagePlot,
     HistoryWatch,
+    ResponsiveGrid,
     SteadyExtent,
     add_legend,
     make_curve,
@@ -29,7 +32,20 @@ from gui.views._plots import (
 from gui.views.base import View
 from sim.config import ModelConfig
 
-__all__ = ["InDegreeTheory", "SynapsesView", "in_degree_theory", "turnover_rates"]
+__all__ = [
+    "InDegreeTheory",
+    "SynapsesView",
+    "in_degree_colour_range",
+    "in_degree_theory",
+    "turnover_rates",
+]
+
+#: Record intervals the time axes span before there are data.
+EMPTY_RECORDS = 10
+#: Synapses per target neuron the totals axis spans before there are data.
+TOTALS_AXIS_PER_NEURON = 16
+#: Top of the turnover axis before there are data (events per second).
+TURNOVER_AXIS_START = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,12 +104,12 @@ def in_degree_theory(in_degree: ArrayLike, s_max: int | None) -> InDegreeTheory:
         p = min(max(mean / s_max, 0.0), 1.0)
         k = np.arange(s_max + 1, dtype=np.int64)
         pmf = _binomial_pmf(k, s_max, p)
-        label = f"binomial, n = s_max = {s_max}, p = mean/s_max"
+        label = f"binomial, n = s_max = {s_max}"
     else:
         k_max = max(int(degrees.max(initial=0.0)), math.ceil(mean + 6.0 * math.sqrt(mean) + 6.0))
         k = np.arange(k_max + 1, dtype=np.int64)
         pmf = _poisson_pmf(k, mean)
-        label = "Poisson, mean = observed mean"
+        label = "Poisson, observed mean"
     return InDegreeTheory(k=k, neurons=pmf * n_neurons, label=label, mean=mean)
 
 
@@ -116,6 +132,18 @@ def _poisson_pmf(k: NDArray[np.int64], mean: float) -> NDArray[np.float64]:
         return (k == 0).astype(np.float64)
     log_pmf = [i * math.log(mean) - mean - math.lgamma(i + 1) for i in k.tolist()]
     return np.exp(np.array(log_pmf, np.float64))
+
+
+def in_degree_colour_range(config: ModelConfig) -> ColourRange:
+    """The fixed colour range of the FF in-degree heatmap: 0 to the most synapses a target neuron can hold.
+
+    With the slot scheme that is ``rewiring.s_max`` (slots shared by FF and
+    LAT); otherwise the synapse table's capacity per target neuron,
+    ``connectivity.col_capacity``. Neither can be exceeded, so nothing clips.
+    """
+    if config.rewiring.scheme == "slot":
+        return ColourRange(float(config.rewiring.s_max), 0.0, clips=False)
+    return ColourRange(float(config.connectivity.col_capacity), 0.0, clips=False)
 
 
 def turnover_rates(table: dict[str, NDArray[np.float64]]) -> tuple[NDArray[np.float64], ...]:
@@ -175,20 +203,20 @@ class SynapsesView(View):
             turnover,
             "Rewiring (FF + LAT)",
             TIME_LABEL,
-            "events per second (1/s)",
+            "events/s",
             "Synapses formed and removed per second of model time, both projections together, "
             "averaged between history records.",
         )
         setup_axes(
             heatmap,
-            "FF in-degree per target neuron",
+            "FF in-degree per neuron",
             "target x (grid units)",
-            "target y (grid units)",
+            "target y",
             "Number of feed-forward synapses onto each target neuron, at its position on the grid.",
         )
         setup_axes(
             histogram,
-            "FF in-degree distribution",
+            "FF in-degrees",
             "FF in-degree (synapses)",
             "target neurons",
             "How many target neurons have each number of feed-forward synapses (bars), and the "
@@ -204,7 +232,7 @@ class SynapsesView(View):
         self.removed_curve = make_curve(turnover, "removed", COLOURS["removed"])
         self.totals_extent = SteadyExtent(totals)
         self.turnover_extent = SteadyExtent(turnover)
-        self.in_degree = GridImagePlot(heatmap, "FF in-degree (synapses)")
+        self.in_degree = GridImagePlot(heatmap, "FF synapses")
         self.histogram = pg.PlotDataItem(
             np.zeros(2),
             np.zeros(1),
@@ -227,13 +255,27 @@ class SynapsesView(View):
         histogram.addItem(self.theory_curve)
         self._histogram_plot = histogram
         self._rows = HistoryWatch()
-        self._degree_max = 1.0
         self._s_max: int | None = None
         self._theory_label = "theory"
         self._histogram_range = (0.0, 0.0)
         #: The theory drawn at the last frame.
         self.theory: InDegreeTheory | None = None
+        # two by two in a squarish view, a column in a tall one, a row in a wide one
+        self.arrangement = ResponsiveGrid(
+            self.graphics,
+            [totals, turnover, heatmap, histogram],
+            [1.6, 1.6, 1.15, 1.4],
+            [
+                (Cell(0, 0), Cell(0, 1), Cell(1, 0), Cell(1, 1)),
+                (Cell(0, 0), Cell(1, 0), Cell(2, 0, weight=1.6), Cell(3, 0)),
+                (Cell(0, 0), Cell(0, 1), Cell(0, 2), Cell(0, 3)),
+            ],
+        )
         view_layout(self, self.graphics)
+
+    def export_widget(self) -> QWidget:
+        """The plots, without margins: what an export shows."""
+        return self.graphics
 
     def reset(self, config: ModelConfig) -> None:
         """Clear the curves and size the heatmap for the new grid."""
@@ -250,15 +292,17 @@ class SynapsesView(View):
             self.theory_curve,
         ):
             curve.setData(np.zeros(0), np.zeros(0))
-        self.totals_extent.reset()
-        self.turnover_extent.reset()
+        window = EMPTY_RECORDS * config.run.record_interval
+        self.totals_extent.set_empty(window, nice_ceiling(TOTALS_AXIS_PER_NEURON * config.n_neurons))
+        self.turnover_extent.set_empty(window, TURNOVER_AXIS_START)
         self.histogram.setData(np.zeros(2), np.zeros(1))
         self.in_degree.set_side(config.side)
         slot = config.rewiring.scheme == "slot"
         self._s_max = int(config.rewiring.s_max) if slot else None
-        self._degree_max = float(config.rewiring.s_max) if slot else 1.0
-        self.in_degree.set_levels(0.0, self._degree_max)
+        colours = in_degree_colour_range(config)
+        self.in_degree.set_default_range(colours)
         self._histogram_range = (0.0, 0.0)
+        self._histogram_plot.setRange(xRange=(-0.5, colours.high + 0.5), yRange=(0.0, 10.0), padding=0.0)
         self.theory = None
 
     def draw_frame(self, frame: Frame) -> None:
@@ -284,9 +328,6 @@ class SynapsesView(View):
 
     def _draw_in_degree(self, degree: NDArray[np.int32], rewiring: bool) -> None:
         self.in_degree.set_values(degree)
-        if self._s_max is None:
-            self._degree_max = max(self._degree_max, nice_ceiling(float(degree.max(initial=0))))
-            self.in_degree.set_levels(0.0, self._degree_max)
         theory = in_degree_theory(degree, self._s_max)
         k_max = max(int(degree.max(initial=0)), int(theory.k[-1]))
         counts = np.bincount(degree, minlength=k_max + 1)[: k_max + 1].astype(np.float64)
@@ -310,5 +351,5 @@ class SynapsesView(View):
         if (x_max, y_max) != self._histogram_range:
             self._histogram_range = (x_max, y_max)
             self._histogram_plot.setRange(xRange=(-0.5, x_max + 0.5), yRange=(0.0, y_max), padding=0.0)
-        set_title(self._histogram_plot, f"FF in-degree distribution (mean {theory.mean:.1f})")
+        set_title(self._histogram_plot, f"FF in-degrees (mean {theory.mean:.1f})")
         self.theory = theory

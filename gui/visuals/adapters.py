@@ -217,17 +217,23 @@ def map_data(
     colour_by: ColourBy = "sigma_aff",
     centres_from: CentresFrom = "counts",
     colormap: str = "viridis",
+    value_range: tuple[float, float] | None = None,
 ) -> MapData:
     """Compute the topographic map of ``frame`` (receptive fields of counts or weights).
 
-    The colour range runs from 0 to the largest value rounded up by
-    :func:`nice_upper`, so the scale changes by steps, not every frame.
+    Markers are coloured over ``value_range``; values beyond it take the
+    colour of the nearer end. A view passes a range fixed per quantity, so a
+    colour means the same value in every frame. Without one the range runs
+    from 0 to the largest value rounded up by :func:`nice_upper` (this
+    frame's own scale).
     """
     rf = frame.rf_counts if centres_from == "counts" else frame.rf_weights
     values = np.asarray(rf.sigma_aff if colour_by == "sigma_aff" else rf.ad, dtype=np.float64)
     has_input = np.asarray(rf.has_input, dtype=bool)
-    top = float(values[has_input].max()) if has_input.any() else 0.0
-    value_range = (0.0, nice_upper(top))
+    if value_range is None:
+        top = float(values[has_input].max()) if has_input.any() else 0.0
+        value_range = (0.0, nice_upper(top))
+    value_range = (float(value_range[0]), float(value_range[1]))
     return MapData(
         positions=wrap_into_plot(rf.centre, frame.side).astype(np.float32),
         segments=net_segments(rf.centre, frame.side),

@@ -268,3 +268,78 @@ def test_failed_run_keeps_earlier_output(tmp_path: Path) -> None:
     before = (out / "metrics.csv").read_bytes()
     assert main(["run", "--preset", "bamford2010", "--scale", "0", "--out", str(out)]) == EXIT_USER_ERROR
     assert (out / "metrics.csv").read_bytes() == before
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("big", "--export-size: expected WIDTHxHEIGHT in pixels, such as 1920x1080; got 'big'"),
+        ("1920x", "--export-size: expected WIDTHxHEIGHT"),
+        ("8x600", "--export-size: width must be 16 to 8192 pixels, got 8"),
+        ("800x9000", "--export-size: height must be 16 to 8192 pixels, got 9000"),
+    ],
+)
+def test_bad_export_size_is_refused_before_the_window_opens(
+    value: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--run-for", "1", "--export-views", str(tmp_path / "views"), "--export-size", value]
+    assert main(args) == EXIT_USER_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert not (tmp_path / "views").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--run-for", "1"], "--run-for needs --screenshot FILE, --export-views DIR or both"),
+        (["--export-views", "{tmp}/v"], "--export-views needs --run-for SECONDS"),
+        (
+            ["--run-for", "1", "--screenshot", "{tmp}/x.png", "--export-size", "800x600"],
+            "give --export-views",
+        ),
+        (["--run-for", "1", "--screenshot", "{tmp}/shot.bmp"], "--screenshot: {tmp}/shot.bmp: the file name"),
+        (["--run-for", "1", "--screenshot", "{tmp}/shot"], "must end in .png, .jpg, .jpeg; got no suffix"),
+        (["--run-for", "1", "--screenshot", "{tmp}/nowhere/x.jpg"], "--screenshot: folder"),
+        (
+            ["--run-for", "1", "--export-views", "{tmp}/a_file"],
+            "--export-views: {tmp}/a_file exists and is not",
+        ),
+    ],
+)
+def test_scripted_options_are_checked_before_the_window_opens(
+    args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a_file").write_text("x")
+    assert main([a.format(tmp=tmp_path) for a in args]) == EXIT_USER_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected.format(tmp=tmp_path) in lines[0], lines
+
+
+def test_scripted_mode_exports_every_view_and_a_jpeg_screenshot(tmp_path: Path) -> None:
+    import os
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        pytest.skip("no display for the window (the GUI tests run under Xvfb)")
+    views, shot = tmp_path / "views", tmp_path / "shot.jpg"
+    result = _cli(
+        *("--preset", "demo", "--backend", "cpu", "--run-for", "1.5"),
+        *("--screenshot", str(shot), "--export-views", str(views), "--export-size", "640x360"),
+    )
+    assert result.returncode == 0, result.stderr
+    printed = [line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("view_image=")]
+    files = sorted(views.iterdir())
+    assert sorted(printed) == [str(f) for f in files]
+    assert len(files) == 7 and {"map.png", "connectivity.png", "events.png"} <= {f.name for f in files}
+    for f in files:
+        assert _png_size(f) == (640, 360), f.name
+    assert shot.read_bytes()[:3] == b"\xff\xd8\xff", "the screenshot is a JPEG"
+    assert not (tmp_path / "shot.jpg.png").exists()
+    assert result.stdout.strip().splitlines()[-1].startswith("realtime_factor=")

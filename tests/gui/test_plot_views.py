@@ -11,20 +11,39 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtCore import QPointF, QSize, Qt
 from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.frame import Frame, History, SimState, Status
 from gui.context import ViewContext
-from gui.views._plots import FINE_STEPS, SteadyExtent, finite_max, nice_ceiling, stable_ceiling
-from gui.views.activity_view import ActivityView, source_rate_ceiling, stimulus_centres
+from gui.views._plots import (
+    FINE_STEPS,
+    Cell,
+    ColourRange,
+    GridImagePlot,
+    OutsideLegend,
+    ResponsiveGrid,
+    SteadyExtent,
+    colour_ticks,
+    finite_max,
+    nice_ceiling,
+    stable_ceiling,
+)
+from gui.views.activity_view import ActivityView, rate_colour_range, source_rate_ceiling, stimulus_centres
 from gui.views.base import View
 from gui.views.events_view import EventsView, events_per_pair, pairs_per_distance
+from gui.views.flow_layout import FlowLayout
 from gui.views.map_quality_view import MapQualityView, finite_points, first_finite
-from gui.views.receptive_field_view import ReceptiveFieldView, centre_neuron, neuron_field
-from gui.views.synapses_view import SynapsesView, in_degree_theory, turnover_rates
-from sim.analysis.reference import reference_values
+from gui.views.receptive_field_view import (
+    ReceptiveFieldView,
+    centre_neuron,
+    neuron_field,
+    pair_colour_range,
+)
+from gui.views.synapses_view import SynapsesView, in_degree_colour_range, in_degree_theory, turnover_rates
+from sim.analysis.reference import bamford_case, reference_values
 from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.geometry import distance
@@ -62,18 +81,31 @@ def _run(config: ModelConfig, chunks: int, seconds: float) -> Run:
     return Run(config, history, frames)
 
 
+#: Bamford's network (slot rewiring) with rewiring four times as fast: synapses form and go within 1 s.
+FAST_BAMFORD = {"rewiring.rate": 40000.0}
+
+
 @pytest.fixture(scope="module")
 def run(make_config: Callable[..., ModelConfig]) -> Run:
-    """1.5 s of the demo network, a frame (and a history row) every 0.25 s."""
-    config = make_config({"run.record_interval": 0.25}, preset="demo")
+    """1.5 s of Bamford's network, a frame (and a history row) every 0.25 s."""
+    config = make_config({**FAST_BAMFORD, "run.record_interval": 0.25}, preset="bamford2010")
     return _run(config, chunks=6, seconds=0.25)
 
 
 @pytest.fixture(scope="module")
 def run_scale2(make_config: Callable[..., ModelConfig]) -> Run:
-    """A short run of the demo network at scale 2 (32 x 32)."""
-    config = make_config({"run.record_interval": 0.05, "network.scale": 2}, preset="demo")
+    """A short run of Bamford's network at scale 2 (32 x 32)."""
+    config = make_config(
+        {**FAST_BAMFORD, "run.record_interval": 0.05, "network.scale": 2}, preset="bamford2010"
+    )
     return _run(config, chunks=2, seconds=0.05)
+
+
+@pytest.fixture(scope="module")
+def run_pair(make_config: Callable[..., ModelConfig]) -> Run:
+    """0.5 s of the GeNN study's network (pair rewiring, pairwise-Bernoulli wiring)."""
+    config = make_config({"run.record_interval": 0.25}, preset="knight2025")
+    return _run(config, chunks=2, seconds=0.25)
 
 
 def _shown(qtbot: QtBot, cls: type[View], config: ModelConfig) -> View:
@@ -200,7 +232,7 @@ def test_steady_extent_keeps_the_range_while_a_curve_grows(qtbot: QtBot) -> None
     assert x0 <= 0.0 and 399.0 <= x1 <= 1.35 * 400.0  # the data fill most of the width
     assert y0 <= 0.0 and 3.0 <= y1 <= 4.5
     extent.reset()
-    assert (extent.x_max, extent.y_max) == (0.0, 0.0)
+    assert (extent.x_max, extent.y_max) == (extent.x_empty, extent.y_empty)
 
 
 def test_turnover_rates_divide_by_the_row_interval() -> None:
@@ -261,7 +293,7 @@ def test_receptive_field_view_follows_the_selection(qtbot: QtBot, run: Run) -> N
     snap, side = run.last.snapshot, run.config.side
     centre = centre_neuron(side)
     assert view.neuron == centre
-    assert "no neuron selected" in view.ff_image.plot.titleLabel.text
+    assert "centre neuron" in view.ff_image.plot.titleLabel.text
     assert view.ff_image.values.sum() == snap.ff.in_degree[centre]
     assert view.lat_image.values.sum() == snap.lat.in_degree[centre]
     centre_xy = view.centre_marker.getData()
@@ -272,7 +304,7 @@ def test_receptive_field_view_follows_the_selection(qtbot: QtBot, run: Run) -> N
     view.context.select(neuron)
     assert view.frames_drawn == drawn + 1
     assert view.neuron == neuron
-    assert f"neuron {neuron} at (11, 3)" in view.ff_image.plot.titleLabel.text
+    assert f"neuron {neuron} (11, 3)" in view.ff_image.plot.titleLabel.text
     assert view.ff_image.values.sum() == snap.ff.in_degree[neuron]
     expected = np.zeros((side, side))
     np.add.at(
@@ -293,11 +325,15 @@ def test_receptive_field_view_follows_the_selection(qtbot: QtBot, run: Run) -> N
     assert view.neuron == 5 * side + 2
     view.context.select(neuron)
 
+    # Bamford's network can put several synapses between a pair: 0 to 4 synapses, more clip.
+    assert view.ff_image.levels == view.lat_image.levels == (0.0, 4.0)
+    assert view.ff_image.colour_range.clips
     view.measure_box.setCurrentIndex(1)
     assert view.weighted
     weights = snap.ff.weight[snap.ff.post == neuron].astype(np.float64)
     assert view.ff_image.values.sum() == pytest.approx(weights.sum(), rel=1e-5)
-    assert view.ff_image.levels[1] >= view.ff_image.values.max()
+    g_max = run.config.stdp.g_max
+    assert view.ff_image.levels == pytest.approx((0.0, 4.0 * g_max))
 
 
 def test_synapses_view_curves_and_in_degree(qtbot: QtBot, run: Run) -> None:
@@ -336,7 +372,8 @@ def test_synapses_view_has_no_theory_without_rewiring(
     _feed(view, run.frames)
     legend = view.histogram.getViewBox().parentItem().legend
     n_entries = len(legend.items)
-    view.set_frame(_with_config(run.last, make_config({"rewiring.enabled": False}, preset="demo")))
+    no_rewiring = make_config({**FAST_BAMFORD, "rewiring.enabled": False}, preset="bamford2010")
+    view.set_frame(_with_config(run.last, no_rewiring))
     x, _y = view.theory_curve.getData()
     assert x is None or len(x) == 0
     assert len(legend.items) == n_entries - 1
@@ -373,7 +410,7 @@ def test_map_quality_view_references(qtbot: QtBot, run: Run, make_config: Callab
     # STDP only with flat input is none of Bamford's cases: no reference lines.
     none_case = make_config(
         {"run.record_interval": 0.25, "rewiring.enabled": False, "stimulus.input": "uncorrelated"},
-        preset="demo",
+        preset="bamford2010",
     )
     assert reference_values(none_case) is None
     view.set_frame(_with_config(run.last, none_case))
@@ -381,7 +418,7 @@ def test_map_quality_view_references(qtbot: QtBot, run: Run, make_config: Callab
     legend_labels = [label.text for _sample, label in view.plots["sigma_aff"].legend.items]
     assert not any("Bamford 2010" in text for text in legend_labels)
     # Case 3 (rewiring, uncorrelated input) brings them back with its values.
-    case3 = make_config({"stimulus.input": "uncorrelated"}, preset="demo")
+    case3 = make_config({"stimulus.input": "uncorrelated"}, preset="bamford2010")
     view.set_frame(_with_config(run.last, case3))
     refs3 = reference_values(case3)
     assert refs3 is not None
@@ -398,8 +435,10 @@ def test_activity_view_rates_and_stimulus(
     np.testing.assert_allclose(view.source_image.values, frame.source_rates.reshape(side, side), rtol=1e-6)
     np.testing.assert_allclose(view.target_image.values, frame.target_rates.reshape(side, side), rtol=1e-6)
     stim = run.config.stimulus
+    # one fixed scale for both layers, on the square root of the rate
     assert view.source_image.levels == pytest.approx((0.0, stim.f_base + stim.f_peak))
-    assert view.target_image.levels[1] >= frame.target_rates.max()
+    assert view.target_image.levels == view.source_image.levels
+    assert view.source_image.sqrt and view.target_image.sqrt
     x, y = view.stimulus_marker.getData()
     assert (x[0], y[0]) == frame.snapshot.stimulus
     table = run.history.table()
@@ -408,7 +447,7 @@ def test_activity_view_rates_and_stimulus(
     np.testing.assert_array_equal(rate, table["rate_target"][1:])
     assert view.source_curve.getData()[1].mean() > 0.0
 
-    flat = make_config({"stimulus.input": "uncorrelated"}, preset="demo")
+    flat = make_config({"stimulus.input": "uncorrelated"}, preset="bamford2010")
     view.set_frame(_with_config(frame, flat))
     assert len(view.stimulus_marker.getData()[0]) == 0
 
@@ -480,3 +519,215 @@ def test_reset_to_a_larger_grid(qtbot: QtBot, run: Run, run_scale2: Run, cls: ty
     elif isinstance(view, MapQualityView):
         x, _y = view.curves["sigma_aff_conn"].getData()
         assert x.max() <= run_scale2.last.t
+
+
+# -- colour ranges, legends and layout ---------------------------------------------------------------
+
+
+def test_colour_ticks_label_both_ends_and_say_when_the_top_clips() -> None:
+    linear = colour_ticks(ColourRange(4.0, clips=True))
+    assert linear[0] == (0.0, "0") and linear[-1] == (4.0, "\u22654")
+    assert [text for _pos, text in linear] == ["0", "1", "2", "3", "\u22654"]
+    exact = colour_ticks(ColourRange(64.0, clips=False))
+    assert exact[-1] == (64.0, "64") and len(exact) >= 4
+    positions = [pos for pos, _text in exact]
+    assert positions == sorted(positions)
+    # a square-root scale: positions are square roots, labels are values, spread along the bar
+    rates = colour_ticks(ColourRange(157.8), sqrt=True)
+    assert [text for _pos, text in rates] == ["0", "5", "20", "50", "100", "\u2265157.8"]
+    for pos, text in rates[1:-1]:
+        assert pos == pytest.approx(float(text) ** 0.5)
+    gaps = np.diff([pos for pos, _text in rates]) / rates[-1][0]
+    assert gaps.min() >= 0.12
+
+
+def test_grid_image_keeps_its_colour_range_and_the_user_can_set_it(qtbot: QtBot) -> None:
+    import pyqtgraph as pg
+
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    widget.resize(500, 400)
+    first = GridImagePlot(widget.addPlot(), "rate (Hz)", sqrt=True)
+    second = GridImagePlot(widget.addPlot(), "rate (Hz)", sqrt=True)
+    first.link_user_range(second)
+    for image in (first, second):
+        image.set_side(16)
+        image.set_default_range(ColourRange(150.0))
+    widget.show()
+    values = np.linspace(0.0, 600.0, 256)  # well beyond the range
+    first.set_values(values)
+    assert first.levels == (0.0, 150.0)  # the data do not move the scale
+    np.testing.assert_allclose(first.values.ravel(), values, rtol=1e-6)
+    np.testing.assert_allclose(first.item.image.ravel(), np.sqrt(values), rtol=1e-6)  # colour by sqrt
+    assert first.bar.levels() == pytest.approx((0.0, 150.0**0.5))
+    labels = [text for _pos, text in first.bar.axis._tickLevels[0]]
+    assert labels[0] == "0" and labels[-1] == "\u2265150"
+    # the image fills its plot: the axes span the grid exactly
+    (x0, x1), (y0, y1) = first.plot.getViewBox().viewRange()
+    assert (x0, x1, y0, y1) == pytest.approx((-0.5, 15.5, -0.5, 15.5))
+
+    first.set_user_high(40.0)  # set by hand: both images of the quantity follow
+    assert first.levels == second.levels == (0.0, 40.0)
+    menu = first.range_menu()
+    assert menu.actions()[0].text().startswith("Colour range")
+    assert menu.actions()[1].isEnabled()
+    second.set_default_range(ColourRange(100.0))  # a new configuration keeps the user's range
+    assert second.levels == (0.0, 40.0)
+    second.set_user_high(None)
+    assert second.levels == (0.0, 100.0) and first.levels == (0.0, 150.0)
+    with pytest.raises(ValueError, match="above"):
+        first.set_user_high(-1.0)
+
+
+def test_colour_ranges_come_from_the_model(make_config: Callable[..., ModelConfig]) -> None:
+    bamford = make_config(preset="bamford2010")
+    knight = make_config(preset="knight2025")
+    assert in_degree_colour_range(bamford) == ColourRange(32.0, 0.0, clips=False)  # s_max
+    assert in_degree_colour_range(knight) == ColourRange(64.0, 0.0, clips=False)  # col_capacity
+    g_max = bamford.stdp.g_max
+    assert pair_colour_range(bamford, weighted=False) == ColourRange(4.0, 0.0, clips=True)
+    assert pair_colour_range(bamford, weighted=True) == ColourRange(4.0 * g_max, 0.0, clips=True)
+    assert pair_colour_range(knight, weighted=False) == ColourRange(1.0, 0.0, clips=False)
+    assert rate_colour_range(bamford).high == pytest.approx(bamford.stimulus.f_base + bamford.stimulus.f_peak)
+    flat = make_config({"stimulus.input": "uncorrelated"}, preset="bamford2010")
+    assert rate_colour_range(flat).high == pytest.approx(2.0 * flat.stimulus.flat_rate)
+
+
+def test_activity_colours_show_the_background_rate(qtbot: QtBot, run: Run) -> None:
+    """The few-Hz background of the source layer is visibly brighter than silence, below the peak."""
+    view = _shown(qtbot, ActivityView, run.config)
+    assert isinstance(view, ActivityView)
+    image = view.source_image
+    cmap = image.bar.colorMap()
+    low, high = (v**0.5 for v in image.levels)
+
+    def luminance(rate: float) -> float:
+        r, g, b, _a = cmap.map((rate**0.5 - low) / (high - low), mode="float")
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    f_base = run.config.stimulus.f_base
+    assert luminance(f_base) - luminance(0.0) > 0.08
+    assert luminance(20.0) - luminance(f_base) > 0.05
+    assert luminance(image.levels[1]) - luminance(20.0) > 0.3
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "case"),
+    [
+        ("bamford2010", {}, 1),
+        ("bamford2010_stdp_only", {}, 2),
+        ("bamford2010_uncorrelated", {}, 3),
+        ("bogdan2018", {}, 1),
+        ("bogdan2018_stdp_only", {}, 2),
+        ("bamford2010", {"rewiring.rate": 40000.0}, 1),  # rates may change
+        ("bamford2010_lateral_inhibition", {}, None),
+        ("bamford2010", {"network.scale": 2}, None),
+        ("knight2025", {}, None),
+        ("knight2025_stdp_only", {}, None),
+        ("demo", {}, None),
+        ("bamford2010", {"rewiring.enabled": False, "stimulus.input": "uncorrelated"}, None),
+    ],
+)
+def test_bamford_references_only_for_bamfords_network(
+    make_config: Callable[..., ModelConfig], preset: str, overrides: dict[str, object], case: int | None
+) -> None:
+    assert bamford_case(make_config(overrides, preset=preset)) == case
+
+
+def test_map_quality_has_no_bamford_lines_for_the_genn_network(qtbot: QtBot, run_pair: Run) -> None:
+    view = _shown(qtbot, MapQualityView, run_pair.config)
+    assert isinstance(view, MapQualityView)
+    _feed(view, run_pair.frames)
+    assert not any(line.visible for line in view.references.values())
+    for plot in view.plots.values():
+        assert not any("Bamford" in label.text for _sample, label in plot.legend.items)
+    assert view.initial["sigma_aff"].visible  # the run's own start is still marked
+
+
+@pytest.mark.parametrize("cls", [MapQualityView, SynapsesView, ActivityView, EventsView], ids=lambda c: c.key)
+def test_empty_plots_show_positive_ranges(qtbot: QtBot, run: Run, cls: type[View]) -> None:
+    """After a reset, before data, time plots span 0 to ten record intervals and never go negative."""
+    import pyqtgraph as pg
+
+    view = _shown(qtbot, cls, run.config)
+    _feed(view, run.frames)
+    view.reset(run.config)
+    qtbot.waitExposed(view)
+    for plot in view.graphics.ci.items:  # type: ignore[attr-defined]
+        if not isinstance(plot, pg.PlotItem) or any(isinstance(i, pg.ImageItem) for i in plot.items):
+            continue  # (images span their grid, from -0.5)
+        plot.getViewBox().updateAutoRange()
+        (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+        assert x0 >= -0.5 and y0 >= 0.0, plot.titleLabel.text  # (-0.5: the first histogram bin's edge)
+        assert x1 > 0.0 and y1 > 0.0
+        if plot.getAxis("bottom").labelText.startswith("model time"):
+            assert x0 == 0.0 and x1 == pytest.approx(10 * run.config.run.record_interval)
+
+
+@pytest.mark.parametrize("cls", [MapQualityView, SynapsesView, ActivityView, EventsView], ids=lambda c: c.key)
+def test_legends_sit_above_the_data(qtbot: QtBot, run: Run, cls: type[View]) -> None:
+    view = _shown(qtbot, cls, run.config)
+    _feed(view, run.frames)
+    qtbot.waitExposed(view)
+    scene = view.graphics.scene()  # type: ignore[attr-defined]
+    legends = [item for item in scene.items() if isinstance(item, OutsideLegend)]
+    assert legends
+    for legend in legends:
+        data_area = legend.plot.getViewBox().sceneBoundingRect()
+        rect = legend.sceneBoundingRect()
+        assert rect.bottom() <= data_area.top() + 1.0
+        assert rect.left() >= data_area.left() - 1.0 and rect.right() <= data_area.right() + 1.0
+
+
+def test_legend_wraps_its_entries_in_a_narrow_plot(qtbot: QtBot, run: Run) -> None:
+    view = _shown(qtbot, MapQualityView, run.config)
+    assert isinstance(view, MapQualityView)
+    _feed(view, run.frames)
+    legend = view.plots["sigma_aff"].legend
+    assert len(legend.items) == 5  # counts, weights, two Bamford lines and the initial value
+    view.resize(1400, 500)
+    qtbot.waitUntil(lambda: legend.columnCount >= 4)
+    wide = legend.sceneBoundingRect()
+    view.resize(320, 700)
+    qtbot.waitUntil(lambda: legend.columnCount < 3)
+    narrow = legend.sceneBoundingRect()
+    assert narrow.height() > wide.height()  # more rows
+    assert narrow.width() <= view.plots["sigma_aff"].sceneBoundingRect().width()
+
+
+def test_responsive_grid_stacks_plots_in_a_tall_view(qtbot: QtBot, run: Run) -> None:
+    view = _shown(qtbot, ReceptiveFieldView, run.config)
+    assert isinstance(view, ReceptiveFieldView)
+    grid = view.arrangement
+    assert grid.best(900.0, 400.0) == 0  # side by side
+    assert grid.best(400.0, 900.0) == 1  # one above the other
+    view.resize(400, 900)
+    qtbot.waitUntil(lambda: grid.current == 1)
+    ff, lat = view.ff_image.plot.sceneBoundingRect(), view.lat_image.plot.sceneBoundingRect()
+    assert lat.top() >= ff.bottom() - 1.0
+    view.resize(1000, 450)
+    qtbot.waitUntil(lambda: grid.current == 0)
+    ff, lat = view.ff_image.plot.sceneBoundingRect(), view.lat_image.plot.sceneBoundingRect()
+    assert lat.left() >= ff.right() - 1.0
+    with pytest.raises(ValueError, match="one cell per plot"):
+        ResponsiveGrid(view.graphics, [view.ff_image.plot], [1.0], [(Cell(0, 0), Cell(0, 1))])
+
+
+def test_flow_layout_wraps_onto_more_rows_when_narrow(qtbot: QtBot) -> None:
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    flow = FlowLayout(holder, margins=(0, 0, 0, 0))
+    labels = [QLabel(f"option number {i}") for i in range(4)]
+    for label in labels:
+        flow.addWidget(label)
+    widest = max(label.sizeHint().width() for label in labels)
+    row = labels[0].sizeHint().height()
+    assert flow.minimumSize().width() == max(label.minimumSizeHint().width() for label in labels)
+    assert flow.heightForWidth(4 * widest + 40) == row  # one row
+    assert flow.heightForWidth(widest + 1) >= 4 * row  # one widget a row
+    holder.resize(QSize(2 * widest + 10, 200))
+    holder.show()
+    qtbot.waitExposed(holder)
+    tops = sorted({label.geometry().top() for label in labels})
+    assert len(tops) == 2  # two rows of two
+    assert all(label.geometry().right() < holder.width() for label in labels)

@@ -28,6 +28,7 @@ from gui.views.gl import (
 )
 from gui.views.map_view import MapView
 from gui.visuals.adapters import wrap_into_plot
+from gui.visuals.layers import colormap_lut
 from sim.config import ModelConfig
 from sim.engine import Engine
 
@@ -204,8 +205,68 @@ def test_map_view_draws_a_frame(map_view_: MapView, frame: Frame) -> None:
     assert pixels.shape[0] > 200 and pixels.shape[1] > 200
     assert _distinct_colours(pixels) >= 8
     assert "\u03c3" in view.legend_label.text()
-    assert float(view.legend_low.text()) == 0.0
-    assert float(view.legend_high.text()) >= frame.rf_counts.sigma_aff.max()
+    # a fixed colour range, not this frame's maximum: larger values clip to the top colour
+    assert data.value_range == view.colour_range == (0.0, 4.0)
+    assert view.legend_low.text() == "0" and view.legend_high.text() == "\u22654"
+
+
+def test_map_view_colours_mean_the_same_value_in_every_frame(map_view_: MapView, frame: Frame) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    data = view.drawn_map
+    assert data is not None
+    valid = data.has_input
+    top = colormap_lut(map_view.COLORMAP)[-1]
+    # a neuron at or beyond 4 grid units has the top colour, whatever else the frame holds
+    beyond = valid & (data.values >= 4.0)
+    assert np.allclose(data.colours[beyond], top)
+    below = valid & (data.values < 3.9)
+    assert not np.any(np.all(np.isclose(data.colours[below], top), axis=1))
+    # the user sets the range (the legend's context menu does this): the legend says so
+    view.set_colour_top(2.0)
+    assert view.colour_range == (0.0, 2.0) and view.legend_high.text() == "\u22652"
+    view.redraw()
+    assert view.drawn_map is not None and view.drawn_map.value_range == (0.0, 2.0)
+    view.colour_by_box.setCurrentIndex(view.colour_by_box.findData("ad"))  # each quantity its own range
+    assert view.colour_range == (0.0, 4.0)
+    view.colour_by_box.setCurrentIndex(view.colour_by_box.findData("sigma_aff"))
+    view.set_colour_top(None)
+    assert view.colour_range == (0.0, 4.0)
+    with pytest.raises(ValueError, match="positive"):
+        view.set_colour_top(0.0)
+
+
+def test_map_view_has_axes_in_grid_units(map_view_: MapView, frame: Frame) -> None:
+    view = map_view_
+    view.set_frame(frame)
+    _canvas_pixels(view)  # render at the view's size
+    x_axis, y_axis = view.axes
+    assert "grid units" in x_axis.axis.axis_label and "y" in y_axis.axis.axis_label
+    # the axes show the coordinates of the view: the grid's ends are within them
+    assert min(x_axis.axis.domain) <= -0.5 and max(x_axis.axis.domain) >= frame.side - 0.5
+    assert min(y_axis.axis.domain) <= -0.5 and max(y_axis.axis.domain) >= frame.side - 0.5
+    # and they follow the camera: the domain of the x axis spans the width of the drawn plot
+    left, right = view.canvas_to_grid((0, 0))[0], view.canvas_to_grid((view.display.width(), 0))[0]
+    assert x_axis.axis.domain[0] >= left - 1e-6 and x_axis.axis.domain[1] <= right + 1e-6
+
+
+@pytest.mark.parametrize("size", [(420, 760), (900, 420), (720, 560)])
+def test_map_view_grid_fills_a_square_plot_whose_axes_span_the_grid(
+    qtbot: QtBot, map_view_: MapView, frame: Frame, size: tuple[int, int]
+) -> None:
+    """Tall or wide, the map's data area is square and both axes run exactly over the grid."""
+    view = map_view_
+    view.resize(*size)
+    view.set_frame(frame)
+    qtbot.waitUntil(lambda: view.display is not None and view.display.width() > 100)
+    _canvas_pixels(view)
+    assert view._view.size[0] == pytest.approx(view._view.size[1], abs=1.0)
+    lo, hi = -0.5, frame.side - 0.5
+    for axis in view.axes:
+        ends = sorted(axis.axis.domain)
+        assert ends[0] == pytest.approx(lo, abs=0.15) and ends[1] == pytest.approx(hi, abs=0.15), ends
+    image = view.export_image(1920, 1080)
+    assert (image.width(), image.height()) == (1920, 1080)
 
 
 def test_map_view_options_change_colours_and_centres(map_view_: MapView, frame: Frame) -> None:
@@ -365,6 +426,38 @@ def test_connectivity_view_draws_every_synapse(conn_view: ConnectivityView, fram
     pixels = _canvas_pixels(view)
     assert _distinct_colours(pixels) >= 50
     assert "g_max" in view.weight_range.text()
+
+
+def test_connectivity_view_names_its_layers(conn_view: ConnectivityView, frame: Frame) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    pixels = _canvas_pixels(view)
+    assert {name: label.text for name, label in view.layer_labels.items()} == {
+        "source": "source",
+        "target": "target",
+    }
+    height, width = pixels.shape[:2]
+    canvas = view.canvas
+    screen = []
+    for label in view.layer_labels.values():
+        tr = label.get_transform("visual", "canvas")
+        p = tr.map(np.asarray(label.pos, np.float64).reshape(-1, 3))[0]
+        x, y = p[0] / p[3], p[1] / p[3]
+        assert 0 < x < canvas.size[0] and 0 < y < canvas.size[1]  # on the canvas
+        screen.append(y)
+    assert screen[1] < screen[0]  # "target" above "source"
+    # the names are drawn: light text on the dark background left of the planes
+    light = (pixels[..., :3].min(axis=2) > 200).sum()
+    assert light > 20 and height > 0 and width > 0
+
+
+def test_connectivity_view_pick_label_is_readable(conn_view: ConnectivityView, frame: Frame) -> None:
+    view = conn_view
+    view.set_frame(frame)
+    label = view.pick_label
+    for text in ("click a neuron", f"target {frame.snapshot.n_neurons - 1} (15, 15)"):
+        label.setText(text)
+        assert label.width() >= label.fontMetrics().horizontalAdvance(text)
 
 
 def test_connectivity_view_click_on_a_target_neuron_selects_it(

@@ -1,0 +1,202 @@
+"""The window's controls as a user meets them: refusals that go away, Space, F11, model time, notes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication, QLineEdit, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.commands import Run
+from app.frame import SimState
+from app.presets import DEFAULT_PRESET, load_preset
+from gui.main_window import MainWindow
+from gui.widgets.run_controls import format_model_time
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
+    yield win
+    assert win.shutdown()
+
+
+def settle(window: MainWindow, qtbot: QtBot) -> None:
+    """Wait until the thread applied everything sent so far and the window showed the result."""
+    assert window.controller.sync(60)
+    qtbot.waitUntil(lambda: not window.poll(), timeout=TIMEOUT_MS)
+
+
+def type_and_enter(qtbot: QtBot, editor: QLineEdit, text: str) -> None:
+    focus(qtbot, editor)
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+
+
+def focus(qtbot: QtBot, widget: QWidget) -> None:
+    """Give ``widget`` the keyboard focus (its window activated first, as a click would)."""
+    widget.window().activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=5000)
+
+
+def field(window: MainWindow, path: str) -> QLineEdit:
+    assert window.parameter_panel is not None
+    editor = window.parameter_panel.editor(path)
+    assert isinstance(editor, QLineEdit)
+    return editor
+
+
+def test_a_valid_value_after_a_refused_one_clears_the_error(window: MainWindow, qtbot: QtBot) -> None:
+    """Typing the applied value again (which changes nothing) still ends the refusal everywhere."""
+    panel = window.parameter_panel
+    assert panel is not None
+    editor = field(window, "rewiring.ff.p_form")
+    applied = editor.text()
+    type_and_enter(qtbot, editor, "1.6")
+    assert "rewiring.ff.p_form" in panel.message()
+    assert "rewiring.ff.p_form" in window.message_bar.text()
+    type_and_enter(qtbot, editor, applied)
+    assert panel.message() == ""
+    assert window.message_bar.text() == ""
+    assert editor.text() == applied and not editor.styleSheet()
+
+
+def test_a_refused_value_leaves_its_field_with_the_focus(window: MainWindow, qtbot: QtBot) -> None:
+    """The refused text stays while the user can correct it; when focus leaves, the applied value returns
+    and the panel still says what was refused."""
+    panel = window.parameter_panel
+    assert panel is not None
+    editor = field(window, "stdp.a_plus")
+    applied = editor.text()
+    type_and_enter(qtbot, editor, "-1")
+    assert editor.text() == "-1" and editor.styleSheet()
+    focus(qtbot, field(window, "stdp.a_minus"))
+    qtbot.waitUntil(lambda: editor.text() == applied, timeout=5000)
+    assert not editor.styleSheet()
+    assert "stdp.a_plus" in panel.message()
+
+
+def test_opening_another_preset_clears_a_refusal(window: MainWindow, qtbot: QtBot) -> None:
+    panel = window.parameter_panel
+    assert panel is not None
+    type_and_enter(qtbot, field(window, "rewiring.ff.p_form"), "1.6")
+    assert panel.message()
+    assert window.open_preset("bamford2010")
+    qtbot.waitUntil(
+        lambda: window.latest is not None and window.latest.config.name == "bamford2010", timeout=TIMEOUT_MS
+    )
+    settle(window, qtbot)
+    assert panel.message() == ""
+    assert not field(window, "rewiring.ff.p_form").styleSheet()
+
+
+def test_space_runs_and_pauses_while_a_field_has_the_focus(window: MainWindow, qtbot: QtBot) -> None:
+    editor = field(window, "stimulus.f_peak")
+    focus(qtbot, editor)
+    before = editor.text()
+    qtbot.keyClick(editor, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.state is SimState.RUNNING, timeout=TIMEOUT_MS)
+    qtbot.keyClick(editor, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.state is SimState.PAUSED, timeout=TIMEOUT_MS)
+    assert editor.text() == before  # no space typed into the number
+    # The parameter search types spaces between its words.
+    assert window.parameter_panel is not None
+    search = window.parameter_panel.filter_edit
+    focus(qtbot, search)
+    qtbot.keyClicks(search, "rate form")
+    assert search.text() == "rate form"
+    assert window.state is SimState.PAUSED
+
+
+def test_presentation_mode_keeps_one_area(window: MainWindow, qtbot: QtBot) -> None:
+    shown = [a for a, tabs in window.areas.items() if tabs.isVisible()]
+    assert len(shown) > 1
+    window.present_action.trigger()
+    try:
+        assert window.presenting
+        assert [a for a, tabs in window.areas.items() if tabs.isVisible()] == ["left"]
+        assert not window.parameter_dock.isVisible()
+        # Bringing a view of another area forward presents that area instead, still alone.
+        other = next(
+            key
+            for key, view in window.views.items()
+            if window.areas["left"].indexOf(view) < 0 and window.areas["centre"].indexOf(view) >= 0
+        )
+        window.show_view(other)
+        assert [a for a, tabs in window.areas.items() if tabs.isVisible()] == ["centre"]
+        # Opening a preset keeps presenting one area.
+        assert window.open_preset("bamford2010")
+        assert sum(tabs.isVisible() for tabs in window.areas.values()) == 1
+    finally:
+        window.present_action.trigger()
+    assert not window.presenting
+    assert [a for a, tabs in window.areas.items() if tabs.isVisible()] == shown
+    assert window.parameter_dock.isVisible()
+
+
+def test_one_time_step_changes_the_model_time_shown(window: MainWindow, qtbot: QtBot) -> None:
+    label = window.run_controls.rtf_label
+    before = label.text()
+    window.run_controls.step_actions[next(iter(window.run_controls.step_actions))].trigger()
+    settle(window, qtbot)
+    assert label.text() != before
+    assert label.text().startswith("t = 0.0001 s")
+
+
+@pytest.mark.parametrize(
+    ("t", "dt_ms", "text"),
+    [(0.0001, 0.1, "t = 0.0001 s"), (12.3, 1.0, "t = 12.300 s"), (1234.5, 0.25, "t = 1,234.50000 s")],
+)
+def test_model_time_has_the_decimals_of_a_step(t: float, dt_ms: float, text: str) -> None:
+    assert format_model_time(t, dt_ms) == text
+
+
+def test_status_bar_labels_leave_room_for_messages(window: MainWindow, qtbot: QtBot) -> None:
+    """The permanent labels are short (reasons go to the tooltip); messages go to the message bar."""
+    window.resize(1366, 740)
+    settle(window, qtbot)
+    bar = window.statusBar()
+    assert bar is not None
+    labels = (window.state_label, window.backend_label, window.fps_label)
+    assert sum(label.sizeHint().width() for label in labels) < bar.width() // 2
+    assert bar.currentMessage() == ""
+    window.show_message("info", "a message for the bar above the views")
+    assert bar.currentMessage() == ""
+    assert "a message for the bar" in window.message_bar.text()
+
+
+def test_loading_a_checkpoint_continues_the_time_plots(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    window.send(Run(duration=12.0))
+    qtbot.waitUntil(
+        lambda: window.state is SimState.IDLE and window.latest.snapshot.t >= 12.0, timeout=TIMEOUT_MS
+    )  # type: ignore[union-attr]
+    settle(window, qtbot)
+    assert window.history is not None
+    saved_t = window.history.table()["t"].copy()
+    assert len(saved_t) >= 3
+    path = tmp_path / "c.npz"
+    window.save_checkpoint(path)
+    settle(window, qtbot)
+    window.send(Run(duration=10.0))
+    qtbot.waitUntil(
+        lambda: window.state is SimState.IDLE and window.latest.snapshot.t >= 22.0, timeout=TIMEOUT_MS
+    )  # type: ignore[union-attr]
+    window.load_checkpoint(path)
+    settle(window, qtbot)
+    assert "loaded checkpoint" in window.message_bar.text()
+    assert window.history is not None
+    np.testing.assert_array_equal(window.history.table()["t"][: len(saved_t)], saved_t)
+    assert window.history.table()["t"][-1] <= 12.0 + 1e-9
