@@ -316,6 +316,10 @@ def _cmd_window(args: argparse.Namespace) -> int:
     for path in result.view_images.values():
         print(f"view_image={path}")
     print(f"view_fps {views}")
+    if result.map_quality:
+        print(
+            "map " + " -> ".join(f"t={t:.1f} sigma_aff={s:.3f} ad={a:.3f}" for t, s, a in result.map_quality)
+        )
     print(f"realtime_factor={result.realtime_factor:.2f} fps={result.fps:.1f}")
     return 0
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QEventLoop, QObject, QPoint, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication
@@ -138,6 +139,9 @@ class ScriptedResult:
     gl_regions: dict[str, tuple[int, int, int, int]]
     #: The image of each view, by view key (empty when none were asked for).
     view_images: dict[str, Path] = field(default_factory=dict)
+    #: The map's quality at the first and the last row of the run's time series that have it:
+    #: ``(t, sigma_aff, AD)`` on synapse counts (empty when no row has it).
+    map_quality: tuple[tuple[float, float, float], ...] = ()
 
 
 def run_scripted(
@@ -217,7 +221,21 @@ def _measure(
                 x, y, w, h = (round(v * ratio) for v in (corner.x(), corner.y(), view.width(), view.height()))
                 regions[key] = (x, y, w, h)
         path = save_image(image, screenshot)
-    return ScriptedResult(model / wall, frames / wall, view_fps, model, wall, path, regions)
+    return ScriptedResult(
+        model / wall, frames / wall, view_fps, model, wall, path, regions, map_quality=_map_quality(window)
+    )
+
+
+def _map_quality(window: MainWindow) -> tuple[tuple[float, float, float], ...]:
+    """``(t, sigma_aff, AD)`` on counts at the first and last rows of the history that have them."""
+    if window.history is None:
+        return ()
+    table = window.history.table()
+    measured = np.flatnonzero(np.isfinite(table["ad_conn"]) & np.isfinite(table["sigma_aff_conn"]))
+    return tuple(
+        (float(table["t"][i]), float(table["sigma_aff_conn"][i]), float(table["ad_conn"][i]))
+        for i in (measured[:1].tolist() + measured[-1:].tolist())
+    )
 
 
 def _model_time(window: MainWindow) -> float:

@@ -296,6 +296,13 @@ def test_scripted_mode_command_line(require_gl: None, tmp_path: Path) -> None:
     assert re.fullmatch(r"realtime_factor=[0-9.]+ fps=[0-9.]+", last), last
     assert float(last.split()[0].split("=")[1]) > 0
     assert QImage(str(shot)).width() > 400
+    # The map's quality at the start and the end of the run: the demo starts tangled.
+    quality = next(line for line in proc.stdout.splitlines() if line.startswith("map "))
+    start = re.match(
+        r"map t=0\.0 sigma_aff=([0-9.]+) ad=([0-9.]+) -> t=[0-9.]+ sigma_aff=[0-9.]+ ad=[0-9.]+$", quality
+    )
+    assert start is not None, quality
+    assert float(start.group(2)) >= 1.2
 
 
 def test_window_on_the_offscreen_platform_without_opengl(tmp_path: Path) -> None:
