@@ -14,8 +14,13 @@ plugin missing, no X server), the tests that use ``qapp`` (``qtbot``,
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import pytest
+from pytestqt.qtbot import QtBot
+
+from app.presets import DEFAULT_PRESET, load_preset
+from gui.main_window import MainWindow
 
 
 @functools.cache
@@ -32,3 +37,24 @@ def require_gl(qapp: object) -> None:
     """Skip the test when no OpenGL context can be created (no Xvfb/Mesa on this machine)."""
     if not opengl_available():
         pytest.skip("no OpenGL context on this Qt platform (install Xvfb and Mesa, as .ci/run does)")
+
+
+#: How long a window test waits for the simulation thread (builds and runs on a busy machine).
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    """The main window on the default preset (CPU backend), shown, its network built."""
+    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
+    yield win
+    assert win.shutdown()
+
+
+def settle(window: MainWindow, qtbot: QtBot) -> None:
+    """Wait until the thread applied everything sent so far and the window showed the result."""
+    assert window.controller.sync(60)
+    qtbot.waitUntil(lambda: not window.poll(), timeout=TIMEOUT_MS)  # the last update is shown

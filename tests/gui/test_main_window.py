@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,25 +23,9 @@ from gui.main_window import MainWindow
 from sim.engine import Engine
 from sim.files import current_umask
 from sim.lesion import region_mask
+from tests.gui.conftest import TIMEOUT_MS, settle
 
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
-    yield win
-    assert win.shutdown()
-
-
-def settle(window: MainWindow, qtbot: QtBot) -> None:
-    """Wait until the thread applied everything sent so far and the window showed the result."""
-    assert window.controller.sync(60)
-    qtbot.waitUntil(lambda: not window.poll(), timeout=TIMEOUT_MS)  # the last update is shown
 
 
 def non_blank(image: QImage) -> int:

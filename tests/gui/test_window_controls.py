@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,27 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from app.commands import Run
 from app.frame import SimState
-from app.presets import DEFAULT_PRESET, load_preset
 from gui.main_window import MainWindow
 from gui.widgets.run_controls import format_model_time
-
-TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    win = MainWindow(load_preset(DEFAULT_PRESET), backend="cpu")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.latest is not None, timeout=TIMEOUT_MS)
-    yield win
-    assert win.shutdown()
-
-
-def settle(window: MainWindow, qtbot: QtBot) -> None:
-    """Wait until the thread applied everything sent so far and the window showed the result."""
-    assert window.controller.sync(60)
-    qtbot.waitUntil(lambda: not window.poll(), timeout=TIMEOUT_MS)
+from tests.gui.conftest import TIMEOUT_MS, settle
 
 
 def type_and_enter(qtbot: QtBot, editor: QLineEdit, text: str) -> None:
