@@ -168,27 +168,30 @@ def test_visible_opengl_view_exports_and_renders_at_its_screen_size_again(
     QApplication.processEvents()
     before = place(display)
     sizes: list[tuple[int, int]] = []
-    canvas = display.canvas  # type: ignore[attr-defined]
+    shown = view.display  # type: ignore[attr-defined]  # the canvas widget inside the exported one
+    canvas = shown.canvas
 
     def note(*_: object) -> None:
         sizes.append(canvas.physical_size)
 
-    display.rendered.connect(note)  # type: ignore[attr-defined]
+    shown.rendered.connect(note)
     try:
         image = view.export_image(1280, 720)
     finally:
-        display.rendered.disconnect(note)  # type: ignore[attr-defined]
-    assert sizes and sizes[-1] == (1280, 720), "the scene is rendered at the export size, not enlarged"
+        shown.rendered.disconnect(note)
+    # The map keeps its data area square: its scene is rendered at the export's full height (not
+    # an enlarged screen image), centred in the export's width.
+    assert sizes and sizes[-1][1] == 720 and 720 <= sizes[-1][0] < 1280, sizes
     assert (image.width(), image.height()) == (1280, 720)
     assert distinct_colours(image) > 8
     assert place(display) == before and display.isVisible()
     assert "devicePixelRatioF" not in display.__dict__
     QApplication.processEvents()
-    shown = display.image()  # type: ignore[attr-defined]
-    ratio = display.devicePixelRatioF()
-    assert (shown.width(), shown.height()) == (
-        round(display.width() * ratio),
-        round(display.height() * ratio),
+    picture = shown.image()
+    ratio = shown.devicePixelRatioF()
+    assert (picture.width(), picture.height()) == (
+        round(shown.width() * ratio),
+        round(shown.height() * ratio),
     )
 
 

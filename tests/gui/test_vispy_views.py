@@ -97,10 +97,10 @@ def _canvas_pixels(view: Any) -> np.ndarray:
     """The canvas part of the view's exported image."""
     QApplication.processEvents()
     image = _pixels(view.render_image())
-    geometry = view.display.geometry()
+    corner = view.display.mapTo(view, QPoint(0, 0))  # the display may sit in a holder of its own
     ratio = image.shape[1] / view.width()
-    x0, y0 = round(geometry.x() * ratio), round(geometry.y() * ratio)
-    x1, y1 = x0 + round(geometry.width() * ratio), y0 + round(geometry.height() * ratio)
+    x0, y0 = round(corner.x() * ratio), round(corner.y() * ratio)
+    x1, y1 = x0 + round(view.display.width() * ratio), y0 + round(view.display.height() * ratio)
     return image[y0:y1, x0:x1]
 
 
