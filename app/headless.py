@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.eventlog import EventCounts, EventLogWriter
+from app.metrics import METRIC_COLUMNS
 from sim.analysis import receptive_fields
 from sim.analysis.reference import CASE_NAMES, bamford_case, reference_values
 from sim.config import ModelConfig, param_spec
@@ -41,21 +42,6 @@ from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
 from sim.files import TEMP_SUFFIX, GrowingFile, check_file_target, check_folder_target, write_atomic
 from sim.snapshot import Snapshot
-
-METRIC_COLUMNS: tuple[str, ...] = (
-    "t",
-    "ff_synapses",
-    "lat_synapses",
-    "formations",
-    "eliminations",
-    "rate_source",
-    "rate_target",
-    "sigma_aff_conn",
-    "sigma_aff_weight",
-    "ad_conn",
-    "ad_weight",
-)
-
 
 #: Files a run writes into its output folder (besides the figures of :mod:`app.report`).
 RUN_FILES: tuple[str, ...] = ("metrics.csv", "summary.json", "connectivity.npz", "events.npy")

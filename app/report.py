@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
 from app.eventlog import EventCounts
-from app.headless import METRIC_COLUMNS
+from app.metrics import METRIC_COLUMNS
 from sim.analysis import DisplacementStats, by_displacement, receptive_fields
 from sim.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
 from sim.config import ModelConfig

@@ -12,21 +12,19 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from PyQt6.QtCore import QSettings, pyqtSignal
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QImage
 from PyQt6.QtWidgets import QInputDialog, QMenu, QWidget
 
 from sim.errors import OutputError
-from sim.files import new_file_mode
+from sim.files import write_atomic
 
 __all__ = [
     "DEFAULT_EXPORT_SIZE",
@@ -115,22 +113,17 @@ def save_image(image: QImage, path: str | Path, *, quality: int | None = None) -
         quality = JPEG_QUALITY if fmt == "JPEG" else -1
     if fmt == "JPEG" and image.hasAlphaChannel():
         image = image.convertToFormat(QImage.Format.Format_RGB32)
-    folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, not a file")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
-        os.fchmod(fd, new_file_mode())  # the user's umask, not mkstemp's 0600
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
-    os.close(fd)
-    try:
-        if not image.save(tmp, fmt, quality):
-            raise OutputError(f"{path}: could not encode the image as {fmt}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    encoded = QByteArray()
+    buffer = QBuffer(encoded)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    ok = image.save(buffer, fmt, quality)
+    buffer.close()
+    if not ok:
+        raise OutputError(f"{path}: could not encode the image as {fmt}")
+    data = encoded.data()
+    write_atomic(path, lambda fh: fh.write(data))
     return path
 
 

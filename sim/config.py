@@ -581,11 +581,6 @@ def param_spec(path: str) -> ParamSpec:
     return _param_field(path)[1]
 
 
-def param_type(path: str) -> str:
-    """The declared type of the parameter at ``path``: ``"bool"``, ``"int"``, ``"float"`` or ``"str"``."""
-    return _param_field(path)[0]
-
-
 def check_param(path: str, value: Any) -> Any:
     """Validate one value for the parameter at ``path`` (type and range) and return it converted.
 

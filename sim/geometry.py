@@ -11,12 +11,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 
-def grid_positions(n: int) -> NDArray[np.int64]:
-    """Return the ``(n*n, 2)`` array of ``(x, y) = (col, row)`` positions by id."""
-    ids = np.arange(n * n, dtype=np.int64)
-    return np.stack([ids % n, ids // n], axis=1)
-
-
 def periodic_delta(a: ArrayLike, b: ArrayLike, n: float) -> NDArray[np.float64]:
     """Signed shortest displacement ``b - a`` on a ring of length ``n``.
 

@@ -51,9 +51,6 @@ class TableArrays(NamedTuple):
     stats: NDArray[np.int64]  # (4,) formed, removed, refused (row full), refused (column full)
 
 
-ARRAY_NAMES = TableArrays._fields
-
-
 #: Flat synapse indices are int32: a table holds fewer than this many slots.
 MAX_TABLE_SLOTS = 2**31
 

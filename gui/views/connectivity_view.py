@@ -26,10 +26,10 @@ from vispy.visuals.transforms import STTransform
 
 from app.frame import Frame
 from gui.context import ViewContext
+from gui.views.adapters import nearest_point, star_mask, synapse_vertices
 from gui.views.canvas_view import CanvasView
 from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap, gl_renderer, is_software_renderer
-from gui.visuals.adapters import nearest_point, star_mask, synapse_vertices
 from gui.visuals.layers import LayerPlanes, RasterSynapseLayer, SynapseLines, colormap_lut
 from sim.config import ModelConfig
 

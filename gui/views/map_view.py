@@ -25,10 +25,7 @@ from vispy import scene
 
 from app.frame import Frame
 from gui.context import ViewContext
-from gui.views.canvas_view import CanvasView
-from gui.views.flow_layout import FlowLayout, widget_group
-from gui.views.gl import RedrawBudget, colour_bar_pixmap
-from gui.visuals.adapters import (
+from gui.views.adapters import (
     NO_INPUT_COLOUR,
     CentresFrom,
     ColourBy,
@@ -38,6 +35,9 @@ from gui.visuals.adapters import (
     nearest_point,
     normalised_rect,
 )
+from gui.views.canvas_view import CanvasView
+from gui.views.flow_layout import FlowLayout, widget_group
+from gui.views.gl import RedrawBudget, colour_bar_pixmap
 from gui.visuals.grid_net import GridNet, Region
 from gui.visuals.layers import colormap_lut
 from sim.config import ModelConfig

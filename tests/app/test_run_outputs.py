@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from app.eventlog import EventCounts, EventLogWriter
-from app.headless import METRIC_COLUMNS, MetricsCsvWriter, run_headless
+from app.headless import MetricsCsvWriter, run_headless
+from app.metrics import METRIC_COLUMNS
 from app.presets import load_preset
 from main import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USER_ERROR, main
 from sim.engine import Engine

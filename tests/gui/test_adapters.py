@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.frame import Frame, History, SimState, Status
-from gui.visuals.adapters import (
+from gui.views.adapters import (
     NO_INPUT_COLOUR,
     clip_segments,
     grid_links,

@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from app.frame import Frame, History, SimState, Status
 from gui.context import ViewContext
 from gui.views import canvas_view, connectivity_view, map_view
+from gui.views.adapters import wrap_into_plot
 from gui.views.connectivity_view import ConnectivityView
 from gui.views.gl import (
     GlUnavailableLabel,
@@ -27,7 +28,6 @@ from gui.views.gl import (
     gl_unavailable_reason,
 )
 from gui.views.map_view import MapView
-from gui.visuals.adapters import wrap_into_plot
 from gui.visuals.layers import colormap_lut
 from sim.config import ModelConfig
 from sim.engine import Engine

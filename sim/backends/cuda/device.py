@@ -8,7 +8,7 @@ compiler, an allocation that does not fit raises :class:`DeviceMemoryError`.
 
 Kernel calls follow CuPy's ``kernel(grid, block, args)``: array arguments are
 device arrays, scalar arguments NumPy scalars of the exact C type (CuPy does
-not check them, see :func:`sim.backends.cuda.launch.typed_args`).
+not check them: a Python int passed for a ``float`` arrives as garbage).
 """
 
 from __future__ import annotations
@@ -109,9 +109,6 @@ class Device(Protocol):
 
     def close(self) -> None:
         """Release the memory this device object holds."""
-
-
-_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 
 
 def compile_error_location(log: str, default: str) -> str:
