@@ -125,11 +125,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_presets() -> int:
     from app.presets import list_presets
+    from sim.config import EXPERIMENT_TITLES
 
     infos = list_presets()
     width = max(len(i.name) for i in infos)
+    experiment = None
     for info in infos:
-        print(f"{info.name:<{width}}  {info.description}")
+        if info.experiment != experiment:
+            experiment = info.experiment
+            title = EXPERIMENT_TITLES.get(experiment, "")
+            print(f"{experiment}" + (f" ({title})" if title else "") + ":")
+        print(f"  {info.name:<{width}}  {info.description}")
     return 0
 
 

@@ -1,14 +1,20 @@
-"""Preset discovery: the YAML files in the project's ``presets/`` folder."""
+"""Preset discovery: the YAML files in the project's ``presets/<experiment>/`` folders.
+
+Each experiment keeps its presets in a folder named by its key
+(``presets/topomap/``). A preset is named by its file name alone
+(``bamford2010``), which must then be unique across experiments, or with its
+experiment (``topomap/bamford2010``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import ModelConfig, load_config, read_yaml
+from sim.config import KNOWN_EXPERIMENTS, ModelConfig, load_config, read_yaml
 from sim.errors import ConfigError, one_line, short_repr
 
-#: The folder holding the shipped presets.
+#: The folder holding the shipped presets, one subfolder per experiment.
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 #: The preset the app opens on.
 DEFAULT_PRESET = "demo"
@@ -16,24 +22,26 @@ DEFAULT_PRESET = "demo"
 
 @dataclass(frozen=True)
 class PresetInfo:
-    """One preset: its name, one-line description and file."""
+    """One preset: its name, experiment, one-line description and file."""
 
     name: str
     description: str
     path: Path
+    experiment: str = "topomap"
 
 
 def list_presets(folder: Path = PRESETS_DIR) -> list[PresetInfo]:
-    """Every preset in ``folder``, sorted by name."""
+    """Every preset in the experiment folders of ``folder``, by experiment (in the known order), then name."""
     out = []
-    for path in sorted(folder.glob("*.yaml")):
+    order = {key: i for i, key in enumerate(KNOWN_EXPERIMENTS)}
+    for path in sorted(folder.glob("*/*.yaml"), key=lambda p: (order.get(p.parent.name, len(order)), p)):
         try:
             desc = read_yaml(path).get("description", "")
             if not isinstance(desc, str):
                 desc = short_repr(desc)
         except ConfigError as exc:
             desc = f"(unreadable: {exc.reason})"
-        out.append(PresetInfo(path.stem, desc, path))
+        out.append(PresetInfo(path.stem, desc, path, path.parent.name))
     return out
 
 
@@ -46,19 +54,25 @@ def _exists(path: Path) -> bool:
 
 
 def preset_path(name_or_file: str, folder: Path = PRESETS_DIR) -> Path:
-    """The file of a preset name, or the given path if it names a YAML file."""
+    """The file of a preset name (``demo`` or ``topomap/demo``), or the given path if it names a YAML file."""
     candidate = Path(name_or_file)
     if candidate.suffix in (".yaml", ".yml"):
         if not _exists(candidate):
             raise ConfigError("file not found", source=one_line(str(candidate), 200))
         return candidate
-    path = folder / f"{name_or_file}.yaml"
-    if not _exists(path):
-        names = ", ".join(p.name for p in list_presets(folder))
-        raise ConfigError(f"unknown preset {short_repr(name_or_file)} (available: {names})")
-    return path
+    infos = list_presets(folder)
+    matches = [i.path for i in infos if name_or_file in (i.name, f"{i.experiment}/{i.name}")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        options = ", ".join(f"{p.parent.name}/{p.stem}" for p in matches)
+        raise ConfigError(
+            f"preset {short_repr(name_or_file)} is in several experiments: say which ({options})"
+        )
+    names = ", ".join(i.name for i in infos)
+    raise ConfigError(f"unknown preset {short_repr(name_or_file)} (available: {names})")
 
 
 def load_preset(name_or_file: str, folder: Path = PRESETS_DIR) -> ModelConfig:
-    """Load a preset by name (``bamford2010``) or from a YAML file path."""
+    """Load a preset by name (``bamford2010``, ``topomap/bamford2010``) or from a YAML file path."""
     return load_config(preset_path(name_or_file, folder))

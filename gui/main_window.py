@@ -61,7 +61,7 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.network_box import NetworkBox
 from gui.widgets.parameter_panel import TYPES_SPACES, ParameterPanel
 from gui.widgets.run_controls import RunControls
-from sim.config import ModelConfig, param_spec
+from sim.config import EXPERIMENT_TITLES, ModelConfig, param_spec
 from sim.errors import RewireLabError
 from sim.files import write_atomic
 from sim.snapshot import Snapshot
@@ -232,6 +232,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.parameter_dock], [dock_width], Qt.Orientation.Horizontal)
         self.parameter_panel = panel
         self._panel_config = None
+        self.context.set_lesion_tool("")  # a tool belongs to the experiment before
+        if hasattr(self, "_experiment_actions"):  # the menus exist: rebuild the experiment's entries
+            self._build_experiment_menus()
 
     def _connect_run_controls(self) -> None:
         rc = self.run_controls
@@ -246,7 +249,11 @@ class MainWindow(QMainWindow):
         bar = _required(self.menuBar())
         file_menu = _submenu(bar, "&File")
         presets = _submenu(file_menu, "Open &preset")
+        experiment = None
         for info in list_presets():
+            if info.experiment != experiment:
+                experiment = info.experiment
+                presets.addSection(EXPERIMENT_TITLES.get(experiment, experiment).split(":")[0].capitalize())
             action = _required(presets.addAction(info.name))
             action.setStatusTip(info.description)
             action.setToolTip(info.description)
@@ -284,14 +291,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         export = _submenu(file_menu, "&Export")
         export.setToolTipsVisible(True)
-        for key, view in self.views.items():
-            self._add(
-                export,
-                f"{view.title} as PNG…",
-                lambda _c=False, k=key: self._on_export_view(k),
-                tip=f"Save the {view.title} view, without its options, as an image at the export size",
-            )
-        export.addSeparator()
+        self._export_menu = export
+        #: Where the experiment's per-view export actions go (before it).
+        self._export_anchor = _required(export.addSeparator())
         self.record_action = self._add(
             export,
             "&Record frames of the current view…",
@@ -330,50 +332,10 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             action.triggered.connect(lambda _c=False, i=i: self.run_controls.speed_box.setCurrentIndex(i))
 
-        lesion = _submenu(bar, "&Lesion")
-        tools = QActionGroup(self)
-        self.lesion_actions: dict[str, QAction] = {}
-        for tool, text, tip in (
-            ("", "&No lesion tool", "Clicks on the map select neurons"),
-            (
-                "cut",
-                "&Cut synapses: drag on the map",
-                "Drag a rectangle on the Map view: every synapse onto "
-                "its neurons (and LAT synapses from them) is removed; watch rewiring regrow the map",
-            ),
-            (
-                "silence",
-                "&Silence neurons: drag on the map",
-                "Drag a rectangle on the Map view: its neurons stop firing until released",
-            ),
-        ):
-            action = _required(lesion.addAction(text))
-            action.setCheckable(True)
-            action.setChecked(tool == "")
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-            tools.addAction(action)
-            action.triggered.connect(lambda _c=False, t=tool: self.context.set_lesion_tool(t))
-            self.lesion_actions[tool] = action
-        lesion.setToolTipsVisible(True)
-        lesion.addSeparator()
-        self._add(
-            lesion,
-            "&Release silenced neurons",
-            lambda: self.send(Lesion("restore")),
-            tip="Let every silenced neuron fire again",
-        )
-
         view_menu = _submenu(bar, "&View")
-        for i, (key, view) in enumerate(self.views.items(), start=1):
-            self._add(
-                view_menu,
-                f"Show {view.title}",
-                lambda _c=False, k=key: self.show_view(k),
-                f"Ctrl+{i}",
-                view.tooltip,
-            )
-        view_menu.addSeparator()
+        self._view_menu = view_menu
+        #: Where the experiment's "Show view" actions go (before it).
+        self._view_anchor = _required(view_menu.addSeparator())
         self.present_action = self._add(
             view_menu,
             "&Presentation mode",
@@ -387,10 +349,51 @@ class MainWindow(QMainWindow):
         help_menu = _submenu(bar, "&Help")
         self._add(help_menu, "&Keyboard shortcuts", self._on_shortcuts)
         self._add(help_menu, "&About Rewire Lab", self._on_about)
+        self._experiment_actions: list[QAction] = []
+        self._experiment_menus: list[QMenu] = []
+        self._build_experiment_menus()
+
+    def _build_experiment_menus(self) -> None:
+        """The menu entries of the experiment shown: its views' exports and shortcuts, its own menus.
+
+        Called again whenever another experiment is installed, so no entry ever
+        points at a view or tool of the experiment before.
+        """
+        for menu in (self._export_menu, self._view_menu):
+            for action in self._experiment_actions:
+                menu.removeAction(action)
+        for action in self._experiment_actions:
+            action.deleteLater()
+        bar = _required(self.menuBar())
+        for menu in self._experiment_menus:
+            bar.removeAction(menu.menuAction())
+            menu.deleteLater()
+        self._experiment_actions, self._experiment_menus = [], []
+        for i, (key, view) in enumerate(self.views.items(), start=1):
+            export = self._make_action(
+                f"{view.title} as PNG…",
+                lambda _c=False, k=key: self._on_export_view(k),
+                tip=f"Save the {view.title} view, without its options, as an image at the export size",
+            )
+            self._export_menu.insertAction(self._export_anchor, export)
+            show = self._make_action(
+                f"Show {view.title}", lambda _c=False, k=key: self.show_view(k), f"Ctrl+{i}", view.tooltip
+            )
+            self._view_menu.insertAction(self._view_anchor, show)
+            self._experiment_actions += [export, show]
+        assert self.experiment is not None
+        for menu in self.experiment.menus(self):
+            bar.insertMenu(self._view_menu.menuAction(), menu)
+            self._experiment_menus.append(menu)
 
     def _add(
         self, menu: object, text: str, slot: object, shortcut: str | None = None, tip: str = ""
     ) -> QAction:
+        action = self._make_action(text, slot, shortcut, tip)
+        menu.addAction(action)  # type: ignore[attr-defined]
+        return action
+
+    def _make_action(self, text: str, slot: object, shortcut: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
@@ -398,7 +401,6 @@ class MainWindow(QMainWindow):
             action.setStatusTip(tip)
             action.setToolTip(tip)
         action.triggered.connect(slot)  # type: ignore[arg-type]
-        menu.addAction(action)  # type: ignore[attr-defined]
         return action
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:

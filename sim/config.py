@@ -325,9 +325,14 @@ class ModelConfig:
         """Plain nested dict (YAML-ready) of every value."""
         return dataclasses.asdict(self)
 
+    @property
+    def experiment(self) -> str:
+        """The experiment this is a configuration of (its ``experiment:`` key)."""
+        return EXPERIMENT
+
     def to_yaml(self) -> str:
         """The configuration as YAML text that :func:`config_from_dict` reads back."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return yaml.safe_dump({"experiment": EXPERIMENT, **self.to_dict()}, sort_keys=False)
 
     def get(self, path: str) -> Any:
         """Value at a dotted key path such as ``rewiring.ff.p_form``."""
@@ -404,6 +409,26 @@ class ModelConfig:
 
 
 _META_KEYS = ("name", "description")
+
+#: The experiments a configuration file may name with its ``experiment:`` key (the first is the
+#: default, so files without the key keep meaning what they meant).
+KNOWN_EXPERIMENTS: tuple[str, ...] = ("topomap",)
+#: What each experiment is, in a few words (for lists and menus).
+EXPERIMENT_TITLES: dict[str, str] = {"topomap": "topographic map: rewiring and STDP form a map"}
+#: The experiment whose configuration :class:`ModelConfig` is.
+EXPERIMENT = "topomap"
+
+
+def check_experiment(data: Mapping[str, Any], source: str | None) -> str:
+    """The experiment ``data`` names with its ``experiment:`` key (default: the first known one)."""
+    key = data.get("experiment", KNOWN_EXPERIMENTS[0])
+    if not isinstance(key, str) or key not in KNOWN_EXPERIMENTS:
+        known = ", ".join(KNOWN_EXPERIMENTS)
+        raise ConfigError(
+            f"unknown experiment {short_repr(key)} (known: {known})", source=source, path="experiment"
+        )
+    return key
+
 
 T = TypeVar("T")
 
@@ -490,7 +515,9 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None) -> M
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"must be a mapping at the top level, got {type(data).__name__}", source=source)
-    data = {k: v for k, v in data.items() if k != "extends"}
+    if check_experiment(data, source) != EXPERIMENT:  # pragma: no cover - one experiment so far
+        raise ConfigError("is not a topographic-map configuration", source=source, path="experiment")
+    data = {k: v for k, v in data.items() if k not in ("extends", "experiment")}
     cfg = _build(ModelConfig, data, source, "")
     cfg.validate(source)
     return cfg

@@ -22,6 +22,23 @@ EVENT_DTYPE = np.dtype(
 )
 
 
+#: Columns of the kernels' event buffer (int64 rows; both backends): step, pre, post,
+#: projection, kind.
+EV_STEP, EV_PRE, EV_POST, EV_PROJ, EV_KIND = 0, 1, 2, 3, 4
+EV_COLS = 5
+
+
 def empty_events(size: int = 0) -> NDArray[np.void]:
     """Return an event array of ``size`` zeroed records."""
     return np.zeros(size, dtype=EVENT_DTYPE)
+
+
+def events_from_rows(rows: NDArray[np.int64]) -> NDArray[np.void]:
+    """Event records from rows of the kernels' event buffer (columns ``EV_*``)."""
+    out = np.empty(len(rows), EVENT_DTYPE)
+    out["step"] = rows[:, EV_STEP]
+    out["pre"] = rows[:, EV_PRE]
+    out["post"] = rows[:, EV_POST]
+    out["projection"] = rows[:, EV_PROJ]
+    out["kind"] = rows[:, EV_KIND]
+    return out

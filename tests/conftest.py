@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
+from app.presets import preset_path
 from sim.backends import available_backends
 from sim.config import ModelConfig, config_from_dict, resolve_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PRESETS_DIR = REPO_ROOT / "presets"
 
 
 def _emulated_cuda() -> list[str]:
@@ -101,13 +101,13 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def small_config(overrides: Mapping[str, Any] | None = None, *, preset: str | None = None) -> ModelConfig:
-    """A validated configuration: ``preset`` (a name in ``presets/``) or the defaults, plus overrides.
+    """A validated configuration: ``preset`` (a preset name) or the defaults, plus overrides.
 
     ``overrides`` maps dotted key paths to values, e.g. ``{"stimulus.f_peak": 0.0}``.
     """
     data: dict[str, Any] = {}
     if preset is not None:
-        data = resolve_yaml(PRESETS_DIR / f"{preset}.yaml")
+        data = resolve_yaml(preset_path(preset))
         data.setdefault("name", preset)
     data = _merge(data, nested(overrides or {}))
     return config_from_dict(data, source=f"test config ({preset or 'defaults'})")
@@ -121,8 +121,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def presets_dir(repo_root: Path) -> Path:
-    """The folder of the YAML presets."""
-    return repo_root / "presets"
+    """The folder of the topographic map's YAML presets."""
+    return repo_root / "presets" / "topomap"
 
 
 @pytest.fixture(params=AVAILABLE_BACKENDS)

@@ -9,9 +9,14 @@ pruning) is a new module in this package with its own views, registered in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
+from PyQt6.QtWidgets import QMenu, QWidget
+
+from app.commands import Command
+from gui.context import ViewContext
 from gui.views.base import View
 from sim.config import ModelConfig
 
@@ -38,15 +43,44 @@ class ParameterGroup:
     exclude: tuple[str, ...] = ()
 
 
+class MenuHost(Protocol):
+    """What an experiment's menus may use of the window: commands, the shared view context, a parent."""
+
+    context: ViewContext
+
+    def send(self, command: Command) -> int | None:
+        """Submit ``command`` to the simulation thread (a failure is shown, not raised)."""
+        ...
+
+
+def _no_menus(_host: MenuHost) -> Sequence[QMenu]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Experiment:
-    """The window layout of one kind of experiment."""
+    """The window layout of one kind of experiment.
+
+    ``key`` is the experiment's key in configuration files (``experiment:``).
+    ``menus`` makes the experiment's own menus for a window (the topographic
+    map's Lesion menu); they go before View and are made again whenever the
+    window installs the experiment.
+    """
 
     key: str
     title: str
     views: tuple[ViewSpec, ...]
     parameter_groups: tuple[ParameterGroup, ...]
+    make_menus: Callable[[MenuHost], Sequence[QMenu]] = _no_menus
 
     def applies_to(self, config: ModelConfig) -> bool:
-        """Whether this experiment shows ``config`` (the topographic-map one shows every current model)."""
-        return True
+        """Whether this experiment shows ``config``: the configuration is of this experiment."""
+        return config.experiment == self.key
+
+    def menus(self, host: MenuHost) -> Sequence[QMenu]:
+        """New menus of this experiment for ``host`` (parented to it when it is a widget)."""
+        menus = self.make_menus(host)
+        for menu in menus:
+            if isinstance(host, QWidget) and menu.parent() is None:
+                menu.setParent(host, menu.windowFlags())
+        return menus

@@ -1,8 +1,14 @@
-"""The topographic-map experiment (Bamford et al. 2010): its views and parameter groups."""
+"""The topographic-map experiment (Bamford et al. 2010): its views, parameter groups and Lesion menu."""
 
 from __future__ import annotations
 
-from gui.experiments.base import Experiment, ParameterGroup, ViewSpec
+from collections.abc import Sequence
+
+from PyQt6.QtGui import QAction, QActionGroup
+from PyQt6.QtWidgets import QMenu
+
+from app.commands import Lesion
+from gui.experiments.base import Experiment, MenuHost, ParameterGroup, ViewSpec
 from gui.views.activity_view import ActivityView
 from gui.views.connectivity_view import ConnectivityView
 from gui.views.events_view import EventsView
@@ -11,8 +17,49 @@ from gui.views.map_view import MapView
 from gui.views.receptive_field_view import ReceptiveFieldView
 from gui.views.synapses_view import SynapsesView
 
+#: The lesion tools: key (as :meth:`gui.context.ViewContext.set_lesion_tool` takes it), text, tip.
+LESION_TOOLS: tuple[tuple[str, str, str], ...] = (
+    ("", "&No lesion tool", "Clicks on the map select neurons"),
+    (
+        "cut",
+        "&Cut synapses: drag on the map",
+        "Drag a rectangle on the Map view: every synapse onto "
+        "its neurons (and LAT synapses from them) is removed; watch rewiring regrow the map",
+    ),
+    (
+        "silence",
+        "&Silence neurons: drag on the map",
+        "Drag a rectangle on the Map view: its neurons stop firing until released",
+    ),
+)
+
+
+def lesion_menu(host: MenuHost) -> Sequence[QMenu]:
+    """The Lesion menu: choose a tool for dragging on the Map, or release silenced neurons."""
+    menu = QMenu("&Lesion")
+    menu.setObjectName("lesion_menu")
+    menu.setToolTipsVisible(True)
+    tools = QActionGroup(menu)
+    for tool, text, tip in LESION_TOOLS:
+        action = QAction(text, menu)
+        action.setObjectName(f"lesion_tool_{tool or 'none'}")
+        action.setCheckable(True)
+        action.setChecked(tool == host.context.lesion_tool)
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        tools.addAction(action)
+        action.triggered.connect(lambda _c=False, t=tool: host.context.set_lesion_tool(t))
+        menu.addAction(action)
+    menu.addSeparator()
+    release = QAction("&Release silenced neurons", menu)
+    release.setToolTip("Let every silenced neuron fire again")
+    release.triggered.connect(lambda: host.send(Lesion("restore")))
+    menu.addAction(release)
+    return (menu,)
+
+
 TOPOGRAPHIC_MAP = Experiment(
-    key="topographic_map",
+    key="topomap",
     title="Topographic map",
     views=(
         ViewSpec(MapView, "left"),
@@ -34,4 +81,5 @@ TOPOGRAPHIC_MAP = Experiment(
         ParameterGroup("Network", "network"),
         ParameterGroup("Run", "run"),
     ),
+    make_menus=lesion_menu,
 )

@@ -23,20 +23,45 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_presets_lists_every_preset_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_presets_lists_every_preset_on_one_line_under_its_experiment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["presets"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    headers = [line for line in lines if not line.startswith(" ")]
+    presets = [line for line in lines if line.startswith("  ")]
+    assert headers == ["topomap (topographic map: rewiring and STDP form a map):"]
+    assert lines[0] == headers[0]
     names = {p.name for p in list_presets()}
-    assert len(lines) == len(names)
-    assert {line.split()[0] for line in lines} == names
+    assert len(presets) == len(names)
+    assert {line.split()[0] for line in presets} == names
     assert {"bamford2010", "bogdan2018", "knight2025", "demo"} <= names
-    assert all(len(line.split()) > 1 for line in lines), "every preset has a description"
+    assert all(len(line.split()) > 1 for line in presets), "every preset has a description"
+    assert {p.experiment for p in list_presets()} == {"topomap"}
+
+
+def test_presets_resolve_by_bare_name_or_with_their_experiment(tmp_path: Path) -> None:
+    from app.presets import preset_path
+    from sim.errors import ConfigError
+
+    assert preset_path("demo") == preset_path("topomap/demo") == PRESETS_DIR / "topomap" / "demo.yaml"
+    with pytest.raises(ConfigError, match="unknown preset 'nothing'"):
+        preset_path("nothing")
+    # A name in two experiments' folders must be given with its experiment.
+    for key in ("topomap", "other"):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / "same.yaml").write_text("description: x\n")
+    with pytest.raises(ConfigError, match=r"several experiments: say which \(topomap/same, other/same\)"):
+        preset_path("same", tmp_path)
+    assert preset_path("other/same", tmp_path) == tmp_path / "other" / "same.yaml"
 
 
 def test_run_writes_metrics_summary_connectivity_and_figures(tmp_path: Path) -> None:
     out = tmp_path / "run"
     preset = tmp_path / "short.yaml"
-    preset.write_text(f"extends: {PRESETS_DIR / 'bamford2010.yaml'}\nrun: {{record_interval: 0.1}}\n")
+    preset.write_text(
+        f"extends: {PRESETS_DIR / 'topomap' / 'bamford2010.yaml'}\nrun: {{record_interval: 0.1}}\n"
+    )
     assert (
         main(
             ["run", "--preset", str(preset), "--duration", "0.3", "--seed", "5", "--out", str(out), "--quiet"]
@@ -65,7 +90,8 @@ def test_run_writes_metrics_summary_connectivity_and_figures(tmp_path: Path) -> 
 def test_run_duration_defaults_to_the_preset(tmp_path: Path) -> None:
     preset = tmp_path / "tiny.yaml"
     preset.write_text(
-        f"extends: {PRESETS_DIR / 'knight2025.yaml'}\nrun: {{duration: 0.05, record_interval: 0.05}}\n"
+        f"extends: {PRESETS_DIR / 'topomap' / 'knight2025.yaml'}\n"
+        "run: {duration: 0.05, record_interval: 0.05}\n"
     )
     assert (
         main(["run", "--preset", str(preset), "--out", str(tmp_path / "o"), "--quiet", "--no-figures"]) == 0

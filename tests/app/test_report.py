@@ -64,7 +64,7 @@ def metrics_row(snap: Snapshot, prev: Snapshot | None) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def run() -> Run:
     """A 0.2 s run of the Bamford 2010 preset, recorded every 0.05 s."""
-    config = load_config(ROOT / "presets" / "bamford2010.yaml")
+    config = load_config(ROOT / "presets" / "topomap" / "bamford2010.yaml")
     rows: list[dict[str, float]] = []
     with Engine.build(config, backend="cpu", seed=1) as eng:
         prev = eng.snapshot()
@@ -252,6 +252,6 @@ def test_map_quality_figure_labels_published_values(run: Run) -> None:
     bamford = labels(config)
     assert "Bamford et al. 2010, published (counts)" in bamford
     assert "Bamford et al. 2010 case 1" in bamford[-1]
-    knight = labels(load_config(ROOT / "presets" / "knight2025.yaml"))
+    knight = labels(load_config(ROOT / "presets" / "topomap" / "knight2025.yaml"))
     assert not [t for t in knight[:-1] if "Bamford" in t]
     assert "no published reference" in knight[-1]

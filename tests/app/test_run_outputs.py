@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: A small, busy run: rewiring every step's worth of attempts, 0.05 s records.
 BUSY = """\
-extends: {root}/presets/bamford2010.yaml
+extends: {root}/presets/topomap/bamford2010.yaml
 name: busy
 rewiring:
   rate: 40000.0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
-from PyQt6.QtWidgets import QApplication, QLineEdit, QWidget
+from PyQt6.QtWidgets import QApplication, QLineEdit, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.commands import Pause, Run, Step
@@ -133,7 +133,9 @@ def test_bad_preset_shows_an_error_and_keeps_the_state(
 
 def test_lesion_removes_synapses_in_region(window: MainWindow, qtbot: QtBot) -> None:
     before = window.latest.snapshot  # type: ignore[union-attr]
-    window.lesion_actions["cut"].trigger()
+    lesion = window.findChild(QMenu, "lesion_menu")
+    assert lesion is not None
+    next(a for a in lesion.actions() if a.objectName() == "lesion_tool_cut").trigger()
     assert window.context.lesion_tool == "cut"
     window.context.region_selected.emit(3.0, 3.0, 8.0, 10.0)
     settle(window, qtbot)

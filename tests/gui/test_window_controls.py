@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -181,3 +182,55 @@ def test_loading_a_checkpoint_continues_the_time_plots(
     assert window.history is not None
     np.testing.assert_array_equal(window.history.table()["t"][: len(saved_t)], saved_t)
     assert window.history.table()["t"][-1] <= 12.0 + 1e-9
+
+
+def test_installing_another_experiment_rebuilds_its_menus(window: MainWindow, qtbot: QtBot) -> None:
+    """View, Export and the experiment's own menus follow the experiment shown: none points at a view
+    or tool of the experiment before (a stale entry would raise KeyError)."""
+    from gui.experiments.base import Experiment, ViewSpec
+    from gui.experiments.topographic import TOPOGRAPHIC_MAP
+    from gui.views.map_quality_view import MapQualityView
+    from gui.views.synapses_view import SynapsesView
+
+    toy = Experiment(
+        "toy",
+        "Toy",
+        (ViewSpec(MapQualityView, "left"), ViewSpec(SynapsesView, "right")),
+        TOPOGRAPHIC_MAP.parameter_groups,
+    )
+    bar = window.menuBar()
+    assert bar is not None
+
+    def menu_titles() -> list[str]:
+        return [a.text() for a in bar.actions()]
+
+    def entries(menu: Any, prefix: str = "", suffix: str = "") -> list[tuple[str, str]]:
+        return [
+            (a.text(), a.shortcut().toString())
+            for a in menu.actions()
+            if a.text().startswith(prefix) and a.text().endswith(suffix) and a.text()
+        ]
+
+    topomap_menus = menu_titles()
+    assert "&Lesion" in topomap_menus
+    assert len(entries(window._view_menu, "Show ")) == 7
+    window.context.set_lesion_tool("cut")
+    window._install_experiment(toy)
+    assert menu_titles() == [t for t in topomap_menus if t != "&Lesion"]
+    assert window.context.lesion_tool == ""
+    assert entries(window._view_menu, "Show ") == [
+        ("Show Map quality", "Ctrl+1"),
+        ("Show Synapses", "Ctrl+2"),
+    ]
+    assert [t for t, _ in entries(window._export_menu, suffix="as PNG…")] == [
+        "Map quality as PNG…",
+        "Synapses as PNG…",
+    ]
+    show_second = next(a for a in window._view_menu.actions() if a.text() == "Show Synapses")
+    show_second.trigger()  # reaches a view of this experiment
+    assert window.areas["right"].currentWidget() is window.views["synapses"]
+    window._install_experiment(TOPOGRAPHIC_MAP)
+    assert menu_titles() == topomap_menus
+    assert [s for _, s in entries(window._view_menu, "Show ")] == [f"Ctrl+{i}" for i in range(1, 8)]
+    settle(window, qtbot)
+    assert window.latest is not None

@@ -430,7 +430,7 @@ def test_extends_must_be_a_name(tmp_path: Path, value: str) -> None:
 
 
 def preset_files() -> list[Path]:
-    return sorted((Path(__file__).resolve().parents[2] / "presets").glob("*.yaml"))
+    return sorted((Path(__file__).resolve().parents[2] / "presets").glob("*/*.yaml"))
 
 
 @pytest.mark.parametrize("path", preset_files(), ids=lambda p: p.stem)
@@ -525,3 +525,26 @@ def test_knight_attempts_scale_with_grid(make_config: Callable[..., ModelConfig]
     for scale in (1, 2, 3):
         c = make_config({"network.scale": scale}, preset="knight2025")
         assert attempts_per_call(c) == pytest.approx(10.0 * scale**2)
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
+    """``experiment:`` defaults to topomap; the key is written back; an unknown one is refused in one line."""
+    from sim.config import config_from_dict
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("network: {scale: 1}\n")
+    named = tmp_path / "named.yaml"
+    named.write_text("experiment: topomap\nnetwork: {scale: 1}\n")
+    assert load_config(plain).to_dict() == load_config(named).to_dict()
+    assert load_config(plain).to_yaml().startswith("experiment: topomap\n")
+    assert config_from_dict(yaml.safe_load(ModelConfig().to_yaml())) == ModelConfig()
+    other = tmp_path / "other.yaml"
+    other.write_text("experiment: tomography\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(other)
+    assert str(err.value) == f"{other}: experiment: unknown experiment 'tomography' (known: topomap)"
+    with pytest.raises(ConfigError, match="unknown experiment 7"):
+        config_from_dict({"experiment": 7})

@@ -25,7 +25,7 @@ import sim.backends as registry
 from sim.backends.cuda import backend as cuda_backend
 from sim.backends.cuda.backend import CudaBackend
 from sim.backends.cuda.device import DeviceMemoryError, KernelCompileError, cuda_unavailable_reason
-from sim.backends.cuda.layout import SLOTS, slot_names_in_header
+from sim.backends.cuda.layout import SLOTS
 from sim.build import build_state
 from sim.config import ModelConfig
 from sim.engine import Engine
@@ -138,11 +138,37 @@ def cpu_engine(make_config: Callable[..., ModelConfig]) -> Iterator[Callable[...
         eng.close()
 
 
-def test_pointer_table_matches_the_header() -> None:
-    """layout.SLOTS lists net.cuh's enum Slot in order (the kernels find every array by it)."""
-    header = slot_names_in_header((CUDA_DIR / "net.cuh").read_text())
-    ours = [s.removeprefix("neurons.").replace(".", "_") for s in SLOTS]
-    assert header == ours
+def test_the_kernel_interface_is_generated_from_the_python_declarations() -> None:
+    """Every number the kernels index by comes from one Python declaration, with its value."""
+    from sim import params, philox, state
+    from sim.backends.cuda.interface import interface_enums, interface_header
+
+    enums = interface_enums()
+    assert [name for name, _ in enums["Slot"]][:-1] == [
+        "P_" + s.removeprefix("neurons.").replace(".", "_").upper() for s in SLOTS
+    ]
+    assert dict(enums["Slot"])["P_FF_ROW_LEN"] == SLOTS.index("ff.row_len")
+    assert dict(enums["FParam"])["F_G_MAX"] == params.F_G_MAX
+    assert dict(enums["IParam"])["N_INT_PARAMS"] == params.N_INT_PARAMS
+    assert dict(enums["IState"])["S_STIM_DIRTY"] == state.S_STIM_DIRTY
+    assert dict(enums["Purpose"])["PURPOSE_POISSON_REST"] == philox.PURPOSE_POISSON_REST
+    header = interface_header()
+    assert "F_G_MAX = 12" in header and "P_RW_PATHS" in header
+    assert cuda_backend.module_source().startswith(header)
+    # The hand-written headers define none of these numbers themselves.
+    for name in ("net.cuh", "rewiring.cuh", "neurons.cuh", "synapses.cuh", "kernels.cu"):
+        text = (CUDA_DIR / name).read_text()
+        for enum in ("enum FParam", "enum IParam", "enum IState", "enum Slot", "PURPOSE_STIMULUS ="):
+            assert enum not in text, f"{name} defines {enum} by hand"
+
+
+def test_a_declaration_with_a_gap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import params
+    from sim.backends.cuda.interface import interface_enums
+
+    monkeypatch.setattr(params, "F_G_MAX", 99)
+    with pytest.raises(ValueError, match="F_"):
+        interface_enums()
 
 
 def runs() -> list[Any]:
@@ -383,7 +409,9 @@ def test_a_kernel_that_fails_to_compile_is_named(tmp_path: Path, monkeypatch: py
     broken.write_text(
         '#include "kernels.cu"\nextern "C" __global__ void broken(int* x) { x[0] = undefined_name; }\n'
     )
-    monkeypatch.setattr(cuda_backend, "module_source", lambda: f'#include "{broken}"\n')
+    from sim.backends.cuda.interface import interface_header
+
+    monkeypatch.setattr(cuda_backend, "module_source", lambda: interface_header() + f'#include "{broken}"\n')
     device = emulated()
     with pytest.raises(KernelCompileError) as info:
         CudaBackend(device).warm_up()

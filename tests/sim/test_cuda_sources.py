@@ -35,9 +35,14 @@ def test_there_are_cuda_sources() -> None:
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_cuda_source_compiles(source: Path, arch: str, tmp_path: Path) -> None:
+    """Each source compiles as the backend compiles it: after the generated kernel interface."""
+    from sim.backends.cuda.interface import interface_header
+
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not installed")
+    module = tmp_path / f"module_{source.name}"
+    module.write_text(interface_header() + f'#include "{source.name}"\n')
     result = subprocess.run(
         [
             nvcc,
@@ -45,7 +50,7 @@ def test_cuda_source_compiles(source: Path, arch: str, tmp_path: Path) -> None:
             f"-arch={arch}",
             "-I",
             str(CUDA_DIR),
-            str(source),
+            str(module),
             "-o",
             str(tmp_path / "out.cubin"),
         ],
@@ -76,15 +81,26 @@ def test_philox_kat_on_device() -> None:
 
 def resource_usage(arch: str, tmp_path: Path) -> dict[str, tuple[int, int]]:
     """``kernel -> (registers per thread, static shared bytes)`` from ptxas, compiled as the backend does."""
-    from sim.backends.cuda.backend import COMPILE_OPTIONS
+    from sim.backends.cuda.backend import COMPILE_OPTIONS, module_source
 
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not installed")
     out = str(tmp_path / "kernels.cubin")
-    source = str(CUDA_DIR / "kernels.cu")
+    source = tmp_path / "module.cu"  # the generated interface, then the kernels, as NVRTC gets them
+    source.write_text(module_source())
     result = subprocess.run(
-        [nvcc, "-cubin", f"-arch={arch}", "--resource-usage", *COMPILE_OPTIONS, source, "-o", out],
+        [
+            nvcc,
+            "-cubin",
+            f"-arch={arch}",
+            "--resource-usage",
+            *COMPILE_OPTIONS,
+            f"-I{CUDA_DIR}",
+            str(source),
+            "-o",
+            out,
+        ],
         capture_output=True,
         text=True,
         timeout=300,

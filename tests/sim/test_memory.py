@@ -148,7 +148,7 @@ def test_build_refuses_before_allocating_with_the_real_memory() -> None:
 def test_cli_refuses_an_impossible_size_with_one_line(tmp_path: Path) -> None:
     """``run`` with a size that cannot fit exits with status 2 and one line, and creates nothing."""
     preset = tmp_path / "huge.yaml"
-    knight = ROOT / "presets" / "knight2025.yaml"
+    knight = ROOT / "presets" / "topomap" / "knight2025.yaml"
     preset.write_text(f"extends: {knight}\nconnectivity:\n  row_capacity: 2048\n")
     available = available_bytes()
     cfg = small_config(HUGE, preset="knight2025")

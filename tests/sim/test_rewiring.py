@@ -399,7 +399,9 @@ def test_pair_scheme_with_more_attempts_than_pairs_does_not_hang(repo_root: Path
     example with the attempts capped at the number of pairs) or the value must be refused.
     Runs in a subprocess with a 20 s watchdog (exit code 3 means the step never returned).
     """
-    script = HANG_SCRIPT.format(root=str(repo_root), preset=str(repo_root / "presets" / "knight2025.yaml"))
+    script = HANG_SCRIPT.format(
+        root=str(repo_root), preset=str(repo_root / "presets" / "topomap" / "knight2025.yaml")
+    )
     env = {**os.environ, "PYTHONPATH": str(repo_root)}
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=600, env=env

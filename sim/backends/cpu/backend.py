@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.backends.cpu import kernels
-from sim.events import EVENT_DTYPE
+from sim.events import EV_COLS, EVENT_DTYPE, events_from_rows
 from sim.params import formation_table, max_events_per_step, stimulus_table
 from sim.state import S_STIM_DIRTY, NetworkState
 
@@ -25,7 +25,7 @@ class CpuBackend:
         self._state: NetworkState | None = None
         self._fp = np.zeros(0)
         self._ip = np.zeros(0, np.int64)
-        self._ev = np.zeros((0, 5), np.int64)
+        self._ev = np.zeros((0, EV_COLS), np.int64)
         self._ev_count = np.zeros(1, np.int64)
         self._stim_table = np.zeros(1, np.float32)
         self._form_table = np.zeros((2, 1), np.float64)
@@ -43,7 +43,7 @@ class CpuBackend:
         self._form_table = formation_table(self._fp, self._ip)
         rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
         if self._ev.shape[0] < rows:
-            self._ev = np.zeros((rows, 5), np.int64)
+            self._ev = np.zeros((rows, EV_COLS), np.int64)
             self._ev_count[0] = 0
         if self._state is not None:
             # Stimulus probabilities depend on live parameters: refresh them at the next step.
@@ -98,13 +98,7 @@ class CpuBackend:
 
     def _drain(self) -> NDArray[np.void]:
         c = int(self._ev_count[0])
-        rows = self._ev[:c]
-        out = np.empty(c, EVENT_DTYPE)
-        out["step"] = rows[:, kernels.EV_STEP]
-        out["pre"] = rows[:, kernels.EV_PRE]
-        out["post"] = rows[:, kernels.EV_POST]
-        out["projection"] = rows[:, kernels.EV_PROJ]
-        out["kind"] = rows[:, kernels.EV_KIND]
+        out = events_from_rows(self._ev[:c])
         self._ev_count[0] = 0
         return out
 

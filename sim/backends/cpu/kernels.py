@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from sim.build import torus_d2
+from sim.events import EV_KIND, EV_POST, EV_PRE, EV_PROJ, EV_STEP
 from sim.params import (
     F_A_MINUS,
     F_A_PLUS,
@@ -109,9 +110,6 @@ EXP_P5 = np.float32(5.0000001201e-1)
 #: Source neurons are sampled in blocks of this many (see source_spikes).
 POISSON_BLOCK = 32
 MASK32 = np.uint64(0xFFFFFFFF)
-
-# Event buffer columns
-EV_STEP, EV_PRE, EV_POST, EV_PROJ, EV_KIND = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, nogil=True)

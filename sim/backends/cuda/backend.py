@@ -35,8 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.backends.cuda.device import Device, Graph, Kernel
+from sim.backends.cuda.interface import interface_header
 from sim.backends.cuda.layout import DEVICE_NEURON_FIELDS, SLOT_INDEX, SLOTS
-from sim.events import EVENT_DTYPE
+from sim.events import EV_COLS, EVENT_DTYPE, events_from_rows
 from sim.params import (
     I_MAX_ATTEMPTS,
     I_REWIRE_EVERY,
@@ -98,8 +99,8 @@ def _host_arrays(state: NetworkState) -> list[tuple[str, NDArray[Any]]]:
 
 
 def module_source() -> str:
-    """The CUDA source of the module: every kernel file, by include."""
-    return '#include "kernels.cu"\n'
+    """The CUDA source of the module: the generated interface, then every kernel file, by include."""
+    return interface_header() + '#include "kernels.cu"\n'
 
 
 def _pow2_at_least(n: int, least: int = 16) -> int:
@@ -223,10 +224,10 @@ class CudaBackend:
         if self._graph is not None and self._rewire_threads() != self._graph_rewire_threads:
             self._graph = None  # captured with another rewiring block size
         rows = max(EVENT_BUFFER_ROWS, 4 * max_events_per_step(self._ip))
-        if "ev" not in arrays or arrays["ev"].size < rows * 5:
+        if "ev" not in arrays or arrays["ev"].size < rows * EV_COLS:
             if "ev" in arrays:
                 self._drain()  # keep the events recorded so far
-            arrays["ev"] = dev.zeros(rows * 5, np.int64)
+            arrays["ev"] = dev.zeros(rows * EV_COLS, np.int64)
             dev.upload(arrays["ev_cap"], np.array([rows], np.int64))
         istate = dev.to_host(arrays["istate"])
         istate[S_STIM_DIRTY] = 1
@@ -268,7 +269,7 @@ class CudaBackend:
 
     def _steps_per_drain(self) -> int:
         """Steps after which the event buffer must be drained (it cannot overflow before)."""
-        rows = int(self._arrays["ev"].size // 5)
+        rows = int(self._arrays["ev"].size // EV_COLS)
         calls = max(1, rows // self._reserve() - 1)
         return calls * int(self._ip[I_REWIRE_EVERY])
 
@@ -330,14 +331,11 @@ class CudaBackend:
         count = int(self._dev.to_host(self._arrays["ev_count"])[0])
         if count == 0:
             return
-        rows = int(self._arrays["ev"].size // 5)
+        rows = int(self._arrays["ev"].size // EV_COLS)
         if count > rows:
             raise RuntimeError(f"the CUDA event buffer overflowed ({count} events for {rows} rows)")
-        ev = self._dev.to_host(self._arrays["ev"]).reshape(-1, 5)[:count]
-        out = np.empty(count, EVENT_DTYPE)
-        for col, name in enumerate(("step", "pre", "post", "projection", "kind")):
-            out[name] = ev[:, col]
-        self._pending_events.append(out)
+        ev = self._dev.to_host(self._arrays["ev"]).reshape(-1, EV_COLS)[:count]
+        self._pending_events.append(events_from_rows(ev))
         self._dev.upload(self._arrays["ev_count"], np.zeros(1, np.uint64))
 
     # -- host copies ------------------------------------------------------------------------------

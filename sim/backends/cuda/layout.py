@@ -1,8 +1,8 @@
 """Where every device array of the CUDA backend sits in the kernels' pointer table.
 
 The kernels reach all arrays through one device array of addresses, indexed
-by the ``Slot`` enum of ``net.cuh``; :data:`SLOTS` lists the same names in the
-same order (a test compares the two).
+by the ``Slot`` enum that :mod:`sim.backends.cuda.interface` generates from
+:data:`SLOTS`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sim.synapses import TableArrays
 #: Neuron arrays the kernels use (NeuronArrays' scratch fields ``fac`` and ``bits`` are CPU-only).
 DEVICE_NEURON_FIELDS: tuple[str, ...] = tuple(f for f in NeuronArrays._fields if f not in ("fac", "bits"))
 
-#: Slot names, in the order of ``enum Slot`` in net.cuh.
+#: Slot names: the order of the pointer table (``enum Slot``, generated from this).
 SLOTS: tuple[str, ...] = (
     "fp",
     "ip",
@@ -46,10 +46,3 @@ SLOTS: tuple[str, ...] = (
 
 #: Slot name -> index.
 SLOT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SLOTS)}
-
-
-def slot_names_in_header(text: str) -> list[str]:
-    """The ``P_*`` names of ``enum Slot`` in the text of net.cuh, lower-cased, in order."""
-    body = text.split("enum Slot {", 1)[1].split("};", 1)[0]
-    names = [tok.strip() for tok in body.replace("\n", " ").split(",")]
-    return [n[2:].lower() for n in names if n.startswith("P_")]

@@ -1,62 +1,23 @@
 // The network as the kernels see it: every device array, reached through one table of pointers.
 //
 // The host writes the address of each array into a device array of 64-bit words in the order of
-// `Slot` (sim/backends/cuda/layout.py lists the same names in the same order; a test checks it).
+// `Slot`, generated from sim/backends/cuda/layout.py.
 // Kernels take that table and nothing else that changes, so a captured CUDA graph stays valid
 // while the step counter, the spike counts and the live parameters move in device memory.
 #pragma once
 
 #include "philox4x32.cuh"
 
-// Indices into the float parameters (sim/params.py F_*).
-enum FParam {
-    F_DT_MS, F_DT_OVER_TAU_M, F_V_REST, F_V_RESET, F_V_THRESH, F_E_EX, F_E_INH, F_SYN_DECAY,
-    F_PRE_DECAY, F_POST_DECAY, F_A_PLUS, F_A_MINUS, F_G_MAX, F_THETA, F_FF_P_FORM, F_FF_INV_2S2,
-    F_FF_P_DEP, F_FF_P_POT, F_LAT_P_FORM, F_LAT_INV_2S2, F_LAT_P_DEP, F_LAT_P_POT, F_ATTEMPTS,
-    F_F_BASE, F_F_PEAK, F_STIM_INV_2S2, F_FLAT_RATE, F_QUANTUM, F_INV_QUANTUM, N_FLOAT_PARAMS
-};
+// The numbers of the kernel interface (enums FParam, IParam, IState, TableDim, TableStat, Purpose,
+// Scheme, EventColumn and Slot) are declared once in Python and generated as C++ by
+// sim/backends/cuda/interface.py; the generated text comes before the kernel sources in every
+// compiled module (sim/backends/cuda/backend.py module_source).
+#ifndef RL_INTERFACE_GENERATED
+#error "compile through module_source(): the generated kernel interface must come first"
+#endif
 
-// Indices into the integer parameters (sim/params.py I_*).
-enum IParam {
-    I_N, I_SIDE, I_TILE, I_REF_STEPS, I_STDP, I_NEAREST, I_REWIRE, I_SCHEME, I_PARTNER_LAST,
-    I_REWIRE_EVERY, I_STIM_EVERY, I_CORRELATED, I_LAT_INH, I_AUTAPSES, I_S_MAX, I_RECORD_EVENTS,
-    I_KEY0, I_KEY1, I_MAX_ATTEMPTS, N_INT_PARAMS
-};
-
-// Indices into istate (sim/state.py S_*).
-enum IState {
-    S_STEP, S_STIM_INDEX, S_STIM_NEXT, S_STIM_X, S_STIM_Y, S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_DIRTY,
-    S_ATTEMPTS_FF, S_ATTEMPTS_LAT, N_ISTATE
-};
-
-// Table dims and stats (sim/synapses.py D_*, S_*).
-enum { D_N_PRE, D_N_POST, D_ROW_CAP, D_COL_CAP };
-enum { ST_FORMED, ST_REMOVED, ST_REFUSED_ROW, ST_REFUSED_COL };
-
-// Random-number purposes (sim/philox.py PURPOSE_*).
-enum {
-    PURPOSE_STIMULUS = 1, PURPOSE_POISSON = 2, PURPOSE_SLOT = 6, PURPOSE_PAIR_FF = 7,
-    PURPOSE_PAIR_LAT = 8, PURPOSE_ATTEMPTS = 9, PURPOSE_POISSON_REST = 10
-};
-
-enum { SCHEME_SLOT = 0, SCHEME_PAIR = 1 };
-enum { EV_STEP, EV_PRE, EV_POST, EV_PROJ, EV_KIND, EV_COLS };
 #define POISSON_BLOCK 32
 #define TINY 1e-30f
-
-// Slots of the pointer table; keep in step with layout.py.
-enum Slot {
-    P_FP, P_IP, P_ISTATE,
-    P_V, P_G_EX, P_G_INH, P_REFRAC, P_PEND_EX, P_PEND_INH, P_X_SRC, P_X_TGT, P_Y_TGT, P_P_SRC,
-    P_SPK_SRC, P_SPK_TGT, P_COUNT_SRC, P_COUNT_TGT, P_FIRED, P_CDF_SRC,
-    P_FF_ROW_LEN, P_FF_POST, P_FF_WEIGHT, P_FF_COL_POS, P_FF_COL_LEN, P_FF_COL_SYN, P_FF_DIMS, P_FF_STATS,
-    P_LAT_ROW_LEN, P_LAT_POST, P_LAT_WEIGHT, P_LAT_COL_POS, P_LAT_COL_LEN, P_LAT_COL_SYN, P_LAT_DIMS,
-    P_LAT_STATS,
-    P_STIM_TABLE, P_FORM_TABLE, P_SRC_MASK, P_TGT_MASK, P_EV, P_EV_COUNT, P_EV_CAP,
-    P_PAIR_KEYS, P_PAIR_ACCEPT, P_PAIR_HASH, P_PAIR_TMP_KEYS, P_PAIR_TMP_ACCEPT,
-    P_RW_KEYS, P_RW_COLS, P_RW_OP, P_RW_ARG, P_RW_POS, P_RW_OPS, P_RW_PRE, P_RW_KILL, P_RW_PATHS,
-    N_SLOTS
-};
 
 struct Table {
     int* row_len;
