@@ -534,9 +534,11 @@ def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
     """``experiment:`` defaults to topomap; the key is written back; an unknown one is refused in one line."""
     from sim.config import config_from_dict
 
-    plain = tmp_path / "plain.yaml"
+    plain = tmp_path / "plain" / "preset.yaml"
+    plain.parent.mkdir()
     plain.write_text("network: {scale: 1}\n")
-    named = tmp_path / "named.yaml"
+    named = tmp_path / "named" / "preset.yaml"
+    named.parent.mkdir()
     named.write_text("experiment: topomap\nnetwork: {scale: 1}\n")
     assert load_config(plain).to_dict() == load_config(named).to_dict()
     assert load_config(plain).to_yaml().startswith("experiment: topomap\n")

@@ -308,10 +308,12 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
 
 def test_list_presets_shows_bad_files_as_unreadable(tmp_path: Path) -> None:
     """A non-UTF-8 or hostile file among the presets is listed as unreadable; the others still list."""
-    write(tmp_path / "good.yaml", "description: a good preset\n")
-    (tmp_path / "latin1.yaml").write_bytes(b"description: caf\xe9\n")
-    write(tmp_path / "bomb.yaml", alias_bomb(9, "description"))
-    write(tmp_path / "odd.yaml", "description: [1, 2]\n")
+    folder = tmp_path / "topomap"
+    folder.mkdir()
+    write(folder / "good.yaml", "description: a good preset\n")
+    (folder / "latin1.yaml").write_bytes(b"description: caf\xe9\n")
+    write(folder / "bomb.yaml", alias_bomb(9, "description"))
+    write(folder / "odd.yaml", "description: [1, 2]\n")
     with bounded("list_presets"):
         infos = {p.name: p.description for p in list_presets(tmp_path)}
     assert infos["good"] == "a good preset"
@@ -322,7 +324,8 @@ def test_list_presets_shows_bad_files_as_unreadable(tmp_path: Path) -> None:
 
 def test_preset_path_with_a_huge_name(tmp_path: Path) -> None:
     """A name too long for the file system is an unknown preset, quoted short."""
-    write(tmp_path / "good.yaml", "description: x\n")
+    (tmp_path / "topomap").mkdir()
+    write(tmp_path / "topomap" / "good.yaml", "description: x\n")
     with pytest.raises(ConfigError) as info:
         preset_path("n" * 100_000, tmp_path)
     assert_one_short_line(info.value, "unknown preset 'nnn", "(available: good)")
