@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_presets() -> int:
     from app.presets import list_presets
-    from sim.config import EXPERIMENT_TITLES
+    from sim.experiment import experiment_title
 
     infos = list_presets()
     width = max(len(i.name) for i in infos)
@@ -133,8 +133,8 @@ def _cmd_presets() -> int:
     for info in infos:
         if info.experiment != experiment:
             experiment = info.experiment
-            title = EXPERIMENT_TITLES.get(experiment, "")
-            print(f"{experiment}" + (f" ({title})" if title else "") + ":")
+            title = experiment_title(experiment)
+            print(f"{experiment}" + (f" ({title})" if title != experiment else "") + ":")
         print(f"  {info.name:<{width}}  {info.description}")
     return 0
 

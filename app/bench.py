@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.backends import resolve_backend_name
-from sim.config import ModelConfig
 from sim.engine import Engine
-from sim.params import attempts_per_call, steps_of
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.params import attempts_per_call, steps_of
 
 #: Model seconds of warm-up before timing.
 WARMUP_SECONDS = 0.02

@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.backends import BACKEND_CHOICES
-from sim.config import ModelConfig, check_param
+from sim.experiments.topomap.config import check_param
+from sim.parameters import ConfigRoot
 
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -122,7 +123,7 @@ class Reset(Command):
     ``backend`` and ``seed`` replace the current ones when given.
     """
 
-    config: ModelConfig | None = None
+    config: ConfigRoot | None = None
     backend: str | None = None
     seed: int | None = None
 

@@ -55,12 +55,14 @@ from app.commands import (
     Sync,
 )
 from app.frame import SimState, Status
-from sim.config import ModelConfig, param_spec
 from sim.engine import Engine, structural_differences
 from sim.errors import RewireLabError
-from sim.lesion import cut_synapses, region_mask, restore, silence
-from sim.params import I_REF_STEPS, kernel_params
-from sim.snapshot import Snapshot
+from sim.experiments.topomap.config import ModelConfig, param_spec
+from sim.experiments.topomap.lesion import cut_synapses, region_mask, restore, silence
+from sim.experiments.topomap.params import I_REF_STEPS, kernel_params
+from sim.experiments.topomap.snapshot import Snapshot
+from sim.parameters import ConfigRoot
+from sim.snapshot import merge_snapshots
 
 __all__ = ["LatestMailbox", "Report", "SimController", "Update"]
 
@@ -146,18 +148,20 @@ class LatestMailbox(Generic[T]):
 
 
 def merge_updates(old: Update, new: Update) -> Update:
-    """Fold the rewiring events of ``old`` (not taken) into ``new`` of the same network."""
-    if old.status.generation != new.status.generation or not len(old.snapshot.events):
+    """Fold the appendable records of ``old`` (not taken: events, per-batch rows) into ``new``.
+
+    Only within one network: a rebuilt network's records start afresh.
+    """
+    if old.status.generation != new.status.generation:
         return new
-    events = np.concatenate([old.snapshot.events, new.snapshot.events])
-    events.setflags(write=False)
-    return dataclasses.replace(new, snapshot=dataclasses.replace(new.snapshot, events=events))
+    merged = merge_snapshots(old.snapshot, new.snapshot)
+    return new if merged is new.snapshot else dataclasses.replace(new, snapshot=merged)
 
 
-EngineFactory = Callable[[ModelConfig, str, "int | None"], Engine]
+EngineFactory = Callable[[ConfigRoot, str, "int | None"], Engine]
 
 
-def _build_engine(config: ModelConfig, backend: str, seed: int | None) -> Engine:
+def _build_engine(config: ConfigRoot, backend: str, seed: int | None) -> Engine:
     return Engine.build(config, backend=backend, seed=seed)
 
 

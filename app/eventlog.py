@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.events import EVENT_DTYPE, FF, FORMED, LAT, REMOVED
+from sim.experiments.topomap.geometry import distance
 from sim.files import GrowingFile
-from sim.geometry import distance
 
 #: Width of the header of ``events.npy`` (magic, version, length, dict): room for any count.
 _HEADER_BYTES = 256

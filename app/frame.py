@@ -30,10 +30,10 @@ from numpy.typing import NDArray
 
 from app.eventlog import EventCounts
 from app.headless import MetricsTable, counts_row, write_metrics_csv
-from sim.analysis import receptive_fields
-from sim.analysis.receptive_fields import ReceptiveFields
-from sim.config import ModelConfig
-from sim.snapshot import Snapshot
+from sim.experiments.topomap.analysis import receptive_fields
+from sim.experiments.topomap.analysis.receptive_fields import ReceptiveFields
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.snapshot import Snapshot
 
 __all__ = ["Frame", "History", "SimState", "Status"]
 

@@ -35,13 +35,13 @@ from numpy.typing import NDArray
 
 from app.eventlog import EventCounts, EventLogWriter
 from app.metrics import METRIC_COLUMNS
-from sim.analysis import receptive_fields
-from sim.analysis.reference import CASE_NAMES, bamford_case, reference_values
-from sim.config import ModelConfig, param_spec
 from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
+from sim.experiments.topomap.analysis import receptive_fields
+from sim.experiments.topomap.analysis.reference import CASE_NAMES, bamford_case, reference_values
+from sim.experiments.topomap.config import ModelConfig, param_spec
+from sim.experiments.topomap.snapshot import Snapshot
 from sim.files import TEMP_SUFFIX, GrowingFile, check_file_target, check_folder_target, write_atomic
-from sim.snapshot import Snapshot
 
 #: Files a run writes into its output folder (besides the figures of :mod:`app.report`).
 RUN_FILES: tuple[str, ...] = ("metrics.csv", "summary.json", "connectivity.npz", "events.npy")

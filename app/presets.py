@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import KNOWN_EXPERIMENTS, ModelConfig, load_config, read_yaml
+from sim.config import load_config
 from sim.errors import ConfigError, one_line, short_repr
+from sim.experiment import DEFAULT_EXPERIMENT, experiment_keys
+from sim.parameters import ConfigRoot, read_yaml
 
 #: The folder holding the shipped presets, one subfolder per experiment.
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
@@ -27,13 +29,13 @@ class PresetInfo:
     name: str
     description: str
     path: Path
-    experiment: str = "topomap"
+    experiment: str = DEFAULT_EXPERIMENT
 
 
 def list_presets(folder: Path = PRESETS_DIR) -> list[PresetInfo]:
     """Every preset in the experiment folders of ``folder``, by experiment (in the known order), then name."""
     out = []
-    order = {key: i for i, key in enumerate(KNOWN_EXPERIMENTS)}
+    order = {key: i for i, key in enumerate(experiment_keys())}
     for path in sorted(folder.glob("*/*.yaml"), key=lambda p: (order.get(p.parent.name, len(order)), p)):
         try:
             desc = read_yaml(path).get("description", "")
@@ -73,6 +75,6 @@ def preset_path(name_or_file: str, folder: Path = PRESETS_DIR) -> Path:
     raise ConfigError(f"unknown preset {short_repr(name_or_file)} (available: {names})")
 
 
-def load_preset(name_or_file: str, folder: Path = PRESETS_DIR) -> ModelConfig:
+def load_preset(name_or_file: str, folder: Path = PRESETS_DIR) -> ConfigRoot:
     """Load a preset by name (``bamford2010``, ``topomap/bamford2010``) or from a YAML file path."""
     return load_config(preset_path(name_or_file, folder))

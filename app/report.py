@@ -26,12 +26,12 @@ from numpy.typing import NDArray
 
 from app.eventlog import EventCounts
 from app.metrics import METRIC_COLUMNS
-from sim.analysis import DisplacementStats, by_displacement, receptive_fields
-from sim.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
-from sim.config import ModelConfig
 from sim.events import FF
+from sim.experiments.topomap.analysis import DisplacementStats, by_displacement, receptive_fields
+from sim.experiments.topomap.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.snapshot import Snapshot
 from sim.files import write_atomic
-from sim.snapshot import Snapshot
 
 __all__ = ["DPI", "FIGURE_NAMES", "MAX_GRID_LINES", "METRIC_KEYS", "published_reference", "write_figures"]
 
@@ -70,7 +70,8 @@ _SPARSE_SIDE = 16
 def published_reference(config: ModelConfig) -> tuple[int, dict[str, float]] | None:
     """Bamford et al. 2010's published map quality for ``config``: ``(case, values)``, or None.
 
-    Only for a configuration of Bamford's model: see :func:`sim.analysis.reference.bamford_case`.
+    Only for a configuration of Bamford's model: see
+    :func:`sim.experiments.topomap.analysis.reference.bamford_case`.
     """
     case = bamford_case(config)
     return None if case is None else (case, BAMFORD_2010[case])

@@ -36,8 +36,8 @@ from app.commands import Pause, Run
 from app.frame import SimState
 from gui.export import DEFAULT_EXPORT_SIZE, save_image
 from gui.main_window import MainWindow
-from sim.config import ModelConfig
 from sim.errors import OutputError
+from sim.experiments.topomap.config import ModelConfig
 
 #: Longest wait for the first network to be built in scripted mode (wall seconds).
 BUILD_TIMEOUT = 300.0

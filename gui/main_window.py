@@ -61,10 +61,11 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.network_box import NetworkBox
 from gui.widgets.parameter_panel import TYPES_SPACES, ParameterPanel
 from gui.widgets.run_controls import RunControls
-from sim.config import EXPERIMENT_TITLES, ModelConfig, param_spec
 from sim.errors import RewireLabError
+from sim.experiment import experiment_title
+from sim.experiments.topomap.config import ModelConfig, param_spec
+from sim.experiments.topomap.snapshot import Snapshot
 from sim.files import write_atomic
-from sim.snapshot import Snapshot
 
 _T = TypeVar("_T")
 
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
         for info in list_presets():
             if info.experiment != experiment:
                 experiment = info.experiment
-                presets.addSection(EXPERIMENT_TITLES.get(experiment, experiment).split(":")[0].capitalize())
+                presets.addSection(experiment_title(experiment).split(":")[0].capitalize())
             action = _required(presets.addAction(info.name))
             action.setStatusTip(info.description)
             action.setToolTip(info.description)

@@ -1,12 +1,15 @@
 """The engine: build a network on a backend, run it, look at it, save it.
 
->>> from sim.config import ModelConfig
->>> with Engine.build(ModelConfig(), backend="cpu", seed=1) as eng:  # doctest: +SKIP
+>>> from sim.config import load_config
+>>> with Engine.build(load_config("presets/topomap/demo.yaml"), backend="cpu") as eng:  # doctest: +SKIP
 ...     eng.run(1.0)
 ...     snap = eng.snapshot()
 
-There are no threads inside: the caller (the GUI's simulation thread or a
-headless command) owns the engine.
+The engine knows no experiment: what differs (the state, its build, the
+backends, the clock, the snapshot, the checkpoint's arrays) it asks of the
+:class:`sim.experiment.Experiment` the configuration belongs to. There are no
+threads inside: the caller (the GUI's simulation thread or a headless
+command) owns the engine.
 """
 
 from __future__ import annotations
@@ -22,14 +25,11 @@ from numpy.typing import NDArray
 
 from sim.backends import auto_choice, create_backend
 from sim.backends.base import Backend
-from sim.build import build_state
-from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint
-from sim.config import BASE_SIDE, ModelConfig, iter_params, param_spec
+from sim.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from sim.errors import CheckpointError, ConfigError, EngineClosedError, RewireLabError
 from sim.events import EVENT_DTYPE
-from sim.params import kernel_params
-from sim.snapshot import Snapshot, make_snapshot
-from sim.state import S_ATTEMPTS_FF, S_ATTEMPTS_LAT, S_STIM_DIRTY, S_STIM_X, S_STIM_Y, NetworkState
+from sim.experiment import Experiment, experiment_of
+from sim.parameters import ConfigRoot, iter_params
 
 #: Steps per backend call when running for a duration (keeps callbacks responsive).
 DEFAULT_CHUNK_STEPS = 10_000
@@ -41,8 +41,13 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def structural_differences(a: ModelConfig, b: ModelConfig) -> list[str]:
-    """Key paths of the structural parameters whose values differ between ``a`` and ``b``."""
+def structural_differences(a: ConfigRoot, b: ConfigRoot) -> list[str]:
+    """Key paths of the structural parameters whose values differ between ``a`` and ``b``.
+
+    Configurations of different experiments differ in ``experiment``.
+    """
+    if a.experiment != b.experiment:
+        return ["experiment"]
     values_b = {path: value for path, _spec, value in iter_params(b)}
     return [path for path, spec, value in iter_params(a) if not spec.live and values_b[path] != value]
 
@@ -55,21 +60,14 @@ class Engine:
     :class:`EngineClosedError`.
     """
 
-    def __init__(
-        self,
-        config: ModelConfig,
-        seed: int,
-        backend: Backend,
-        state: NetworkState,
-    ) -> None:
+    def __init__(self, config: ConfigRoot, seed: int, backend: Backend, state: Any) -> None:
         self._config = config
+        self._experiment: Experiment = experiment_of(config)
         self._seed = int(seed)
         self._backend: Backend | None = backend
-        fp, ip = kernel_params(config, self._seed)
-        backend.allocate(state, fp, ip)
+        self._experiment.attach(backend, state, config, self._seed)
         backend.warm_up()
-        self._step = state.step
-        self._attempts = (int(state.istate[S_ATTEMPTS_FF]), int(state.istate[S_ATTEMPTS_LAT]))
+        self._step = self._experiment.state_step(state)
         self._log_events: list[NDArray[np.void]] = []
         self._pending_events: list[NDArray[np.void]] = []
         #: Keep the events for :meth:`take_events`. A caller that reads events only from snapshots
@@ -88,15 +86,15 @@ class Engine:
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
-    def build(cls, config: ModelConfig, backend: str = "auto", seed: int | None = None) -> Engine:
+    def build(cls, config: ConfigRoot, backend: str = "auto", seed: int | None = None) -> Engine:
         """Build ``config`` on ``backend`` (``auto``, ``cpu`` or ``cuda``) with ``seed``.
 
         ``seed=None`` takes ``config.run.seed``.
         """
-        seed = config.run.seed if seed is None else int(seed)
+        seed = config.get("run.seed") if seed is None else int(seed)
         if not 0 <= seed < 2**64:
             raise ConfigError(f"must be in [0, 2**64), got {seed}", path="seed")
-        return cls._on_backend(backend, config, seed, build_state(config, seed))
+        return cls._on_backend(backend, config, seed, experiment_of(config).build_state(config, seed))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, backend: str = "auto") -> Engine:
@@ -113,20 +111,21 @@ class Engine:
     def _on_backend(
         cls,
         backend: str,
-        config: ModelConfig,
+        config: ConfigRoot,
         seed: int,
-        state: NetworkState,
+        state: Any,
     ) -> Engine:
         """An engine on ``backend``; ``auto`` falls back to the CPU when the GPU fails to start."""
+        key = config.experiment
         if backend != "auto":
-            return cls(config, seed, create_backend(backend), state)
-        name, why = auto_choice()
+            return cls(config, seed, create_backend(backend, key), state)
+        name, why = auto_choice(key)
         try:
-            eng = cls(config, seed, create_backend(name), state)
+            eng = cls(config, seed, create_backend(name, key), state)
         except (RewireLabError, MemoryError) as exc:
             if name == "cpu":
                 raise
-            eng = cls(config, seed, create_backend("cpu"), state)
+            eng = cls(config, seed, create_backend("cpu", key), state)
             eng.backend_note = f"'{name}' failed to start, running on 'cpu': {first_line(exc)}"
             eng.backend_failed = True
             return eng
@@ -135,9 +134,14 @@ class Engine:
 
     # -- properties -------------------------------------------------------------------------------
     @property
-    def config(self) -> ModelConfig:
+    def config(self) -> Any:
         """The configuration, including live changes made since the build."""
         return self._config
+
+    @property
+    def experiment(self) -> Experiment:
+        """The experiment this engine runs."""
+        return self._experiment
 
     @property
     def seed(self) -> int:
@@ -157,7 +161,7 @@ class Engine:
     @property
     def t(self) -> float:
         """Model time in seconds."""
-        return self._step * self._config.network.dt * 1e-3
+        return self._experiment.model_seconds(self._config, self._step)
 
     @property
     def closed(self) -> bool:
@@ -174,11 +178,11 @@ class Engine:
         """Model seconds per wall second over every run and step call so far."""
         if self._wall <= 0.0:
             return None
-        return self._wall_steps * self._config.network.dt * 1e-3 / self._wall
+        return self._experiment.model_seconds(self._config, self._wall_steps) / self._wall
 
     def steps_for(self, seconds: float) -> int:
         """Whole number of steps in ``seconds`` of model time."""
-        return round(seconds * 1e3 / self._config.network.dt)
+        return self._experiment.steps_for(self._config, seconds)
 
     # -- running ----------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
@@ -194,7 +198,7 @@ class Engine:
         self._step += int(n)
         self._wall += wall
         self._wall_steps += int(n)
-        self._last_rtf = n * self._config.network.dt * 1e-3 / wall if wall > 0 else None
+        self._last_rtf = self._experiment.model_seconds(self._config, n) / wall if wall > 0 else None
         if len(events):
             if self.log_events:
                 self._log_events.append(events)
@@ -225,30 +229,27 @@ class Engine:
                 callback(self, n)
         wall = time.perf_counter() - t0
         if total and wall > 0:
-            self._last_rtf = total * self._config.network.dt * 1e-3 / wall
+            self._last_rtf = self._experiment.model_seconds(self._config, total) / wall
 
     # -- looking ----------------------------------------------------------------------------------
-    def state(self) -> NetworkState:
+    def state(self) -> Any:
         """A host copy of the whole state."""
         return self._require().pull_state()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> Any:
         """Read-only copies of what views and reports need, after the last completed step."""
         be = self._require()
         st = be.pull_state()
-        self._attempts = (int(st.istate[S_ATTEMPTS_FF]), int(st.istate[S_ATTEMPTS_LAT]))
         events = np.concatenate(self._pending_events) if self._pending_events else np.zeros(0, EVENT_DTYPE)
         self._pending_events = []
         self._snapshot_seq += 1
-        return make_snapshot(
+        return self._experiment.snapshot(
             st,
+            self._config,
             seq=self._snapshot_seq,
-            dt_ms=self._config.network.dt,
-            side=self._config.side,
             backend=be.name,
             realtime_factor=self._last_rtf,
             events=events,
-            attempts=self._attempts,
         )
 
     def take_events(self) -> NDArray[np.void]:
@@ -268,41 +269,37 @@ class Engine:
     def set_parameter(self, path: str, value: Any) -> None:
         """Change a live parameter now; structural ones raise :class:`ConfigError`."""
         be = self._require()
-        spec = param_spec(path)
+        spec = self._config.param_spec(path)
         if not spec.live:
             raise ConfigError("is structural: it takes effect when the network is rebuilt (reset)", path=path)
         new = self._config.replace(path, value)
-        fp, ip = kernel_params(new, self._seed)
-        be.set_params(fp, ip)
-        if new.stimulus.tiled and not self._config.stimulus.tiled and new.side > BASE_SIDE:
-            # The stimulus position must lie in the new, smaller tile: the kernels index a table
-            # of the tile's offsets with it. Its place within the tile is kept.
-            st = be.pull_state()
-            st.istate[S_STIM_X] %= BASE_SIDE
-            st.istate[S_STIM_Y] %= BASE_SIDE
-            st.istate[S_STIM_DIRTY] = 1
-            be.push_state(st)
+        self._experiment.apply_live(be, self._config, new, self._seed)
         self._config = new
 
-    def replace_state(self, state: NetworkState) -> None:
+    def replace_state(self, state: Any) -> None:
         """Replace the whole state (same configuration), e.g. after editing connectivity.
 
         The caller is trusted with the values (tests and lesions edit states on purpose);
-        states read from files go through :func:`sim.checkpoint.load_checkpoint`, which
+        states read from files go through :func:`sim.experiments.topomap.checkpoint.load_checkpoint`, which
         checks every value.
         """
         be = self._require()
-        if state.expected_layout() != expected_layout(self._config):
+        exp = self._experiment
+        got = {k: (a.shape, a.dtype) for k, a in exp.state_to_arrays(state).items()}
+        if got != exp.expected_layout(self._config):
             raise ValueError("the state does not match this engine's configuration")
         be.push_state(state)
-        self._step = state.step
+        self._step = exp.state_step(state)
 
     def time_rewiring(self, seconds: float) -> float:
         """Wall seconds the rewiring calls of ``seconds`` of model time take from the current state.
 
         The network is left unchanged (the calls run on a scratch copy).
         """
-        return self._require().time_rewiring(self.steps_for(seconds))
+        be: Any = self._require()
+        if not hasattr(be, "time_rewiring"):
+            raise NotImplementedError(f"backend '{be.name}' cannot time its rewiring alone")
+        return float(be.time_rewiring(self.steps_for(seconds)))
 
     # -- saving -----------------------------------------------------------------------------------
     def save_checkpoint(
@@ -326,6 +323,11 @@ class Engine:
         """
         be = self._require()
         ckpt = load_checkpoint(path)
+        if ckpt.config.experiment != self._config.experiment:
+            raise CheckpointError(
+                f"{path}: checkpoint is of experiment '{ckpt.config.experiment}', "
+                f"this network is '{self._config.experiment}'"
+            )
         diff = structural_differences(self._config, ckpt.config)
         if diff:
             detail = ", ".join(
@@ -334,9 +336,8 @@ class Engine:
             raise CheckpointError(f"{path}: checkpoint is for another configuration ({detail})")
         self._config = ckpt.config
         self._seed = ckpt.seed
-        fp, ip = kernel_params(ckpt.config, ckpt.seed)
-        be.allocate(ckpt.state, fp, ip)
-        self._step = ckpt.state.step
+        self._experiment.attach(be, ckpt.state, ckpt.config, ckpt.seed)
+        self._step = self._experiment.state_step(ckpt.state)
         self._log_events = []
         self._pending_events = []
         return ckpt.history

@@ -27,18 +27,6 @@ ROUNDS = 10
 #: 2**-24: ``(x >> 8) * TWO_M24`` is an exact float32 uniform in [0, 1).
 TWO_M24 = 1.0 / 16777216.0
 
-# Purposes: the second counter word says what a draw is for.
-PURPOSE_STIMULUS = 1  # (stimulus index, ., 0, 0): the stimulus location
-PURPOSE_POISSON = 2  # (step, ., block // 4, 0): word block % 4 finds a block's first source spike
-PURPOSE_V_INIT = 3  # (0, ., neuron, 0): initial membrane potential (Box-Muller)
-PURPOSE_WIRING_FF = 4  # (target, ., attempt, 0) fixed fan-in; (target, ., pre, 0) pairwise
-PURPOSE_WIRING_LAT = 5
-PURPOSE_SLOT = 6  # (step, ., attempt, 0): target, slot, partner, acceptance
-PURPOSE_PAIR_FF = 7  # (step, ., attempt, redraw): pre, post, acceptance
-PURPOSE_PAIR_LAT = 8
-PURPOSE_ATTEMPTS = 9  # (step, ., projection, 0): the fractional part of the attempt count
-PURPOSE_POISSON_REST = 10  # (step, ., block, k // 4): neurons after a block's first spike
-
 
 def _philox_rounds(
     c0: NDArray[np.uint64],

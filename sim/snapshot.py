@@ -1,125 +1,63 @@
-"""Snapshots: frozen host copies of what views and reports need."""
+"""The part of a snapshot every experiment shares, and the merge of snapshots nobody took.
+
+An experiment's snapshot is a frozen dataclass deriving from
+:class:`SnapshotBase`: read-only host copies of what its views and reports
+need after the last completed step. ``RECORDS`` names its *appendable
+records*: arrays of what happened since the engine's previous snapshot (the
+rewiring events, one row per batch). When the window's mailbox replaces a
+snapshot that nobody took, :func:`merge_snapshots` prepends the old records
+to the new ones, so no event or row is ever lost; everything else in a
+snapshot is either current (a state) or cumulative (a count), and the newer
+snapshot's value is the right one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
-from sim.events import FF
-from sim.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_X, S_STIM_Y, NetworkState
-from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, S_REMOVED, TableArrays, table_to_coo
-
+_S = TypeVar("_S", bound="SnapshotBase")
 _A = TypeVar("_A", bound="np.ndarray[Any, Any]")
 
 
-def _frozen(a: _A) -> _A:
+def frozen_copy(a: _A) -> _A:
+    """A read-only copy of ``a``."""
     out = a.copy()
     out.setflags(write=False)
     return out
 
 
 @dataclass(frozen=True)
-class Synapses:
-    """The synapses of one projection as parallel arrays (read-only copies)."""
+class SnapshotBase:
+    """Fields every snapshot has: which one, how far the run is, where and how fast it runs."""
 
-    pre: NDArray[np.int32]
-    post: NDArray[np.int32]
-    weight: NDArray[np.float32]
-    in_degree: NDArray[np.int32]
-    formed: int
-    removed: int
-    refused: int
+    #: Names of the appendable record fields (arrays along their first axis).
+    RECORDS: ClassVar[tuple[str, ...]] = ()
 
-    @classmethod
-    def of(cls, t: TableArrays) -> Synapses:
-        """Copy a table into a read-only record."""
-        pre, post, weight = table_to_coo(t)
-        return cls(
-            _frozen(pre),
-            _frozen(post),
-            _frozen(weight),
-            _frozen(t.col_len),
-            int(t.stats[S_FORMED]),
-            int(t.stats[S_REMOVED]),
-            int(t.stats[S_REFUSED_ROW] + t.stats[S_REFUSED_COL]),
-        )
-
-    @property
-    def count(self) -> int:
-        """Number of synapses."""
-        return int(self.pre.shape[0])
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The network after the last completed step, as read-only host copies.
-
-    Cumulative quantities (spike counts, formed and removed synapses) grow
-    monotonically, so a consumer that drops snapshots loses no count: it takes
-    differences between the snapshots it does see. ``events`` holds the
-    rewiring events since the engine's previous snapshot.
-    """
-
+    #: Number of the snapshot within its engine (1, 2, ...).
     seq: int
+    #: Steps completed.
     step: int
+    #: Model time (seconds), or the experiment's measure of progress.
     t: float
-    dt_ms: float
-    side: int
+    #: The backend that runs the network.
     backend: str
+    #: Model seconds per wall second over the last run call (None when not measured).
     realtime_factor: float | None
-    ff: Synapses
-    lat: Synapses
-    v: NDArray[np.float32]
-    spikes_src: NDArray[np.int64]
-    spikes_tgt: NDArray[np.int64]
-    last_spikes_src: NDArray[np.int32]
-    last_spikes_tgt: NDArray[np.int32]
-    stimulus: tuple[int, int]
-    events: NDArray[np.void]
-    attempts: tuple[int, int] = field(default=(0, 0))
-
-    @property
-    def n_neurons(self) -> int:
-        """Neurons per layer."""
-        return self.side * self.side
-
-    def projection(self, code: int) -> Synapses:
-        """``ff`` for FF (0), ``lat`` for LAT (1)."""
-        return self.ff if code == FF else self.lat
 
 
-def make_snapshot(
-    state: NetworkState,
-    *,
-    seq: int,
-    dt_ms: float,
-    side: int,
-    backend: str,
-    realtime_factor: float | None,
-    events: NDArray[np.void],
-    attempts: tuple[int, int],
-) -> Snapshot:
-    """Build a :class:`Snapshot` from a host copy of the state."""
-    nrn, ist = state.neurons, state.istate
-    return Snapshot(
-        seq=seq,
-        step=state.step,
-        t=state.step * dt_ms * 1e-3,
-        dt_ms=dt_ms,
-        side=side,
-        backend=backend,
-        realtime_factor=realtime_factor,
-        ff=Synapses.of(state.ff),
-        lat=Synapses.of(state.lat),
-        v=_frozen(nrn.v),
-        spikes_src=_frozen(nrn.count_src),
-        spikes_tgt=_frozen(nrn.count_tgt),
-        last_spikes_src=_frozen(nrn.spk_src[: ist[S_N_SPK_SRC]]),
-        last_spikes_tgt=_frozen(nrn.spk_tgt[: ist[S_N_SPK_TGT]]),
-        stimulus=(int(ist[S_STIM_X]), int(ist[S_STIM_Y])),
-        events=_frozen(events),
-        attempts=attempts,
-    )
+def merge_snapshots(old: _S, new: _S) -> _S:
+    """``new`` with the records of ``old`` (not taken) before its own; ``new`` itself when there are none."""
+    if type(old) is not type(new):
+        return new
+    changes: dict[str, Any] = {}
+    for name in new.RECORDS:
+        earlier = getattr(old, name)
+        if len(earlier):
+            merged = np.concatenate([earlier, getattr(new, name)])
+            merged.setflags(write=False)
+            changes[name] = merged
+    return dataclasses.replace(new, **changes) if changes else new

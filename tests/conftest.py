@@ -5,7 +5,7 @@
   machine (``sim.backends.available_backends()`` names whose reason is None),
   plus ``cuda-emulator`` (the CUDA backend's kernels run on the CPU, where g++
   is installed), so the conformance suite runs once per backend.
-* ``make_config``: build a small validated :class:`~sim.config.ModelConfig`
+* ``make_config``: build a small validated :class:`~sim.experiments.topomap.config.ModelConfig`
   from dotted-key overrides, optionally on top of a preset.
 
 Where Qt cannot open a window (a system library of its xcb platform plugin
@@ -28,7 +28,7 @@ import pytest
 
 from app.presets import preset_path
 from sim.backends import available_backends
-from sim.config import ModelConfig, config_from_dict, resolve_yaml
+from sim.experiments.topomap.config import ModelConfig, config_from_dict, resolve_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def _emulated_cuda() -> list[str]:
     from sim.backends.base import Backend
 
     def create() -> Backend:
-        from sim.backends.cuda.backend import CudaBackend
+        from sim.experiments.topomap.cuda.backend import CudaBackend
         from tests.support.cuda_emulator import EmulatedDevice
 
         return CudaBackend(EmulatedDevice(schedule="shuffle"))

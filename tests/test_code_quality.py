@@ -31,3 +31,42 @@ def test_import_contracts_kept() -> None:
     result = _run([sys.executable, "-c", code])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def _contract(name: str) -> dict[str, object]:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["name"] == name)
+
+
+def test_the_core_contract_covers_every_core_module() -> None:
+    """Every module of sim/ outside sim/experiments/ is under the contract that it imports no experiment."""
+    listed = set(_contract("The shared simulator core knows no experiment")["source_modules"])  # type: ignore[arg-type]
+    sim = ROOT / "sim"
+    modules = {p.stem for p in sim.glob("*.py") if p.name != "__init__.py"}
+    packages = {p.name for p in sim.iterdir() if (p / "__init__.py").is_file() and p.name != "experiments"}
+    core = modules | packages
+    missing = sorted(f"sim.{name}" for name in core if f"sim.{name}" not in listed)
+    assert not missing, f"add to the contract in pyproject.toml: {missing}"
+
+
+def test_the_independence_contract_catches_an_experiment_importing_another(tmp_path: Path) -> None:
+    """The contract is live: a copy of the project where one experiment imports another breaks it."""
+    import shutil
+
+    copy = tmp_path / "project"
+    for part in ("sim", "app", "gui"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    other = copy / "sim" / "experiments" / "other"
+    other.mkdir()
+    (other / "__init__.py").write_text('"""A second experiment that wrongly reuses the first."""\n')
+    (other / "model.py").write_text("from sim.experiments.topomap import config\n")
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=copy, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode != 0, result.stdout
+    assert "Experiments never import each other BROKEN" in result.stdout

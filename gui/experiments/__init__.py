@@ -8,7 +8,7 @@ A new experiment is a module in this package that defines an
 from __future__ import annotations
 
 from gui.experiments.base import Experiment
-from sim.config import ModelConfig
+from sim.parameters import ConfigRoot
 
 
 def experiments() -> tuple[Experiment, ...]:
@@ -18,7 +18,7 @@ def experiments() -> tuple[Experiment, ...]:
     return (TOPOGRAPHIC_MAP,)
 
 
-def experiment_for(config: ModelConfig) -> Experiment:
+def experiment_for(config: ConfigRoot) -> Experiment:
     """The experiment that shows ``config``."""
     for exp in experiments():
         if exp.applies_to(config):

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import QMenu, QWidget
 from app.commands import Command
 from gui.context import ViewContext
 from gui.views.base import View
-from sim.config import ModelConfig
+from sim.parameters import ConfigRoot
 
 #: Where a view goes: one of the window's three tab areas, left to right.
 Area = Literal["left", "centre", "right"]
@@ -73,7 +73,7 @@ class Experiment:
     parameter_groups: tuple[ParameterGroup, ...]
     make_menus: Callable[[MenuHost], Sequence[QMenu]] = _no_menus
 
-    def applies_to(self, config: ModelConfig) -> bool:
+    def applies_to(self, config: ConfigRoot) -> bool:
         """Whether this experiment shows ``config``: the configuration is of this experiment."""
         return config.experiment == self.key
 

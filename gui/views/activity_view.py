@@ -24,7 +24,7 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.config import BASE_SIDE, ModelConfig
+from sim.experiments.topomap.config import BASE_SIDE, ModelConfig
 
 __all__ = ["ActivityView", "rate_colour_range", "source_rate_ceiling", "stimulus_centres"]
 

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from app.frame import Frame
 from gui.visuals.layers import colormap_lut
-from sim.geometry import periodic_delta
+from sim.experiments.topomap.geometry import periodic_delta
 
 __all__ = [
     "NO_INPUT_COLOUR",

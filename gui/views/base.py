@@ -34,7 +34,7 @@ from PyQt6.QtWidgets import (
 from app.frame import Frame
 from gui.context import ViewContext
 from gui.views.gl import RedrawBudget
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 #: An export looks like the view laid out in this many logical pixels (about its size on a
 #: screen), drawn with as many image pixels per logical pixel as the export size needs.

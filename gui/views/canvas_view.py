@@ -15,7 +15,7 @@ from gui.context import ViewContext
 from gui.views.base import View
 from gui.views.gl import GlUnavailableLabel, RedrawBudget, gl_unavailable_reason
 from gui.views.image_canvas import CanvasWidget
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 __all__ = ["CanvasView", "LinkedAxis"]
 

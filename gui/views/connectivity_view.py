@@ -31,7 +31,7 @@ from gui.views.canvas_view import CanvasView
 from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap, gl_renderer, is_software_renderer
 from gui.visuals.layers import LayerPlanes, RasterSynapseLayer, SynapseLines, colormap_lut
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 __all__ = ["ConnectivityView"]
 

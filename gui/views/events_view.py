@@ -25,9 +25,9 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.config import ModelConfig
 from sim.events import FF, LAT
-from sim.geometry import distance
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.geometry import distance
 
 __all__ = ["EventsView", "events_per_pair", "pairs_per_distance"]
 

@@ -25,8 +25,8 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.analysis.reference import BAMFORD_2010, bamford_case
-from sim.config import ModelConfig
+from sim.experiments.topomap.analysis.reference import BAMFORD_2010, bamford_case
+from sim.experiments.topomap.config import ModelConfig
 
 __all__ = ["MapQualityView", "finite_points", "first_finite"]
 
@@ -60,7 +60,8 @@ class MapQualityView(View):
     """sigma_aff and AD (from synapse counts and from weights) over time.
 
     Dashed lines mark Bamford et al. 2010's values after 300 s for the case
-    the configuration runs, where they apply (:func:`sim.analysis.reference.bamford_case`), and grey
+    the configuration runs, where they apply
+    (:func:`sim.experiments.topomap.analysis.reference.bamford_case`), and grey
     dashed lines the initial value. Legends sit above the plots, off the data.
 
     Parameters

@@ -40,7 +40,7 @@ from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap
 from gui.visuals.grid_net import GridNet, Region
 from gui.visuals.layers import colormap_lut
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 __all__ = ["MapView"]
 

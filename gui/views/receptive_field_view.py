@@ -25,9 +25,9 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.analysis.receptive_fields import in_star, receptive_fields
-from sim.config import ModelConfig
-from sim.snapshot import Synapses
+from sim.experiments.topomap.analysis.receptive_fields import in_star, receptive_fields
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.snapshot import Synapses
 
 __all__ = ["NeuronField", "ReceptiveFieldView", "centre_neuron", "neuron_field", "pair_colour_range"]
 
@@ -86,7 +86,7 @@ def neuron_field(ff: Synapses, side: int, neuron: int, weighted: bool) -> Neuron
 
     Only the neuron's own synapses are analysed, so the cost is that of one
     neuron, and the result equals that neuron's entry of
-    :func:`sim.analysis.receptive_fields.receptive_fields` on all synapses.
+    :func:`sim.experiments.topomap.analysis.receptive_fields.receptive_fields` on all synapses.
 
     Parameters
     ----------

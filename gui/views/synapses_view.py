@@ -30,7 +30,7 @@ from gui.views._plots import (
     view_layout,
 )
 from gui.views.base import View
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 __all__ = [
     "InDegreeTheory",

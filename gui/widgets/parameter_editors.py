@@ -9,7 +9,7 @@ a parsed value (:attr:`ParameterEditor.committed`) or a text it cannot parse
 (:attr:`ParameterEditor.parse_failed`), and shows the error and pending
 states. Range and cross-field checks belong to the configuration, not to the
 editors: the panel validates every committed value with
-:meth:`sim.config.ModelConfig.replace`.
+:meth:`sim.experiments.topomap.config.ModelConfig.replace`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QWheelEvent
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
-from sim.config import ModelConfig, ParamSpec
 from sim.errors import ConfigError
+from sim.experiments.topomap.config import ModelConfig, ParamSpec
 
 #: Integer ranges a :class:`QSpinBox` can hold (a C ``int``).
 INT32_MIN = -(2**31)
@@ -41,7 +41,7 @@ def declared_types(config: Any = None, prefix: str = "") -> dict[str, str]:
     ----------
     config
         A configuration dataclass (or section); the defaults of
-        :class:`~sim.config.ModelConfig` when omitted.
+        :class:`~sim.experiments.topomap.config.ModelConfig` when omitted.
     prefix
         Key path of ``config`` inside the whole configuration.
 
@@ -50,7 +50,7 @@ def declared_types(config: Any = None, prefix: str = "") -> dict[str, str]:
     dict of str to str
         ``{"rewiring.ff.p_form": "float", "run.seed": "int", ...}``: one of
         ``"bool"``, ``"int"``, ``"float"`` or ``"str"`` for every parameter
-        that :func:`sim.config.iter_params` lists.
+        that :func:`sim.experiments.topomap.config.iter_params` lists.
     """
     obj = ModelConfig() if config is None else config
     out: dict[str, str] = {}

@@ -1,7 +1,8 @@
 """The parameter panel: every model parameter, grouped, with an editor that suits its type.
 
 The panel is generated from the parameter declarations of
-:mod:`sim.config` (:func:`~sim.config.iter_params`), so a new parameter
+:mod:`sim.experiments.topomap.config`
+(:func:`~sim.experiments.topomap.config.iter_params`), so a new parameter
 appears in it without any GUI change. The experiment's
 :class:`~gui.experiments.base.ParameterGroup` list decides the sections;
 parameters no group covers go to a last "Other" section, so none is ever
@@ -39,8 +40,8 @@ from PyQt6.QtWidgets import (
 
 from gui.experiments.base import ParameterGroup
 from gui.widgets.parameter_editors import ParameterEditor, declared_types, make_editor
-from sim.config import ModelConfig, ParamSpec, config_from_dict, iter_params
 from sim.errors import ConfigError
+from sim.experiments.topomap.config import ModelConfig, ParamSpec, config_from_dict, iter_params
 
 #: Mark of a structural parameter (one that applies when the network is rebuilt).
 STRUCTURAL_MARK = "⟲"
@@ -175,7 +176,7 @@ class ParameterPanel(QWidget):
 
     Notes
     -----
-    The editors show the defaults of :class:`~sim.config.ModelConfig` until
+    The editors show the defaults of :class:`~sim.experiments.topomap.config.ModelConfig` until
     :meth:`set_config` is called.
     """
 

@@ -25,10 +25,10 @@ from app.commands import (
 )
 from app.controller import LatestMailbox, SimController, Update
 from app.frame import SimState
-from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.errors import ConfigError
-from sim.lesion import region_mask
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.lesion import region_mask
 
 pytestmark = pytest.mark.filterwarnings("error")
 

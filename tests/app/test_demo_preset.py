@@ -9,7 +9,7 @@ import pytest
 
 from app.headless import run_headless
 from app.presets import DEFAULT_PRESET, load_preset
-from sim.build import build_state
+from sim.experiments.topomap.build import build_state
 from sim.synapses import table_to_coo
 
 #: Model seconds by which the demo's map has unfolded: at the 30-70x real time of the CPU backend

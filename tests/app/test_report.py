@@ -25,12 +25,12 @@ from app.report import (
     published_reference,
     write_figures,
 )
-from sim.analysis import receptive_fields
-from sim.analysis.reference import BAMFORD_2010, case_of
-from sim.config import ModelConfig, load_config
 from sim.engine import Engine
 from sim.events import FORMED, REMOVED, empty_events
-from sim.snapshot import Snapshot, Synapses
+from sim.experiments.topomap.analysis import receptive_fields
+from sim.experiments.topomap.analysis.reference import BAMFORD_2010, case_of
+from sim.experiments.topomap.config import ModelConfig, load_config
+from sim.experiments.topomap.snapshot import Snapshot, Synapses
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

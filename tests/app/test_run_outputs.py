@@ -253,8 +253,8 @@ def test_event_log_file_loads_after_every_chunk(tmp_path: Path) -> None:
 
 
 def test_event_counts_match_the_analysis() -> None:
-    from sim.analysis import events_by_distance
     from sim.events import FF, LAT
+    from sim.experiments.topomap.analysis import events_by_distance
 
     rng = np.random.default_rng(2)
     ev = np.zeros(5000, EVENT_DTYPE)

@@ -21,8 +21,8 @@ from app.frame import SimState
 from app.presets import DEFAULT_PRESET, load_preset
 from gui.main_window import MainWindow
 from sim.engine import Engine
+from sim.experiments.topomap.lesion import region_mask
 from sim.files import current_umask
-from sim.lesion import region_mask
 from tests.gui.conftest import TIMEOUT_MS, settle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -367,7 +367,7 @@ def test_crafted_checkpoint_is_refused_and_the_app_keeps_running(
 ) -> None:
     """A checkpoint whose stimulus position lies far outside the grid is refused with a message;
     the network keeps running (before, Load checkpoint then Run killed the process)."""
-    from sim.state import S_STIM_X
+    from sim.experiments.topomap.state import S_STIM_X
 
     good = tmp_path / "good.npz"
     with Engine.build(load_preset(DEFAULT_PRESET), backend="cpu", seed=1) as eng:

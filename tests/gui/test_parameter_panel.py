@@ -22,7 +22,7 @@ from gui.widgets.parameter_panel import (
     ParameterPanel,
     readable_label,
 )
-from sim.config import ModelConfig, iter_params, param_spec
+from sim.experiments.topomap.config import ModelConfig, iter_params, param_spec
 
 #: The parameter groups of the topographic-map experiment (the window's panel).
 GROUPS = TOPOGRAPHIC_MAP.parameter_groups

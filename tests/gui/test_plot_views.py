@@ -43,10 +43,10 @@ from gui.views.receptive_field_view import (
     pair_colour_range,
 )
 from gui.views.synapses_view import SynapsesView, in_degree_colour_range, in_degree_theory, turnover_rates
-from sim.analysis.reference import bamford_case, reference_values
-from sim.config import ModelConfig
 from sim.engine import Engine
-from sim.geometry import distance
+from sim.experiments.topomap.analysis.reference import bamford_case, reference_values
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.geometry import distance
 
 VIEW_CLASSES: list[type[View]] = [ReceptiveFieldView, SynapsesView, MapQualityView, ActivityView, EventsView]
 STATUS = Status(SimState.RUNNING, 0, 0, None, None, None, "cpu", 1)

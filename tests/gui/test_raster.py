@@ -23,7 +23,7 @@ from gui.views.image_canvas import CanvasWidget
 from gui.visuals import raster
 from gui.visuals.dots import Dots
 from gui.visuals.layers import colormap_lut
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 from tests.gui.test_vispy_views import _frame
 
 RED, BLUE = np.uint32(0xFF0000FF), np.uint32(0xFFFF0000)

@@ -29,8 +29,8 @@ from gui.views.gl import (
 )
 from gui.views.map_view import MapView
 from gui.visuals.layers import colormap_lut
-from sim.config import ModelConfig
 from sim.engine import Engine
+from sim.experiments.topomap.config import ModelConfig
 
 STATUS = Status(SimState.RUNNING, 0, 0, None, None, None, "cpu", 1)
 

@@ -1,4 +1,4 @@
-"""Tests of ``sim.analysis``: receptive fields, connectivity, events and activity."""
+"""Tests of ``sim.experiments.topomap.analysis``: receptive fields, connectivity, events and activity."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from sim.analysis import (
+from sim.events import FF, FORMED, LAT, REMOVED, empty_events
+from sim.experiments.topomap.analysis import (
     DisplacementStats,
     ReceptiveFields,
     by_displacement,
@@ -26,7 +27,6 @@ from sim.analysis import (
     radial_profile,
     receptive_fields,
 )
-from sim.events import FF, FORMED, LAT, REMOVED, empty_events
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference"
 REFERENCE_FILE = REFERENCE_DIR / "bamford2009_initial_connectivity.npz"
@@ -69,7 +69,7 @@ def _reference_synapses(
 
 def test_reference_path_points_to_shared_folder() -> None:
     repo_root = Path(__file__).resolve().parents[2]
-    assert (repo_root / "sim" / "analysis").is_dir()
+    assert (repo_root / "sim" / "experiments" / "topomap" / "analysis").is_dir()
     assert repo_root.parent / "shared" / "reference" == REFERENCE_DIR
 
 
@@ -481,7 +481,7 @@ def _numpy_axis_centre(proj: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray
     """The centre search written directly in NumPy (the formulas the compiled search follows)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from sim.analysis.receptive_fields import _FINE_OFFSETS, _cell_weights, _half_width
+    from sim.experiments.topomap.analysis.receptive_fields import _FINE_OFFSETS, _cell_weights, _half_width
 
     k = _half_width(n)
     length = 2 * k + 1
@@ -503,7 +503,7 @@ def _numpy_axis_centre(proj: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 16, 17, 64, 129])
 def test_compiled_centre_search_equals_numpy_bit_for_bit(n: int) -> None:
     """Same sums in the same order, same ties broken the same way (counts tie often)."""
-    from sim.analysis.receptive_fields import _axis_centre
+    from sim.experiments.topomap.analysis.receptive_fields import _axis_centre
 
     rng = np.random.default_rng(n)
     counts = rng.integers(0, 3, (60, n)).astype(np.float64)  # small integers: many exact ties
@@ -529,7 +529,7 @@ def _sparse_rows(rng: np.random.Generator, rows: int, n: int, width: float) -> n
 @pytest.mark.parametrize("n", [4, 16, 127, 128, 130, 256, 1000])
 def test_compiled_centre_search_on_sparse_projections_equals_numpy(n: int) -> None:
     """Sparse in-stars (the usual case) and windows of several pairwise runs (n + 1 > 128 cells)."""
-    from sim.analysis.receptive_fields import _axis_centre
+    from sim.experiments.topomap.analysis.receptive_fields import _axis_centre
 
     rng = np.random.default_rng(100 + n)
     rows = 40 if n < 500 else 6

@@ -1,4 +1,4 @@
-"""Tests of ``sim.build``: initial connectivity and neuron state (MODEL.md, "Initial connectivity")."""
+"""Tests of the topographic map's build: initial connectivity and neuron state (MODEL.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sim.analysis import receptive_fields
-from sim.build import build_state, fan_in_offset_tables
-from sim.config import ModelConfig
 from sim.errors import ConfigError
-from sim.geometry import distance
-from sim.state import NetworkState
+from sim.experiments.topomap.analysis import receptive_fields
+from sim.experiments.topomap.build import build_state, fan_in_offset_tables
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.geometry import distance
+from sim.experiments.topomap.state import NetworkState
 from sim.synapses import SynapseTable, TableArrays, table_to_coo
 
 PAIRWISE = {"connectivity.wiring": "pairwise_bernoulli", "rewiring.scheme": "pair"}

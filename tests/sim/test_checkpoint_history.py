@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sim.checkpoint import MAX_HISTORY_ROWS, load_checkpoint
-from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.errors import CheckpointError
+from sim.experiments.topomap.config import ModelConfig
 
 
 def _history(t_end: float, rows: int = 5) -> dict[str, np.ndarray]:

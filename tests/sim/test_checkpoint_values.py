@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.checkpoint import Checkpoint, expected_layout, load_checkpoint, save_checkpoint, state_problem
-from sim.config import ModelConfig
+from sim.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from sim.engine import Engine
 from sim.errors import CheckpointError
 from sim.events import EVENT_DTYPE
-from sim.state import (
+from sim.experiments.topomap.checkpoint import expected_layout, state_problem
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.state import (
     S_ATTEMPTS_LAT,
     S_N_SPK_SRC,
     S_N_SPK_TGT,
@@ -147,7 +148,7 @@ def test_the_valid_checkpoint_loads_and_runs(good: Path) -> None:
 )
 def test_expected_layout_is_the_allocated_layout(overrides: dict[str, Any]) -> None:
     """The layout is computed, not allocated; it equals that of a built state."""
-    from sim.build import build_state
+    from sim.experiments.topomap.build import build_state
 
     cfg = small_config(overrides, preset="bamford2010")
     assert expected_layout(cfg) == build_state(cfg, 1).expected_layout()
@@ -522,7 +523,7 @@ def test_the_reported_crash_is_now_a_clean_refusal(variant: Callable[..., Path],
 
 def test_state_problem_accepts_states_of_a_long_run() -> None:
     """After a second of every scheme, including lesions, the state a backend holds passes."""
-    from sim.lesion import cut_synapses, region_mask, silence
+    from sim.experiments.topomap.lesion import cut_synapses, region_mask, silence
 
     for preset in ("bogdan2018", "knight2025"):
         cfg: ModelConfig = small_config({}, preset=preset)

@@ -1,4 +1,4 @@
-"""Tests of ``sim.config``: defaults, validation messages, YAML files, presets and parameter specs."""
+"""Tests of the configuration: defaults, validation messages, YAML files, presets and parameter specs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from sim.config import ModelConfig, ParamSpec, config_from_dict, iter_params, load_config, param_spec
 from sim.errors import ConfigError
-from sim.params import attempts_per_call
+from sim.experiments.topomap.config import (
+    ModelConfig,
+    ParamSpec,
+    config_from_dict,
+    iter_params,
+    load_config,
+    param_spec,
+)
+from sim.experiments.topomap.params import attempts_per_call
 
 SOURCE = "presets/x.yaml"
 BASE_PRESETS = ("bamford2010", "bogdan2018", "knight2025")
@@ -532,7 +539,7 @@ def test_knight_attempts_scale_with_grid(make_config: Callable[..., ModelConfig]
 
 def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
     """``experiment:`` defaults to topomap; the key is written back; an unknown one is refused in one line."""
-    from sim.config import config_from_dict
+    from sim.config import config_from_dict, load_config
 
     plain = tmp_path / "plain" / "preset.yaml"
     plain.parent.mkdir()
@@ -550,3 +557,5 @@ def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
     assert str(err.value) == f"{other}: experiment: unknown experiment 'tomography' (known: topomap)"
     with pytest.raises(ConfigError, match="unknown experiment 7"):
         config_from_dict({"experiment": 7})
+    with pytest.raises(ConfigError, match="names experiment 'tomography', not 'topomap'"):
+        ModelConfig.from_dict({"experiment": "tomography"})

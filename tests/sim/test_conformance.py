@@ -18,19 +18,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.events import FF, FORMED, LAT, REMOVED
-from sim.philox import (
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.purposes import (
     PURPOSE_POISSON,
     PURPOSE_POISSON_REST,
     PURPOSE_STIMULUS,
+)
+from sim.experiments.topomap.state import NetworkState
+from sim.philox import (
     below,
     key_from_seed,
     philox4x32,
     uniform,
 )
-from sim.state import NetworkState
 from sim.synapses import SynapseTable
 
 BLOCK = 32

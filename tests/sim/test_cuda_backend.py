@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 
 import sim.backends as registry
-from sim.backends.cuda import backend as cuda_backend
-from sim.backends.cuda.backend import CudaBackend
 from sim.backends.cuda.device import DeviceMemoryError, KernelCompileError, cuda_unavailable_reason
-from sim.backends.cuda.layout import SLOTS
-from sim.build import build_state
-from sim.config import ModelConfig
 from sim.engine import Engine
-from sim.params import steps_of
-from sim.state import NetworkState
+from sim.experiments.topomap.build import build_state
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.cuda import backend as cuda_backend
+from sim.experiments.topomap.cuda.backend import CudaBackend
+from sim.experiments.topomap.cuda.layout import SLOTS
+from sim.experiments.topomap.params import steps_of
+from sim.experiments.topomap.state import NetworkState
 from sim.synapses import SynapseTable
 
 CUDA_DIR = Path(cuda_backend.__file__).resolve().parent
@@ -61,7 +61,7 @@ def make_device(kind: str, **kwargs: Any) -> Any:
 
 def cuda_engine(config: ModelConfig, seed: int, device: Any, **kwargs: Any) -> Engine:
     """An engine on the CUDA backend over ``device`` (bypassing the registry)."""
-    from sim.build import build_state
+    from sim.experiments.topomap.build import build_state
 
     return Engine(config, seed, CudaBackend(device, **kwargs), build_state(config, seed))
 
@@ -140,8 +140,8 @@ def cpu_engine(make_config: Callable[..., ModelConfig]) -> Iterator[Callable[...
 
 def test_the_kernel_interface_is_generated_from_the_python_declarations() -> None:
     """Every number the kernels index by comes from one Python declaration, with its value."""
-    from sim import params, philox, state
-    from sim.backends.cuda.interface import interface_enums, interface_header
+    from sim.experiments.topomap import params, purposes, state
+    from sim.experiments.topomap.cuda.interface import interface_enums, interface_header
 
     enums = interface_enums()
     assert [name for name, _ in enums["Slot"]][:-1] == [
@@ -151,7 +151,7 @@ def test_the_kernel_interface_is_generated_from_the_python_declarations() -> Non
     assert dict(enums["FParam"])["F_G_MAX"] == params.F_G_MAX
     assert dict(enums["IParam"])["N_INT_PARAMS"] == params.N_INT_PARAMS
     assert dict(enums["IState"])["S_STIM_DIRTY"] == state.S_STIM_DIRTY
-    assert dict(enums["Purpose"])["PURPOSE_POISSON_REST"] == philox.PURPOSE_POISSON_REST
+    assert dict(enums["Purpose"])["PURPOSE_POISSON_REST"] == purposes.PURPOSE_POISSON_REST
     header = interface_header()
     assert "F_G_MAX = 12" in header and "P_RW_PATHS" in header
     assert cuda_backend.module_source().startswith(header)
@@ -163,8 +163,8 @@ def test_the_kernel_interface_is_generated_from_the_python_declarations() -> Non
 
 
 def test_a_declaration_with_a_gap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sim import params
-    from sim.backends.cuda.interface import interface_enums
+    from sim.experiments.topomap import params
+    from sim.experiments.topomap.cuda.interface import interface_enums
 
     monkeypatch.setattr(params, "F_G_MAX", 99)
     with pytest.raises(ValueError, match="F_"):
@@ -409,7 +409,7 @@ def test_a_kernel_that_fails_to_compile_is_named(tmp_path: Path, monkeypatch: py
     broken.write_text(
         '#include "kernels.cu"\nextern "C" __global__ void broken(int* x) { x[0] = undefined_name; }\n'
     )
-    from sim.backends.cuda.interface import interface_header
+    from sim.experiments.topomap.cuda.interface import interface_header
 
     monkeypatch.setattr(cuda_backend, "module_source", lambda: interface_header() + f'#include "{broken}"\n')
     device = emulated()
@@ -418,14 +418,23 @@ def test_a_kernel_that_fails_to_compile_is_named(tmp_path: Path, monkeypatch: py
     assert "broken.cu, line 2" in str(info.value)
     assert "undefined_name" in str(info.value)
 
-    monkeypatch.setitem(registry._REASONS, "cuda", lambda: None)
-    monkeypatch.setitem(registry._FACTORIES, "cuda", lambda: CudaBackend(emulated()))
+    pretend_gpu(monkeypatch, lambda: CudaBackend(emulated()))
     config = ModelConfig()
     with Engine.build(config, backend="auto", seed=1) as eng:
         assert eng.backend_name == "cpu"
         assert eng.backend_note is not None and "broken.cu, line 2" in eng.backend_note
     with pytest.raises(KernelCompileError):
         Engine.build(config, backend="cuda", seed=1)
+
+
+def pretend_gpu(monkeypatch: pytest.MonkeyPatch, create: Callable[[], CudaBackend]) -> None:
+    """Make the topographic map's ``cuda`` backend available, made by ``create``."""
+    from sim.experiment import BackendEntry
+    from sim.experiments.topomap.experiment import TopographicMap
+
+    own = dict(TopographicMap().backends())
+    own["cuda"] = BackendEntry(create, lambda: None)
+    monkeypatch.setattr(TopographicMap, "backends", lambda self: own)
 
 
 @needs_gxx
@@ -435,8 +444,7 @@ def test_out_of_device_memory_is_reported(
     config = make_config({"network.scale": 2}, preset="knight2025")
     with pytest.raises(DeviceMemoryError, match="ran out of memory"):
         cuda_engine(config, 1, emulated(memory_limit=200_000))
-    monkeypatch.setitem(registry._REASONS, "cuda", lambda: None)
-    monkeypatch.setitem(registry._FACTORIES, "cuda", lambda: CudaBackend(emulated(memory_limit=200_000)))
+    pretend_gpu(monkeypatch, lambda: CudaBackend(emulated(memory_limit=200_000)))
     with Engine.build(config, backend="auto", seed=1) as eng:
         assert eng.backend_name == "cpu"
         assert eng.backend_note is not None and "memory" in eng.backend_note

@@ -36,7 +36,7 @@ def test_there_are_cuda_sources() -> None:
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_cuda_source_compiles(source: Path, arch: str, tmp_path: Path) -> None:
     """Each source compiles as the backend compiles it: after the generated kernel interface."""
-    from sim.backends.cuda.interface import interface_header
+    from sim.experiments.topomap.cuda.interface import interface_header
 
     nvcc = shutil.which("nvcc")
     if nvcc is None:
@@ -81,7 +81,7 @@ def test_philox_kat_on_device() -> None:
 
 def resource_usage(arch: str, tmp_path: Path) -> dict[str, tuple[int, int]]:
     """``kernel -> (registers per thread, static shared bytes)`` from ptxas, compiled as the backend does."""
-    from sim.backends.cuda.backend import COMPILE_OPTIONS, module_source
+    from sim.experiments.topomap.cuda.backend import COMPILE_OPTIONS, module_source
 
     nvcc = shutil.which("nvcc")
     if nvcc is None:
@@ -128,7 +128,7 @@ def test_every_kernel_fits_its_launch(arch: str, tmp_path: Path) -> None:
     A kernel that needs more registers than a block of its size can have fails to launch on a GPU,
     an error no emulator shows; one-block kernels are compiled with __launch_bounds__ for this.
     """
-    from sim.backends.cuda.backend import BLOCK_THREADS, GRID_THREADS, KERNELS, STEP_KERNELS
+    from sim.experiments.topomap.cuda.backend import BLOCK_THREADS, GRID_THREADS, KERNELS, STEP_KERNELS
 
     usage = resource_usage(arch, tmp_path)
     assert set(usage) == set(KERNELS)

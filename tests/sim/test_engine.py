@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from sim.backends import available_backends
-from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.errors import BackendUnavailableError, CheckpointError, ConfigError, EngineClosedError
-from sim.state import NetworkState
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.state import NetworkState
 
 #: Bamford's model with room for formations (12 + 12 of 32 slots) and a faster rewiring rate,
 #: so that a few hundred steps produce rewiring events.
@@ -459,8 +459,8 @@ def test_tiling_the_stimulus_while_running_keeps_its_position_in_the_tile(
     """At scale 2 the stimulus may lie anywhere on the 32 x 32 grid; switching ``tiled`` on while
     running moves it into the 16 x 16 tile the kernels then index (before, they read outside their
     table until the next stimulus period)."""
-    from sim.checkpoint import state_problem
-    from sim.state import S_STIM_X, S_STIM_Y
+    from sim.experiments.topomap.checkpoint import state_problem
+    from sim.experiments.topomap.state import S_STIM_X, S_STIM_Y
 
     eng = engine(cfg=make_config({"network.scale": 2, "stimulus.period": 1e6}))
     for seed in range(2, 40):  # a network whose first stimulus lies outside the first tile

@@ -20,8 +20,15 @@ import yaml
 
 import sim.yaml_io
 from app.presets import list_presets, preset_path
-from sim.config import ModelConfig, check_param, config_from_dict, load_config, parse_yaml_text, read_yaml
 from sim.errors import ConfigError, short_repr
+from sim.experiments.topomap.config import (
+    ModelConfig,
+    check_param,
+    config_from_dict,
+    load_config,
+    parse_yaml_text,
+    read_yaml,
+)
 from sim.yaml_io import MAX_BYTES, MAX_DEPTH, MAX_ITEMS, MAX_NODES
 
 #: Upper bounds every refusal must meet (the measured values are milliseconds and about 1 MB).

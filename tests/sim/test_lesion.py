@@ -7,9 +7,16 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sim.build import build_state
-from sim.config import ModelConfig
-from sim.lesion import SILENCED_STEPS, cut_synapses, region_mask, restore, silence, silenced
+from sim.experiments.topomap.build import build_state
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.lesion import (
+    SILENCED_STEPS,
+    cut_synapses,
+    region_mask,
+    restore,
+    silence,
+    silenced,
+)
 from sim.synapses import S_REMOVED, SynapseTable, table_to_coo
 
 

@@ -1,4 +1,4 @@
-"""Tests of ``sim.memory``: sizes that cannot fit are refused, in one line, before anything is allocated."""
+"""Tests of the memory estimate: sizes that cannot fit are refused in one line, before allocating."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from sim.build import build_state
-from sim.config import ModelConfig
 from sim.errors import ConfigError
-from sim.memory import HEADROOM, STATE_COPIES, available_bytes, check_fits, estimate_bytes, format_bytes
+from sim.experiments.topomap.build import build_state
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.memory import (
+    HEADROOM,
+    STATE_COPIES,
+    available_bytes,
+    check_fits,
+    estimate_bytes,
+    format_bytes,
+)
 from sim.synapses import empty_table
 from tests.conftest import small_config
 
@@ -121,9 +128,9 @@ def test_the_key_to_lower_is_named(overrides: dict[str, int], key: str) -> None:
 
 
 def test_unknown_memory_refuses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sim.memory
+    import sim.experiments.topomap.memory
 
-    monkeypatch.setattr(sim.memory, "available_bytes", lambda: None)
+    monkeypatch.setattr(sim.experiments.topomap.memory, "available_bytes", lambda: None)
     check_fits(small_config(HUGE))
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.config import ModelConfig
 from sim.engine import Engine
-from sim.params import delivery_quantum
-from sim.state import S_N_SPK_TGT
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.params import delivery_quantum
+from sim.experiments.topomap.state import S_N_SPK_TGT
 from sim.synapses import SynapseTable
 
 DT, TAU_M, V_REST = 0.1, 20.0, -70.0
@@ -126,7 +126,7 @@ def test_spike_arrives_after_one_step(silent_engine: Callable[..., Engine], inhi
     st = eng.state()
     assert st.neurons.count_tgt[a] == 1
     pend, g = (st.neurons.pend_inh, st.neurons.g_inh) if inhibitory else (st.neurons.pend_ex, st.neurons.g_ex)
-    # Input arrives rounded to the delivery grid (sim.params.delivery_quantum).
+    # Input arrives rounded to the delivery grid (sim.experiments.topomap.params.delivery_quantum).
     q = delivery_quantum(eng.config.stdp.g_max, eng.config.connectivity.col_capacity)
     assert pend[b] == np.float32(round(np.float32(w) / q) * q)
     assert abs(pend[b] - w) <= q / 2

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.config import load_config
 from sim.engine import Engine
+from sim.experiments.topomap.config import load_config
 from sim.synapses import SynapseTable
 
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets").glob("*/*.yaml"))

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.config import ModelConfig
 from sim.engine import Engine
 from sim.events import FF, FORMED, LAT, REMOVED
-from sim.geometry import distance
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.geometry import distance
 from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, SynapseTable, table_to_coo
 
 N = 256
@@ -374,7 +374,7 @@ def test_record_events_off_still_counts(engine: Callable[..., Engine]) -> None:
 HANG_SCRIPT = """
 import os, sys, threading
 sys.path.insert(0, {root!r})
-from sim.config import load_config
+from sim.experiments.topomap.config import load_config
 from sim.engine import Engine
 
 cfg = load_config({preset!r}).replace("network.dt", 1.0)

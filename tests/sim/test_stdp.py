@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.config import ModelConfig
 from sim.engine import Engine
-from sim.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_DIRTY, S_STIM_NEXT
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_DIRTY, S_STIM_NEXT
 from sim.synapses import SynapseTable
 
 DT, A_PLUS, A_MINUS, TAU_PLUS, TAU_MINUS, G_MAX = 0.1, 0.02, 0.0075, 20.0, 64.0, 0.2

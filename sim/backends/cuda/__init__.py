@@ -1,24 +1,21 @@
-"""The CUDA backend (CuPy RawKernels over GeNN-style ragged connectivity).
+"""What every CUDA backend shares: the device layer and the headers beside this file.
 
 Only :mod:`sim.backends.cuda.device` imports cupy, and only when a device is
 created, so a machine without a GPU or without CuPy imports everything else
-cleanly.
+cleanly. The headers here (``philox4x32.cuh``, ``block.cuh``) are on the
+include path of every experiment's kernels (:data:`HEADER_DIR`).
 """
 
 from __future__ import annotations
 
-from sim.backends.base import Backend
+from pathlib import Path
+
 from sim.backends.cuda.device import cuda_unavailable_reason
+
+#: Folder of the shared CUDA headers.
+HEADER_DIR = Path(__file__).resolve().parent
 
 
 def unavailable_reason() -> str | None:
-    """Why the CUDA backend cannot run here, or None when it can."""
+    """Why CUDA backends cannot run here, or None when they can."""
     return cuda_unavailable_reason()
-
-
-def create() -> Backend:
-    """A CUDA backend on the first GPU (raises BackendUnavailableError when there is none)."""
-    from sim.backends.cuda.backend import CudaBackend
-    from sim.backends.cuda.device import CupyDevice
-
-    return CudaBackend(CupyDevice())

@@ -14,19 +14,21 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from sim.config import ModelConfig
 from sim.errors import ConfigError
-from sim.memory import check_fits
-from sim.philox import (
+from sim.experiments.topomap.config import ModelConfig
+from sim.experiments.topomap.memory import check_fits
+from sim.experiments.topomap.purposes import (
     PURPOSE_V_INIT,
     PURPOSE_WIRING_FF,
     PURPOSE_WIRING_LAT,
+)
+from sim.experiments.topomap.state import N_ISTATE, NetworkState, empty_neurons
+from sim.philox import (
     key_from_seed,
     philox4x32,
     philox_nb,
     uniform_nb,
 )
-from sim.state import N_ISTATE, NetworkState, empty_neurons
 from sim.synapses import S_REFUSED_COL, S_REFUSED_ROW, TableArrays, add_synapse, empty_table
 
 #: Pairwise wiring only draws pairs whose formation probability is at least this;
@@ -219,7 +221,7 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
     ------
     ConfigError
         Before anything is allocated, when a run of ``cfg`` would not fit in
-        the memory available (:func:`sim.memory.check_fits`); and when the
+        the memory available (:func:`sim.experiments.topomap.memory.check_fits`); and when the
         initial wiring cannot be placed (a capacity too small, a fan-in that
         cannot be reached).
 

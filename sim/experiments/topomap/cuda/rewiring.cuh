@@ -10,7 +10,7 @@
 #include "block.cuh"
 #include "net.cuh"
 
-// How a projection's rewiring call ran (net.rw_paths; sim/backends/cuda/backend.py REWIRING_PATHS).
+// How a projection's rewiring call ran (net.rw_paths; sim/experiments/topomap/cuda/backend.py REWIRING_PATHS).
 enum {
     RW_PATH_PARALLEL, RW_PATH_REPEAT, RW_PATH_CAPACITY, RW_PATH_MULTAPSE, RW_PATH_LARGE, RW_N_PATHS
 };

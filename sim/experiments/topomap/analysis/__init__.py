@@ -5,16 +5,16 @@ Pure NumPy; no GUI or plotting dependencies.
 
 from __future__ import annotations
 
-from sim.analysis.activity import mean_rates, population_rate
-from sim.analysis.connectivity import (
+from sim.experiments.topomap.analysis.activity import mean_rates, population_rate
+from sim.experiments.topomap.analysis.connectivity import (
     DisplacementStats,
     by_displacement,
     in_degree,
     out_degree,
     radial_profile,
 )
-from sim.analysis.events import event_rates, events_by_distance
-from sim.analysis.receptive_fields import ReceptiveFields, in_star, receptive_fields
+from sim.experiments.topomap.analysis.events import event_rates, events_by_distance
+from sim.experiments.topomap.analysis.receptive_fields import ReceptiveFields, in_star, receptive_fields
 
 __all__ = [
     "DisplacementStats",

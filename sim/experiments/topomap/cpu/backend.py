@@ -7,10 +7,10 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.backends.cpu import kernels
 from sim.events import EV_COLS, EVENT_DTYPE, events_from_rows
-from sim.params import formation_table, max_events_per_step, stimulus_table
-from sim.state import S_STIM_DIRTY, NetworkState
+from sim.experiments.topomap.cpu import kernels
+from sim.experiments.topomap.params import formation_table, max_events_per_step, stimulus_table
+from sim.experiments.topomap.state import S_STIM_DIRTY, NetworkState
 
 #: Event buffer rows (each row 40 bytes); the kernel returns to drain it when nearly full.
 EVENT_BUFFER_ROWS = 1 << 16

@@ -6,7 +6,7 @@ for the three cases of the topographic-map experiment.
 
 from __future__ import annotations
 
-from sim.config import ModelConfig
+from sim.experiments.topomap.config import ModelConfig
 
 #: case -> metric -> value; metrics are sigma_aff_conn, sigma_aff_weight, ad_conn, ad_weight.
 BAMFORD_2010: dict[int, dict[str, float]] = {

@@ -1,5 +1,5 @@
 """The CPU backend: Numba-compiled kernels, many steps per call."""
 
-from sim.backends.cpu.backend import CpuBackend
+from sim.experiments.topomap.cpu.backend import CpuBackend
 
 __all__ = ["CpuBackend"]

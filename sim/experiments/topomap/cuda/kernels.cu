@@ -1,4 +1,4 @@
-// The kernels of the CUDA backend, named like their CPU twins in sim/backends/cpu/kernels.py.
+// The kernels of the CUDA backend, named like their CPU twins in sim/experiments/topomap/cpu/kernels.py.
 //
 // A step on a large network is seven launches, each one phase over the whole grid:
 //   source_spikes, neuron_update, compact_spikes, propagate_stdp, potentiate, update_traces, rewire.

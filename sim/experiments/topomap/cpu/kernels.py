@@ -23,9 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.build import torus_d2
 from sim.events import EV_KIND, EV_POST, EV_PRE, EV_PROJ, EV_STEP
-from sim.params import (
+from sim.experiments.topomap.build import torus_d2
+from sim.experiments.topomap.params import (
     F_A_MINUS,
     F_A_PLUS,
     F_ATTEMPTS,
@@ -64,19 +64,15 @@ from sim.params import (
     I_TILE,
     SCHEME_SLOT,
 )
-from sim.philox import (
+from sim.experiments.topomap.purposes import (
     PURPOSE_ATTEMPTS,
     PURPOSE_PAIR_FF,
     PURPOSE_POISSON,
     PURPOSE_POISSON_REST,
     PURPOSE_SLOT,
     PURPOSE_STIMULUS,
-    below_nb,
-    counter_word1,
-    philox_nb,
-    uniform_nb,
 )
-from sim.state import (
+from sim.experiments.topomap.state import (
     S_ATTEMPTS_FF,
     S_N_SPK_SRC,
     S_N_SPK_TGT,
@@ -87,6 +83,12 @@ from sim.state import (
     S_STIM_X,
     S_STIM_Y,
     NeuronArrays,
+)
+from sim.philox import (
+    below_nb,
+    counter_word1,
+    philox_nb,
+    uniform_nb,
 )
 from sim.synapses import D_COL_CAP, D_ROW_CAP, TableArrays, add_synapse, find_synapse, remove_synapse
 
@@ -124,7 +126,7 @@ def update_stimulus(
     """Draw a new stimulus location when its period is over; refresh spike probabilities.
 
     ``table`` holds the probability by torus offset from the stimulus centre
-    (:func:`sim.params.stimulus_table`).
+    (:func:`sim.experiments.topomap.params.stimulus_table`).
     """
     side = ip[I_SIDE]
     k0 = np.uint64(ip[I_KEY0])
@@ -351,7 +353,10 @@ def clear_fired(nrn: NeuronArrays, nt: np.int64) -> None:
 
 @njit(inline="always", cache=True, nogil=True)
 def quantise(w: np.float32, q: np.float32, inv_q: np.float32) -> np.float32:
-    """``w`` rounded to the delivery grid (see :func:`sim.params.delivery_quantum`); exact in float32."""
+    """``w`` rounded to the delivery grid; exact in float32.
+
+    See :func:`sim.experiments.topomap.params.delivery_quantum`.
+    """
     return np.float32(np.rint(w * inv_q)) * q
 
 

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.analysis._validation import check_count, check_grid_size, check_ids, check_synapses, check_weights
-from sim.geometry import displacement
+from sim.experiments.topomap.analysis._validation import (
+    check_count,
+    check_grid_size,
+    check_ids,
+    check_synapses,
+    check_weights,
+)
+from sim.experiments.topomap.geometry import displacement
 
 __all__ = ["DisplacementStats", "by_displacement", "in_degree", "out_degree", "radial_profile"]
 

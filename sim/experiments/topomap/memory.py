@@ -24,10 +24,10 @@ import math
 import os
 from pathlib import Path
 
-from sim.config import ConnectivityConfig, ModelConfig
 from sim.errors import ConfigError
-from sim.params import attempts_per_call
-from sim.state import N_ISTATE, empty_neurons
+from sim.experiments.topomap.config import ConnectivityConfig, ModelConfig
+from sim.experiments.topomap.params import attempts_per_call
+from sim.experiments.topomap.state import N_ISTATE, empty_neurons
 from sim.synapses import N_STATS
 
 __all__ = [

@@ -1,13 +1,13 @@
 """Where every device array of the CUDA backend sits in the kernels' pointer table.
 
 The kernels reach all arrays through one device array of addresses, indexed
-by the ``Slot`` enum that :mod:`sim.backends.cuda.interface` generates from
+by the ``Slot`` enum that :mod:`sim.experiments.topomap.cuda.interface` generates from
 :data:`SLOTS`.
 """
 
 from __future__ import annotations
 
-from sim.state import NeuronArrays
+from sim.experiments.topomap.state import NeuronArrays
 from sim.synapses import TableArrays
 
 #: Neuron arrays the kernels use (NeuronArrays' scratch fields ``fac`` and ``bits`` are CPU-only).

@@ -54,7 +54,13 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.analysis._validation import check_count, check_grid_size, check_ids, check_synapses, check_weights
+from sim.experiments.topomap.analysis._validation import (
+    check_count,
+    check_grid_size,
+    check_ids,
+    check_synapses,
+    check_weights,
+)
 
 __all__ = ["ReceptiveFields", "in_star", "receptive_fields"]
 

@@ -34,18 +34,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.backends.cuda import HEADER_DIR
 from sim.backends.cuda.device import Device, Graph, Kernel
-from sim.backends.cuda.interface import interface_header
-from sim.backends.cuda.layout import DEVICE_NEURON_FIELDS, SLOT_INDEX, SLOTS
 from sim.events import EV_COLS, EVENT_DTYPE, events_from_rows
-from sim.params import (
+from sim.experiments.topomap.cuda.interface import interface_header
+from sim.experiments.topomap.cuda.layout import DEVICE_NEURON_FIELDS, SLOT_INDEX, SLOTS
+from sim.experiments.topomap.params import (
     I_MAX_ATTEMPTS,
     I_REWIRE_EVERY,
     formation_table,
     max_events_per_step,
     stimulus_table,
 )
-from sim.state import S_STIM_DIRTY, NetworkState, NeuronArrays
+from sim.experiments.topomap.state import S_STIM_DIRTY, NetworkState, NeuronArrays
 from sim.synapses import TableArrays
 
 SOURCE_DIR = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ STEP_KERNELS: tuple[str, ...] = (
 )
 KERNELS: tuple[str, ...] = (*STEP_KERNELS, "rewire_only", "run_steps")
 #: NVRTC options: no fused multiply-add, so every float operation rounds as on the CPU.
-COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false", f"-I{SOURCE_DIR}")
+COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false", f"-I{SOURCE_DIR}", f"-I{HEADER_DIR}")
 #: Largest network (neurons per layer) that runs in one block.
 BLOCK_MODE_MAX_NEURONS = 4096
 #: Most threads of a one-block kernel (run_steps, compact_spikes, rewire), registers permitting.

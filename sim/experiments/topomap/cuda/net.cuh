@@ -1,7 +1,7 @@
 // The network as the kernels see it: every device array, reached through one table of pointers.
 //
 // The host writes the address of each array into a device array of 64-bit words in the order of
-// `Slot`, generated from sim/backends/cuda/layout.py.
+// `Slot`, generated from sim/experiments/topomap/cuda/layout.py.
 // Kernels take that table and nothing else that changes, so a captured CUDA graph stays valid
 // while the step counter, the spike counts and the live parameters move in device memory.
 #pragma once
@@ -10,8 +10,8 @@
 
 // The numbers of the kernel interface (enums FParam, IParam, IState, TableDim, TableStat, Purpose,
 // Scheme, EventColumn and Slot) are declared once in Python and generated as C++ by
-// sim/backends/cuda/interface.py; the generated text comes before the kernel sources in every
-// compiled module (sim/backends/cuda/backend.py module_source).
+// sim/experiments/topomap/cuda/interface.py; the generated text comes before the kernel sources in every
+// compiled module (sim/experiments/topomap/cuda/backend.py module_source).
 #ifndef RL_INTERFACE_GENERATED
 #error "compile through module_source(): the generated kernel interface must come first"
 #endif
@@ -144,7 +144,7 @@ __device__ __forceinline__ Net rl_net(const unsigned long long* p)
 
 // ---- small helpers shared by the kernels --------------------------------------------------------
 
-// Squared periodic distance between neuron ids a and b on a side x side torus (sim/build.py).
+// Squared periodic distance between neuron ids a and b on a side x side torus (sim/experiments/topomap/build.py).
 __device__ __forceinline__ long long rl_torus_d2(long long a, long long b, long long side)
 {
     long long dx = a % side - b % side;
@@ -156,7 +156,7 @@ __device__ __forceinline__ long long rl_torus_d2(long long a, long long b, long 
     return dx * dx + dy * dy;
 }
 
-// Input rounded to the delivery grid (sim/params.py delivery_quantum): sums are exact in any order.
+// Input rounded to the delivery grid (sim/experiments/topomap/params.py delivery_quantum): sums are exact in any order.
 __device__ __forceinline__ float rl_quantise(float w, float q, float inv_q)
 {
     return rintf(w * inv_q) * q;

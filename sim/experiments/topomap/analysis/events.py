@@ -7,9 +7,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.analysis._validation import check_grid_size, check_ids
 from sim.events import FF, FORMED, LAT, REMOVED
-from sim.geometry import distance
+from sim.experiments.topomap.analysis._validation import check_grid_size, check_ids
+from sim.experiments.topomap.geometry import distance
 
 __all__ = ["event_rates", "events_by_distance"]
 

@@ -1,6 +1,6 @@
 """Lesions: cut the synapses of a region of the target layer, or silence its neurons.
 
-A lesion edits a host copy of the :class:`~sim.state.NetworkState`; the engine
+A lesion edits a host copy of the :class:`~sim.experiments.topomap.state.NetworkState`; the engine
 then pushes the edited state to its backend (:meth:`Engine.replace_state`).
 Regions are rectangles on the target grid in grid units: neuron ``(x, y)``
 (column, row) lies inside ``x0 <= x <= x1`` and ``y0 <= y <= y1``.
@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from sim.state import NetworkState
+from sim.experiments.topomap.state import NetworkState
 from sim.synapses import S_REMOVED, TableArrays, remove_synapse
 
 #: Refractory steps that mark a silenced neuron (about 12 days of model time at dt = 1 ms).

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.config import BASE_SIDE, ModelConfig
+from sim.experiments.topomap.config import BASE_SIDE, ModelConfig
 from sim.philox import key_from_seed
 
 # --- float parameters -----------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The topographic map's CUDA backend: CuPy RawKernels over the ragged tables."""
