@@ -96,27 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    bench = sub.add_parser("bench", help="measure the real-time factor per backend and scale")
+    bench = sub.add_parser("bench", help="measure the speed of a preset per backend and swept parameter")
     bench.add_argument(
         "--preset", default="bamford2010", help="preset name or YAML file (default: %(default)s)"
     )
     bench.add_argument(
         "--backend", nargs="+", default=["auto"], choices=BACKEND_CHOICES, help="default: auto"
     )
-    bench.add_argument("--scales", nargs="+", type=int, default=[1], help="scales to measure (default: 1)")
     bench.add_argument(
         "--duration", type=float, default=2.0, help="model seconds per measurement (default: 2)"
     )
     bench.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    bench.add_argument("--no-rewiring", action="store_true", help="measure with rewiring switched off")
-    bench.add_argument(
-        "--rewiring-rates",
-        nargs="+",
-        type=float,
-        metavar="HZ",
-        help="rewiring rates (attempts per second at scale 1) to measure, for the cost per call "
-        "against the attempts (default: the preset's)",
-    )
+    for key, knob in _bench_knobs():
+        dest = _knob_dest(knob.flag)
+        what = f"{knob.help} [{key} presets]"
+        if knob.switch is not None:
+            bench.add_argument(knob.flag, dest=dest, action="store_true", help=what)
+        else:
+            bench.add_argument(
+                knob.flag, dest=dest, nargs="+", type=knob.kind, metavar=knob.metavar, help=what
+            )
     bench.add_argument("--json", type=Path, help="also write the records to this JSON file")
 
     sub.add_parser("presets", help="list the presets")
@@ -247,33 +246,65 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knob_dest(flag: str) -> str:
+    return "knob_" + flag.lstrip("-").replace("-", "_")
+
+
+def _bench_knobs() -> list[tuple[str, Any]]:
+    """``(experiment, knob)`` for every bench option any experiment declares (each flag once)."""
+    from app.experiment import get_app_experiment
+    from sim.experiment import experiment_keys
+
+    seen: set[str] = set()
+    out = []
+    for key in experiment_keys():
+        for knob in get_app_experiment(key).bench_knobs:
+            if knob.flag not in seen:
+                seen.add(knob.flag)
+                out.append((key, knob))
+    return out
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from app.bench import HEADER, format_record, run_bench, write_json_records
+    from app.bench import run_bench, write_json_records
+    from app.experiment import app_experiment_of
 
     if not args.duration > 0:
         raise _UserError(f"--duration: must be a positive number of model seconds, got {args.duration}")
     cfg = _with_overrides(args.preset, None, None)
-    for k in args.scales:
-        cfg.replace("network.scale", k, source="--scales")  # validate every scale before running any
-    for rate in args.rewiring_rates or []:
-        cfg.replace("rewiring.rate", rate, source="--rewiring-rates")
+    exp = app_experiment_of(cfg)
+    own = {knob.flag for knob in exp.bench_knobs}
+    for key, knob in _bench_knobs():
+        if knob.flag not in own and getattr(args, _knob_dest(knob.flag)) not in (None, False):
+            raise _UserError(
+                f"{knob.flag}: applies to {key} presets; {cfg.name} is a {cfg.experiment} preset"
+            )
+    sweeps: dict[str, list[Any]] = {}
+    for knob in exp.bench_knobs:
+        given = getattr(args, _knob_dest(knob.flag))
+        if knob.switch is not None:
+            if given:
+                cfg = cfg.replace(knob.path, knob.switch, source=knob.flag)
+            continue
+        values = list(knob.default) if given is None else list(given)
+        for value in values:
+            cfg.replace(knob.path, value, source=knob.flag)  # validate every value before running any
+        sweeps[knob.path] = values
     if args.json is not None:
         from sim.files import check_file_target
 
         check_file_target(args.json, "--json")
-    print(HEADER, flush=True)
+    print(exp.bench_header, flush=True)
     records = run_bench(
         cfg,
         args.backend,
-        args.scales,
+        sweeps,
         args.duration,
-        rewiring=not args.no_rewiring,
         seed=args.seed,
-        report=lambda r: print(format_record(r), flush=True),
-        rates=args.rewiring_rates,
+        report=lambda r: print(exp.format_bench(r), flush=True),
     )
     if args.json is not None:
-        write_json_records(args.json, cfg.name, records)
+        write_json_records(args.json, records)
     return 0
 
 

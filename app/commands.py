@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.backends import BACKEND_CHOICES
-from sim.experiments.topomap.config import check_param
+from sim.config import config_type
+from sim.experiment import DEFAULT_EXPERIMENT
 from sim.parameters import ConfigRoot
 
 _ids = itertools.count(1)
@@ -35,14 +36,6 @@ def _next_id() -> int:
 
 #: Target speeds offered by the window (multiples of real time); None is "as fast as possible".
 SPEED_CHOICES: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0)
-
-
-class StepUnit(Enum):
-    """What one :class:`Step` advances."""
-
-    STEP = "step"  #: one time step (network.dt)
-    REWIRING = "rewiring"  #: one rewiring interval (rewiring.interval)
-    STIMULUS = "stimulus"  #: one stimulus period (stimulus.period)
 
 
 @dataclass(frozen=True)
@@ -70,16 +63,23 @@ class Pause(Command):
 
 @dataclass(frozen=True)
 class Step(Command):
-    """Advance ``count`` units (time steps, rewiring intervals or stimulus periods), then stop."""
+    """Advance ``count`` units, then stop.
+
+    ``unit`` names one of the experiment's step units
+    (:meth:`sim.experiment.Experiment.step_units`: ``step`` always; the
+    topographic map's ``stimulus`` and ``rewiring``, a classifier's batches).
+    """
 
     count: int = 1
-    unit: StepUnit = StepUnit.STEP
+    unit: str = "step"
 
     def __post_init__(self) -> None:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
             raise ValueError(f"step count must be a positive integer, got {self.count!r}")
-        if not isinstance(self.unit, StepUnit):
-            raise ValueError(f"step unit must be a StepUnit, got {self.unit!r}")
+        unit = self.unit.value if isinstance(self.unit, Enum) else self.unit
+        if not isinstance(unit, str) or not unit:
+            raise ValueError(f"step unit must be a unit name, got {self.unit!r}")
+        object.__setattr__(self, "unit", unit)
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,13 @@ class SetParameter(Command):
 
     path: str = ""
     value: Any = None
+    #: The configuration type the path belongs to (default: that of files without ``experiment:``).
+    config_type: type[ConfigRoot] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Type and range of the single value; cross-field rules are checked against the running configuration.
-        object.__setattr__(self, "value", check_param(self.path, self.value))
+        root = self.config_type if self.config_type is not None else config_type(DEFAULT_EXPERIMENT)
+        object.__setattr__(self, "value", root.check_param(self.path, self.value))
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class Reset(Command):
         if self.backend is not None and self.backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {self.backend!r}")
         if self.seed is not None:
-            object.__setattr__(self, "seed", check_param("run.seed", self.seed))
+            root = type(self.config) if self.config is not None else config_type(DEFAULT_EXPERIMENT)
+            object.__setattr__(self, "seed", root.check_param("run.seed", self.seed))
 
 
 @dataclass(frozen=True)
@@ -166,32 +170,18 @@ class LoadCheckpoint(Command):
         object.__setattr__(self, "path", _checked_path(self.path))
 
 
-#: Lesion kinds: cut synapses, silence neurons, release every silenced neuron.
-LESION_KINDS = ("cut", "silence", "restore")
-
-
 @dataclass(frozen=True)
-class Lesion(Command):
-    """Cut the synapses of, or silence, the target neurons in a rectangle of the grid.
+class EngineCommand(Command):
+    """Base of an experiment's own commands (the topographic map's lesions).
 
-    The rectangle ``[x0, x1] x [y0, y1]`` is in grid units (neuron ``(x, y)`` is
-    the point ``(x, y)``). ``kind="restore"`` releases every silenced neuron
-    and ignores the rectangle.
+    The thread calls :meth:`apply` with the engine; its return value is
+    reported to the user. Errors it raises are reported and change nothing,
+    as for every command.
     """
 
-    kind: str = "cut"
-    x0: float = 0.0
-    y0: float = 0.0
-    x1: float = 0.0
-    y1: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in LESION_KINDS:
-            raise ValueError(f"lesion kind must be one of {', '.join(LESION_KINDS)}, got {self.kind!r}")
-        for name in ("x0", "y0", "x1", "y1"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"lesion corner {name} must be a finite number, got {value!r}")
+    def apply(self, engine: Any) -> str:
+        """Do the command on ``engine``; return what was done, in a few words."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,14 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from app.commands import (
     Command,
-    Lesion,
+    EngineCommand,
     LoadCheckpoint,
     Pause,
     Reset,
@@ -51,16 +51,11 @@ from app.commands import (
     SetSpeed,
     Shutdown,
     Step,
-    StepUnit,
     Sync,
 )
 from app.frame import SimState, Status
 from sim.engine import Engine, structural_differences
 from sim.errors import RewireLabError
-from sim.experiments.topomap.config import ModelConfig, param_spec
-from sim.experiments.topomap.lesion import cut_synapses, region_mask, restore, silence
-from sim.experiments.topomap.params import I_REF_STEPS, kernel_params
-from sim.experiments.topomap.snapshot import Snapshot
 from sim.parameters import ConfigRoot
 from sim.snapshot import merge_snapshots
 
@@ -89,9 +84,10 @@ class Update:
     the next reset.
     """
 
-    snapshot: Snapshot
-    config: ModelConfig
-    pending_config: ModelConfig
+    #: The experiment's snapshot (a :class:`sim.snapshot.SnapshotBase`).
+    snapshot: Any
+    config: ConfigRoot
+    pending_config: ConfigRoot
     status: Status
 
 
@@ -170,7 +166,7 @@ class SimController:
 
     Parameters
     ----------
-    config : ModelConfig
+    config : ConfigRoot
         The network to build first.
     backend : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -193,7 +189,7 @@ class SimController:
 
     def __init__(
         self,
-        config: ModelConfig,
+        config: ConfigRoot,
         backend: str = "auto",
         seed: int | None = None,
         *,
@@ -412,7 +408,7 @@ class SimController:
                 self._set_state(SimState.PAUSED)
             self._until_step = None
         elif isinstance(cmd, Step):
-            eng.step(cmd.count * self._steps_per(cmd.unit, eng.config))
+            eng.step(cmd.count * self._steps_per(cmd.unit, eng))
             self._until_step = None
             if state is SimState.RUNNING:
                 self._set_state(SimState.PAUSED)
@@ -421,21 +417,20 @@ class SimController:
         elif isinstance(cmd, SaveCheckpoint):
             eng.save_checkpoint(cmd.path, _history_until(cmd.history, eng.t))
             self._report("info", f"saved checkpoint {cmd.path} (t = {eng.t:.3f} s)", cmd)
-        elif isinstance(cmd, Lesion):
-            self._lesion(eng, cmd)
+        elif isinstance(cmd, EngineCommand):
+            self._report("info", cmd.apply(eng), cmd)
         else:
             raise TypeError(f"unknown command {type(cmd).__name__}")
 
     @staticmethod
-    def _steps_per(unit: StepUnit, config: ModelConfig) -> int:
-        dt = config.network.dt
-        if unit is StepUnit.STEP:
-            return 1
-        period = config.rewiring.interval if unit is StepUnit.REWIRING else config.stimulus.period
-        return max(1, round(period / dt))
+    def _steps_per(unit: str, eng: Engine) -> int:
+        units = eng.experiment.step_units(eng.config)
+        if unit not in units:
+            raise ValueError(f"unknown step unit {unit!r} (this experiment steps by {', '.join(units)})")
+        return units[unit]
 
     def _set_parameter(self, eng: Engine, cmd: SetParameter) -> None:
-        spec = param_spec(cmd.path)
+        spec = eng.config.param_spec(cmd.path)
         if spec.live:
             eng.set_parameter(cmd.path, cmd.value)
             # Keep the pending structural changes, now on top of the new live value.
@@ -450,7 +445,7 @@ class SimController:
         backend = cmd.backend if cmd.backend is not None else self._backend_choice
         seed = cmd.seed
         if seed is None and cmd.config is None and self._engine is not None:
-            seed = self._pending_config.run.seed
+            seed = self._pending_config.get("run.seed")
         new = self._factory(config, backend, seed)  # on failure the old network stays
         self._replace_engine(new, backend)
         note = self._new_backend_note(new)
@@ -499,27 +494,6 @@ class SimController:
         self._sec_per_step = None
         self._set_state(SimState.IDLE)
 
-    def _lesion(self, eng: Engine, cmd: Lesion) -> None:
-        state = eng.state()
-        limit = int(kernel_params(eng.config, eng.seed)[1][I_REF_STEPS])
-        if cmd.kind == "restore":
-            n = restore(state, limit)
-            eng.replace_state(state)
-            self._report("info", f"released {n} silenced neurons", cmd)
-            return
-        mask = region_mask(eng.config.side, cmd.x0, cmd.y0, cmd.x1, cmd.y1)
-        if not mask.any():
-            raise ValueError("the lesion region contains no neuron")
-        if cmd.kind == "cut":
-            n_ff, n_lat = cut_synapses(state, mask)
-            eng.replace_state(state)
-            self._report("info", f"cut {n_ff} FF and {n_lat} LAT synapses of {int(mask.sum())} neurons", cmd)
-        else:
-            n = silence(state, mask)
-            eng.replace_state(state)
-            self._report("info", f"silenced {n} neurons", cmd)
-
-    # -- running ----------------------------------------------------------------------------------
     def _restart_schedule(self) -> None:
         eng = self._engine
         self._anchor = (time.perf_counter(), 0 if eng is None else eng.step_count)

@@ -1,12 +1,11 @@
-"""Headless runs: run a preset for its duration and write metrics, summary, connectivity and figures.
+"""Headless runs: run a preset of any experiment for its duration and write metrics, summary and figures.
 
 Output folder layout::
 
     metrics.csv        one row per recording interval (t = 0 is the initial network)
     summary.json       configuration, seed, backend, final metrics, real-time factor
-    connectivity.npz   final FF and LAT synapses (pre, post, weight)
     events.npy         every synapse formed or removed (step, pre, post, projection, kind)
-    *.png              figures (see app.report)
+    ...                the experiment's data files and figures (:mod:`app.experiment`)
 
 ``metrics.csv`` gains a row per record and ``events.npy`` a chunk of events
 per engine call as the run goes (see :mod:`app.eventlog`), so an interrupted
@@ -25,7 +24,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +32,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from app.eventlog import EventCounts, EventLogWriter
-from app.metrics import METRIC_COLUMNS
+from app.eventlog import EventLogWriter
+from app.experiment import all_run_files, app_experiment_of
+from sim.config import config_type as config_type_of
 from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
-from sim.experiments.topomap.analysis import receptive_fields
-from sim.experiments.topomap.analysis.reference import CASE_NAMES, bamford_case, reference_values
-from sim.experiments.topomap.config import ModelConfig, param_spec
-from sim.experiments.topomap.snapshot import Snapshot
+from sim.experiment import DEFAULT_EXPERIMENT, experiment_keys, experiment_of
 from sim.files import TEMP_SUFFIX, GrowingFile, check_file_target, check_folder_target, write_atomic
+from sim.parameters import ConfigRoot
 
-#: Files a run writes into its output folder (besides the figures of :mod:`app.report`).
-RUN_FILES: tuple[str, ...] = ("metrics.csv", "summary.json", "connectivity.npz", "events.npy")
+#: Files every run writes into its output folder (besides its experiment's data files and figures).
+RUN_FILES: tuple[str, ...] = ("metrics.csv", "summary.json", "events.npy")
 #: Files of earlier versions that a run also clears, so a folder never mixes two runs.
 _OLD_RUN_FILES: tuple[str, ...] = ("events.npz",)
 #: Model seconds per engine call within a recording interval (keeps Ctrl-C and the progress bar lively).
@@ -66,10 +64,8 @@ class RunResult:
 
 
 def run_file_names() -> tuple[str, ...]:
-    """Every file name a run owns in its output folder (data files and figures)."""
-    from app.report import FIGURE_NAMES
-
-    return (*RUN_FILES, *_OLD_RUN_FILES, *FIGURE_NAMES)
+    """Every file name a run of any experiment owns in its output folder (data files and figures)."""
+    return (*RUN_FILES, *_OLD_RUN_FILES, *all_run_files(experiment_keys()))
 
 
 def prepare_output_dir(path: Path) -> Path:
@@ -95,67 +91,32 @@ def prepare_output_dir(path: Path) -> Path:
     return path
 
 
-def map_metrics(snap: Snapshot) -> dict[str, float]:
-    """sigma_aff and AD (network means) on FF counts and weights."""
-    n = snap.side
-    counts = receptive_fields(snap.ff.pre, snap.ff.post, n)
-    weights = receptive_fields(snap.ff.pre, snap.ff.post, n, weights=snap.ff.weight)
-    return {
-        "sigma_aff_conn": counts.mean_sigma_aff,
-        "sigma_aff_weight": weights.mean_sigma_aff,
-        "ad_conn": counts.mean_ad,
-        "ad_weight": weights.mean_ad,
-    }
-
-
-def counts_row(snap: Snapshot, prev: Snapshot | None) -> dict[str, float]:
-    """The columns of a metrics row other than the map metrics.
-
-    Synapse totals at ``snap``; formations and eliminations (both projections)
-    and mean source and target rates over the interval since ``prev`` (zeros
-    without a previous snapshot or interval).
-    """
-    formations = eliminations = rate_src = rate_tgt = 0.0
-    if prev is not None and snap.t > prev.t:
-        interval = snap.t - prev.t
-        formations = float(snap.ff.formed + snap.lat.formed - prev.ff.formed - prev.lat.formed)
-        eliminations = float(snap.ff.removed + snap.lat.removed - prev.ff.removed - prev.lat.removed)
-        scale = 1.0 / (snap.n_neurons * interval)
-        rate_src = float(snap.spikes_src.sum() - prev.spikes_src.sum()) * scale
-        rate_tgt = float(snap.spikes_tgt.sum() - prev.spikes_tgt.sum()) * scale
-    return {
-        "t": snap.t,
-        "ff_synapses": float(snap.ff.count),
-        "lat_synapses": float(snap.lat.count),
-        "formations": formations,
-        "eliminations": eliminations,
-        "rate_source": rate_src,
-        "rate_target": rate_tgt,
-    }
-
-
 class MetricsTable:
-    """The rows of the metrics table, stored by column (8 bytes a value, 88 a row).
+    """The rows of a metrics table, stored by column (8 bytes a value).
 
     Rows are appended in amortised constant time; :meth:`columns` returns
     read-only views without copying, so plotting a long history costs no more
     than plotting a short one.
     """
 
-    def __init__(self, capacity: int = 256) -> None:
-        self._data = np.zeros((len(METRIC_COLUMNS), max(1, capacity)), np.float64)
+    def __init__(self, names: Sequence[str], capacity: int = 256) -> None:
+        if not names or names[0] != "t":
+            raise ValueError(f"a metrics table has the column 't' first, got {list(names)}")
+        #: Column names, in order (``t`` first).
+        self.names: tuple[str, ...] = tuple(names)
+        self._data = np.zeros((len(self.names), max(1, capacity)), np.float64)
         self._n = 0
 
     def __len__(self) -> int:
         return self._n
 
     def append(self, row: dict[str, float]) -> None:
-        """Add one row (a value for every column of :data:`METRIC_COLUMNS`)."""
+        """Add one row (a value for every column)."""
         if self._n == self._data.shape[1]:
             grown = np.zeros((self._data.shape[0], 2 * self._n), np.float64)
             grown[:, : self._n] = self._data
             self._data = grown
-        self._data[:, self._n] = [row[c] for c in METRIC_COLUMNS]
+        self._data[:, self._n] = [row[c] for c in self.names]
         self._n += 1
 
     def extend(self, columns: Mapping[str, NDArray[np.float64]]) -> None:
@@ -166,17 +127,17 @@ class MetricsTable:
         """
         n = len(np.asarray(columns["t"]))
         for i in range(n):
-            self.append({c: float(columns[c][i]) if c in columns else math.nan for c in METRIC_COLUMNS})
+            self.append({c: float(columns[c][i]) if c in columns else math.nan for c in self.names})
 
     def row(self, i: int) -> dict[str, float]:
         """Row ``i`` (negative counts from the end) as a dict."""
         values = self._data[:, range(self._n)[i]]
-        return {c: float(v) for c, v in zip(METRIC_COLUMNS, values, strict=True)}
+        return {c: float(v) for c, v in zip(self.names, values, strict=True)}
 
     def columns(self) -> dict[str, NDArray[np.float64]]:
         """Read-only column views of every row so far (they do not see later rows)."""
         out = {}
-        for c, values in zip(METRIC_COLUMNS, self._data[:, : self._n], strict=True):
+        for c, values in zip(self.names, self._data[:, : self._n], strict=True):
             view = values.view()
             view.flags.writeable = False
             out[c] = view
@@ -184,22 +145,25 @@ class MetricsTable:
 
 
 class MetricsRecorder:
-    """Turns successive snapshots into rows of the metrics table."""
+    """Turns successive snapshots into rows of the metrics table, as the experiment says.
 
-    def __init__(self) -> None:
-        self.rows = MetricsTable()
-        self._prev: Snapshot | None = None
+    ``row(snapshot, previous)`` makes one row; interval quantities are over
+    the time since the previous recorded snapshot.
+    """
 
-    def record(self, snap: Snapshot) -> dict[str, float]:
+    def __init__(self, names: Sequence[str], row: Callable[[Any, Any | None], dict[str, float]]) -> None:
+        self.rows = MetricsTable(names)
+        self._row = row
+        self._prev: Any | None = None
+
+    def record(self, snap: Any) -> dict[str, float]:
         """Append the row for ``snap`` (rates and counts are over the interval since the previous one)."""
-        row = {**counts_row(snap, self._prev), **map_metrics(snap)}
+        row = self._row(snap, self._prev)
         self.rows.append(row)
         self._prev = snap
         return row
 
-    def continue_from(
-        self, history: Mapping[str, NDArray[np.float64]], snap: Snapshot
-    ) -> list[dict[str, float]]:
+    def continue_from(self, history: Mapping[str, NDArray[np.float64]], snap: Any) -> list[dict[str, float]]:
         """Begin with the rows of the run before ``snap`` (a checkpoint's time series); returns them.
 
         A row at ``snap``'s own time is kept as it was recorded and ``snap`` is
@@ -229,9 +193,9 @@ def write_metrics_csv(path: Path, rows: MetricsTable) -> None:
     columns = rows.columns()
 
     def write(fh: Any) -> None:
-        fh.write(_csv_line(list(METRIC_COLUMNS)))
+        fh.write(_csv_line(list(rows.names)))
         for i in range(len(rows)):
-            fh.write(_csv_line([_fmt(columns[c][i]) for c in METRIC_COLUMNS]))
+            fh.write(_csv_line([_fmt(columns[c][i]) for c in rows.names]))
 
     write_atomic(path, write)
 
@@ -244,9 +208,10 @@ class MetricsCsvWriter(GrowingFile):
     cost of a row does not grow with the rows before it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, names: Sequence[str]) -> None:
         super().__init__(path, "metrics")
-        self.append_line(list(METRIC_COLUMNS))
+        self.names = tuple(names)
+        self.append_line(list(self.names))
 
     def append_line(self, values: list[str]) -> None:
         """Write one line of values."""
@@ -254,7 +219,7 @@ class MetricsCsvWriter(GrowingFile):
 
     def append_row(self, row: dict[str, float]) -> None:
         """Write one metrics row."""
-        self.append_line([_fmt(row[c]) for c in METRIC_COLUMNS])
+        self.append_line([_fmt(row[c]) for c in self.names])
 
 
 def _fmt(x: float) -> str:
@@ -283,10 +248,14 @@ def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
     write_atomic(path, lambda fh: savez(fh, **arrays))
 
 
-def check_duration(duration: float, dt_ms: float | None, what: str = "duration") -> float:
+def check_duration(
+    duration: float, dt_ms: float | None, what: str = "duration", config_type: type[ConfigRoot] | None = None
+) -> float:
     """Validate a length of model time in seconds: positive, finite, at most ``run.duration``'s
-    upper bound and (given the time step ``dt_ms``) at least one step."""
-    hi = param_spec("run.duration").hi
+    upper bound (of ``config_type``, default the topographic map's) and, given the time step
+    ``dt_ms``, at least one step."""
+    root = config_type if config_type is not None else config_type_of(DEFAULT_EXPERIMENT)
+    hi = root.param_spec("run.duration").hi
     value = float(duration)
     if not (math.isfinite(value) and 0 < value <= (hi or math.inf)):
         raise ConfigError(f"{what}: must be a positive number of model seconds up to {hi:g}, got {value:g}")
@@ -304,7 +273,7 @@ def peak_rss_mb() -> float:
 
 
 def run_headless(
-    config: ModelConfig,
+    config: ConfigRoot,
     out_dir: Path,
     *,
     backend: str = "auto",
@@ -340,7 +309,7 @@ def run_headless(
             raise ConfigError("checkpoint_every: needs a checkpoint file to write")
         check_duration(checkpoint_every, None, "checkpoint_every")
     if resume is None:  # refused before the build; a checkpoint's time step is known after it
-        duration = check_duration(config.run.duration if duration is None else duration, config.network.dt)
+        duration = _check_run_duration(config, duration)
     wall0 = time.perf_counter()
     if resume is not None:
         engine = Engine.from_checkpoint(resume, backend=backend)
@@ -349,17 +318,16 @@ def run_headless(
         engine = Engine.build(config, backend=backend, seed=seed)
     with engine as eng:
         if resume is not None:
-            duration = check_duration(
-                config.run.duration if duration is None else duration, config.network.dt
-            )
+            duration = _check_run_duration(config, duration)
         assert duration is not None
         build_s = time.perf_counter() - wall0
         prepare_output_dir(out_dir)
         metrics_path, events_path = out_dir / "metrics.csv", out_dir / "events.npy"
         eng.take_events()  # a resumed run's log starts at its checkpoint
-        counts = EventCounts(config.side)
-        recorder = MetricsRecorder()
-        record_steps = max(1, eng.steps_for(config.run.record_interval))
+        exp = app_experiment_of(config)
+        counts = exp.event_stats(config)
+        recorder = MetricsRecorder(exp.columns, exp.metrics_row)
+        record_steps = max(1, eng.steps_for(config.get("run.record_interval")))
         chunk_steps = max(1, eng.steps_for(CHUNK_SECONDS))
         ckpt_steps = max(1, eng.steps_for(checkpoint_every)) if checkpoint_every is not None else None
         total_steps = eng.steps_for(duration)
@@ -369,10 +337,10 @@ def run_headless(
         sim_wall = 0.0
         done = 0
         interrupted = False
-        dt_s = config.network.dt * 1e-3
-        bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress)
+        seconds = eng.experiment.model_seconds
+        bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress, exp.progress_unit)
         with contextlib.ExitStack() as files:
-            csv_out = MetricsCsvWriter(metrics_path)
+            csv_out = MetricsCsvWriter(metrics_path, exp.columns)
             files.callback(csv_out.close)
             log = EventLogWriter(events_path)
             files.callback(log.close)
@@ -398,9 +366,9 @@ def run_headless(
                 log.append_events(events)
                 counts.add(events)
                 if bar is not None:
-                    rtf = done * dt_s / sim_wall if sim_wall > 0 else 0.0
+                    rtf = seconds(config, done) / sim_wall if sim_wall > 0 else 0.0
                     bar.set_postfix_str(f"{rtf:.1f}x real time", refresh=False)
-                    bar.update(n * dt_s)
+                    bar.update(seconds(config, n))
                 interrupted = stop is not None and stop() and done < total_steps
                 if done == next_record or interrupted:
                     csv_out.append_row(recorder.record(eng.snapshot()))
@@ -411,25 +379,11 @@ def run_headless(
                 if interrupted:
                     break
         final = eng.snapshot()
-        rtf = done * dt_s / sim_wall if sim_wall > 0 else float("nan")
+        rtf = seconds(config, done) / sim_wall if sim_wall > 0 else float("nan")
         seed_used = eng.seed
         backend_used = eng.backend_name
         metrics = recorder.table()
-        files_written = [metrics_path, events_path]
-        conn_path = out_dir / "connectivity.npz"
-        write_npz(
-            conn_path,
-            side=np.array(final.side),
-            t=np.array(final.t),
-            ff_pre=final.ff.pre,
-            ff_post=final.ff.post,
-            ff_weight=final.ff.weight,
-            lat_pre=final.lat.pre,
-            lat_post=final.lat.post,
-            lat_weight=final.lat.weight,
-        )
-        files_written.append(conn_path)
-        case = bamford_case(config)
+        files_written = [metrics_path, events_path, *exp.write_results(out_dir, final, config)]
         summary: dict[str, Any] = {
             "preset": config.name,
             "status": "interrupted" if interrupted else "complete",
@@ -443,21 +397,14 @@ def run_headless(
             "resumed_from": str(resume) if resume is not None else None,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
             "steps": done,
-            "dt_ms": config.network.dt,
-            "neurons_per_layer": config.n_neurons,
-            "final": {c: float(metrics[c][-1]) for c in METRIC_COLUMNS},
-            "initial": {c: float(metrics[c][0]) for c in METRIC_COLUMNS if c.startswith(("sigma", "ad"))},
+            "final": {c: float(metrics[c][-1]) for c in exp.columns},
             "events_recorded": log.count,
-            "refused_formations": {"ff": final.ff.refused, "lat": final.lat.refused},
-            "bamford2010_case": CASE_NAMES.get(case) if case is not None else None,
-            "reference": reference_values(config),
+            **exp.summary(config, start, final, metrics, counts),
             "realtime_factor": rtf,
             "build_seconds": build_s,
         }
         if figures and not interrupted:
-            from app.report import write_figures
-
-            files_written += write_figures(out_dir, metrics, final, config, counts)
+            files_written += exp.write_figures(out_dir, metrics, final, config, counts)
         summary_path = out_dir / "summary.json"
         summary["wall_seconds"] = time.perf_counter() - wall0
         summary["peak_rss_mb"] = peak_rss_mb()
@@ -468,7 +415,15 @@ def run_headless(
     return RunResult(out_dir, metrics, summary, files_written, interrupted, checkpoint)
 
 
-def _progress_bar(total: float, desc: str, enabled: bool) -> Any:
+def _check_run_duration(config: ConfigRoot, duration: float | None) -> float:
+    """The run's duration (default ``run.duration``), checked against ``config``'s time step."""
+    value = config.get("run.duration") if duration is None else duration
+    eng_exp = experiment_of(config)
+    step_ms = eng_exp.model_seconds(config, 1) * 1e3
+    return check_duration(value, step_ms, config_type=type(config))
+
+
+def _progress_bar(total: float, desc: str, enabled: bool, unit: str = "model s") -> Any:
     if not enabled:
         return None
     from tqdm import tqdm
@@ -476,9 +431,11 @@ def _progress_bar(total: float, desc: str, enabled: bool) -> Any:
     return tqdm(
         total=total,
         desc=desc,
-        unit="model s",
+        unit=unit,
         unit_scale=False,
         bar_format=(
-            "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} model s [{elapsed}<{remaining}{postfix}]"
+            "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} "
+            + unit
+            + " [{elapsed}<{remaining}{postfix}]"
         ),
     )

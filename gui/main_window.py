@@ -13,7 +13,7 @@ import collections
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +38,6 @@ from PyQt6.QtWidgets import (
 
 from app.commands import (
     Command,
-    Lesion,
     LoadCheckpoint,
     Pause,
     Reset,
@@ -50,7 +49,9 @@ from app.commands import (
     Step,
 )
 from app.controller import EXPECTED_ERRORS, Report, SimController, Update
-from app.frame import Frame, History, SimState
+from app.experiments.topomap.commands import Lesion
+from app.experiments.topomap.frame import Frame, History
+from app.frame import SimState
 from app.presets import list_presets, load_preset
 from gui.context import ViewContext
 from gui.experiments import experiment_for
@@ -494,7 +495,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_update(self, update: Update) -> None:
-        snap, config, status = update.snapshot, update.config, update.status
+        # The window's views are the topographic map's so far: its configuration and snapshot.
+        snap, status = update.snapshot, update.status
+        config: Any = update.config
         if status.generation != self._generation:
             self._generation = status.generation
             self.history = History(snap.side, config.run.record_interval)
@@ -528,7 +531,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_controls(self, update: Update) -> None:
         status = update.status
-        self.run_controls.set_status(status, update.snapshot.t, update.config.network.dt)
+        config: Any = update.config
+        self.run_controls.set_status(status, update.snapshot.t, config.network.dt)
         self.state_label.setText(f"{status.state.value.capitalize()} · seed {status.seed}")
         unavailable = {name: why for name, why in self.network_box.reasons.items() if why is not None}
         reasons = "\n".join(f"{name} unavailable: {why}" for name, why in unavailable.items())
@@ -540,9 +544,10 @@ class MainWindow(QMainWindow):
         self.fps_label.setText(f"{self.fps():.0f} frames/s")
         self.network_box.set_current(self._backend_choice, status.seed)
         panel = self.parameter_panel
-        if panel is not None and update.pending_config is not self._panel_config:
-            panel.set_config(update.pending_config, status.pending)
-            self._panel_config = update.pending_config
+        pending: Any = update.pending_config
+        if panel is not None and pending is not self._panel_config:
+            panel.set_config(pending, status.pending)
+            self._panel_config = pending
         for cmd_id, path in list(self._awaiting.items()):
             if status.last_command >= cmd_id:
                 del self._awaiting[cmd_id]

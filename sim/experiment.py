@@ -87,6 +87,10 @@ class Experiment:
         """Whole number of steps in ``seconds`` of model time."""
         raise NotImplementedError
 
+    def step_units(self, config: Any) -> dict[str, int]:
+        """The named units a user steps by (``step`` first), each as a number of steps."""
+        return {"step": 1}
+
     def snapshot(
         self,
         state: Any,

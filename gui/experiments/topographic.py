@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QMenu
 
-from app.commands import Lesion
+from app.experiments.topomap.commands import Lesion
 from gui.experiments.base import Experiment, MenuHost, ParameterGroup, ViewSpec
 from gui.views.activity_view import ActivityView
 from gui.views.connectivity_view import ConnectivityView

@@ -19,7 +19,7 @@ from PyQt6.QtCore import QEvent, QObject, QRectF, QSizeF, Qt
 from PyQt6.QtGui import QFont, QFontMetrics
 from PyQt6.QtWidgets import QGraphicsItem, QInputDialog, QMenu, QVBoxLayout, QWidget
 
-from app.frame import History
+from app.experiments.topomap.frame import History
 from gui.views.flow_layout import FlowLayout
 
 __all__ = [

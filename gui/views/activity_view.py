@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from numpy.typing import NDArray
 from PyQt6.QtWidgets import QWidget
 
-from app.frame import Frame, History
+from app.experiments.topomap.frame import Frame, History
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,

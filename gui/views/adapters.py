@@ -16,7 +16,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.visuals.layers import colormap_lut
 from sim.experiments.topomap.geometry import periodic_delta
 

@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views.gl import RedrawBudget
 from sim.experiments.topomap.config import ModelConfig

@@ -10,7 +10,7 @@ from PyQt6.QtGui import QColor, QImage, QPalette
 from PyQt6.QtWidgets import QLayout, QVBoxLayout, QWidget
 from vispy import scene
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views.base import View
 from gui.views.gl import GlUnavailableLabel, RedrawBudget, gl_unavailable_reason

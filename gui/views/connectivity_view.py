@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QWidget
 from vispy import scene
 from vispy.visuals.transforms import STTransform
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views.adapters import nearest_point, star_mask, synapse_vertices
 from gui.views.canvas_view import CanvasView

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from numpy.typing import NDArray
 from PyQt6.QtWidgets import QWidget
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,

@@ -23,7 +23,7 @@ from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtWidgets import QComboBox, QInputDialog, QLabel, QMenu, QWidget
 from vispy import scene
 
-from app.frame import Frame
+from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views.adapters import (
     NO_INPUT_COLOUR,

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from numpy.typing import ArrayLike, NDArray
 from PyQt6.QtWidgets import QWidget
 
-from app.frame import Frame, History
+from app.experiments.topomap.frame import Frame, History
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,

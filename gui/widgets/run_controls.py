@@ -6,7 +6,8 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
 
-from app.commands import SPEED_CHOICES, StepUnit
+from app.commands import SPEED_CHOICES
+from app.experiments.topomap.commands import StepUnit
 from app.frame import SimState, Status
 
 #: Labels of the speed choices, in the order of :data:`app.commands.SPEED_CHOICES`.
@@ -21,7 +22,7 @@ class RunControls(QToolBar):
     run_toggled(bool)
         True to run, False to pause.
     step_requested(object)
-        A :class:`~app.commands.StepUnit`.
+        A :class:`~app.experiments.topomap.commands.StepUnit`.
     run_for_requested(float)
         Model seconds to run for.
     reset_requested()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.metrics import METRIC_COLUMNS
+from app.experiments.topomap.metrics import METRIC_COLUMNS
 from app.presets import PRESETS_DIR, list_presets
 from main import EXIT_USER_ERROR, main
 

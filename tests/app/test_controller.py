@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from app.commands import (
-    Lesion,
     LoadCheckpoint,
     Pause,
     Reset,
@@ -21,9 +20,9 @@ from app.commands import (
     SetPublishRate,
     SetSpeed,
     Step,
-    StepUnit,
 )
 from app.controller import LatestMailbox, SimController, Update
+from app.experiments.topomap.commands import Lesion, StepUnit
 from app.frame import SimState
 from sim.engine import Engine
 from sim.errors import ConfigError
@@ -392,3 +391,12 @@ def test_a_backend_note_is_reported_once_and_only_when_a_gpu_failed(
     noted = [m for m in messages if "cuda" in m]
     assert len([m for m in messages if m.startswith("built")]) == 2
     assert len(noted) == (1 if failed else 0), messages
+
+
+def test_a_step_unit_the_experiment_lacks_is_reported(controller: SimController) -> None:
+    """Step units come from the experiment's clock; an unknown one is refused with the known ones."""
+    cmd = controller.submit(Step(1, "batch"))
+    assert controller.sync()
+    errors = [r for r in controller.take_reports() if r.command == cmd and r.level == "error"]
+    assert errors and "unknown step unit 'batch'" in errors[0].message
+    assert "step, stimulus, rewiring" in errors[0].message

@@ -1,4 +1,4 @@
-"""Tests of ``app.report``: the PNG report figures of a run."""
+"""Tests of ``app.experiments.topomap.report``: the PNG report figures of a run."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from numpy.typing import NDArray
 
-from app.report import (
+from app.experiments.topomap.report import (
     FIGURE_NAMES,
     METRIC_KEYS,
     _map_quality_figure,
@@ -154,7 +154,7 @@ def test_bad_metrics_are_rejected(run: Run, tmp_path: Path) -> None:
 
 def test_import_pulls_in_no_gui_toolkit() -> None:
     code = (
-        "import sys, app.report\n"
+        "import sys, app.experiments.topomap.report\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph', 'vispy')"
         " or m == 'matplotlib.pyplot')\n"
         "assert not bad, bad\n"

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.eventlog import EventCounts, EventLogWriter
+from app.eventlog import EventLogWriter
+from app.experiments.topomap.events import EventCounts
+from app.experiments.topomap.metrics import METRIC_COLUMNS
 from app.headless import MetricsCsvWriter, run_headless
-from app.metrics import METRIC_COLUMNS
 from app.presets import load_preset
 from main import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USER_ERROR, main
 from sim.engine import Engine
@@ -225,7 +226,7 @@ def test_results_and_summary(tmp_path: Path, busy: Path) -> None:
 def test_metrics_csv_is_appended_row_by_row(tmp_path: Path) -> None:
     """Each row is one write at the end of the file: the file parses after every row."""
     path = tmp_path / "metrics.csv"
-    out = MetricsCsvWriter(path)
+    out = MetricsCsvWriter(path, METRIC_COLUMNS)
     for i in range(50):
         out.append_row(dict.fromkeys(METRIC_COLUMNS, float(i) + 0.5))
         assert len(_complete_rows(path)) == i + 1

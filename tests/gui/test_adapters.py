@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.frame import Frame, History, SimState, Status
+from app.experiments.topomap.frame import Frame, History
+from app.frame import SimState, Status
 from gui.views.adapters import (
     NO_INPUT_COLOUR,
     clip_segments,

@@ -16,7 +16,8 @@ from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.frame import Frame, History, SimState, Status
+from app.experiments.topomap.frame import Frame, History
+from app.frame import SimState, Status
 from gui.context import ViewContext
 from gui.views._plots import (
     FINE_STEPS,

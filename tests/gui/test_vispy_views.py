@@ -15,7 +15,8 @@ from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.frame import Frame, History, SimState, Status
+from app.experiments.topomap.frame import Frame, History
+from app.frame import SimState, Status
 from gui.context import ViewContext
 from gui.views import canvas_view, connectivity_view, map_view
 from gui.views.adapters import wrap_into_plot

@@ -91,6 +91,15 @@ class TopographicMap(Experiment):
         """Steps of ``network.dt`` in ``seconds``, rounded."""
         return round(seconds * 1e3 / config.network.dt)
 
+    def step_units(self, config: Any) -> dict[str, int]:
+        """One time step, one stimulus period, one rewiring interval."""
+        dt = config.network.dt
+        return {
+            "step": 1,
+            "stimulus": max(1, round(config.stimulus.period / dt)),
+            "rewiring": max(1, round(config.rewiring.interval / dt)),
+        }
+
     def snapshot(
         self,
         state: Any,

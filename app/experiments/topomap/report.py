@@ -24,8 +24,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
-from app.eventlog import EventCounts
-from app.metrics import METRIC_COLUMNS
+from app.experiments.topomap.events import EventCounts
+from app.experiments.topomap.experiment import FIGURE_FILES
+from app.experiments.topomap.metrics import METRIC_COLUMNS
 from sim.events import FF
 from sim.experiments.topomap.analysis import DisplacementStats, by_displacement, receptive_fields
 from sim.experiments.topomap.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
@@ -38,12 +39,7 @@ __all__ = ["DPI", "FIGURE_NAMES", "MAX_GRID_LINES", "METRIC_KEYS", "published_re
 #: Resolution of every figure.
 DPI = 150
 #: File names, in the order :func:`write_figures` returns them.
-FIGURE_NAMES: tuple[str, ...] = (
-    "map_quality.png",
-    "synapses.png",
-    "topographic_map.png",
-    "receptive_field.png",
-)
+FIGURE_NAMES: tuple[str, ...] = FIGURE_FILES
 #: Columns the metrics table must have (those of ``metrics.csv``).
 METRIC_KEYS: tuple[str, ...] = METRIC_COLUMNS
 

@@ -1,0 +1,149 @@
+"""What an experiment declares to the application core: metrics, outputs, figures and summary.
+
+The headless commands (``run``, ``bench``) and the window's time series know no
+experiment: they ask the :class:`AppExperiment` registered under the
+configuration's experiment key (``config.experiment``) for its metrics columns,
+how a snapshot becomes a row, the files and figures a run writes and what its
+summary says. An experiment package on this layer subclasses
+:class:`AppExperiment` once and exposes the instance as ``APP_EXPERIMENT`` in
+the module that :data:`BUILTIN_APP_EXPERIMENTS` names; the registry imports it
+by name, so the core has no import of any experiment. Tests and plug-ins add
+their own with :func:`register_app_experiment`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.errors import ConfigError, short_repr
+
+#: The experiments that come with Rewire Lab: key -> the module whose ``APP_EXPERIMENT`` declares it.
+BUILTIN_APP_EXPERIMENTS: dict[str, str] = {"topomap": "app.experiments.topomap.experiment"}
+
+#: Column name -> values (``t`` first): a run's metrics table.
+Metrics = Mapping[str, NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class BenchKnob:
+    """A command-line option of ``bench`` that the experiment offers.
+
+    With ``switch`` set, the option is a flag that sets parameter ``path`` to
+    ``switch``; otherwise it takes values of ``kind`` to sweep ``path`` over
+    (``default`` when not given; an empty default keeps the preset's value).
+    """
+
+    flag: str
+    path: str
+    help: str
+    kind: type = float
+    default: tuple[Any, ...] = ()
+    metavar: str | None = None
+    switch: Any = None
+
+
+class EventStats(Protocol):
+    """Accumulates a run's structural events chunk by chunk (for figures and the summary)."""
+
+    def add(self, events: NDArray[np.void]) -> None:
+        """Account for one chunk of events (:data:`sim.events.EVENT_DTYPE`)."""
+
+
+class AppExperiment:
+    """The declaration of one experiment to the application layer."""
+
+    #: The experiment key (as :attr:`sim.experiment.Experiment.key`).
+    key: ClassVar[str]
+    #: Columns of ``metrics.csv`` and of the window's time series, ``t`` first.
+    columns: ClassVar[tuple[str, ...]]
+    #: Data files a run writes besides ``metrics.csv``, ``summary.json`` and ``events.npy``.
+    data_files: ClassVar[tuple[str, ...]] = ()
+    #: Figure files a run writes.
+    figure_files: ClassVar[tuple[str, ...]] = ()
+    #: Unit of the progress bar and durations ("model s").
+    progress_unit: ClassVar[str] = "model s"
+
+    #: What ``bench`` can sweep or switch for this experiment.
+    bench_knobs: ClassVar[tuple[BenchKnob, ...]] = ()
+    #: The header line of the benchmark table.
+    bench_header: ClassVar[str] = ""
+
+    def bench_one(self, config: Any, backend: str, duration: float, seed: int) -> Any:
+        """Measure ``config`` on ``backend`` for ``duration``; a record with ``as_dict()``."""
+        raise NotImplementedError
+
+    def format_bench(self, record: Any) -> str:
+        """One line of the benchmark table."""
+        raise NotImplementedError
+
+    def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
+        """The metrics row of ``snapshot``; interval quantities are over the time since ``previous``."""
+        raise NotImplementedError
+
+    def event_stats(self, config: Any) -> EventStats:
+        """A fresh accumulator of a run's events."""
+        raise NotImplementedError
+
+    def write_results(self, out_dir: Path, final: Any, config: Any) -> list[Path]:
+        """Write the run's final data files (:attr:`data_files`) atomically; return their paths."""
+        return []
+
+    def summary(
+        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats
+    ) -> dict[str, Any]:
+        """What the experiment adds to ``summary.json``."""
+        return {}
+
+    def write_figures(
+        self, out_dir: Path, metrics: Metrics, final: Any, config: Any, stats: EventStats
+    ) -> list[Path]:
+        """Write the run's figures (:attr:`figure_files`); return their paths."""
+        return []
+
+
+_lock = threading.Lock()
+_registered: dict[str, AppExperiment] = {}
+
+
+def register_app_experiment(experiment: AppExperiment) -> None:
+    """Make ``experiment`` known under its key (tests and plug-ins)."""
+    with _lock:
+        _registered[experiment.key] = experiment
+
+
+def get_app_experiment(key: str) -> AppExperiment:
+    """The application declaration of experiment ``key``."""
+    with _lock:
+        found = _registered.get(key)
+    if found is not None:
+        return found
+    module = BUILTIN_APP_EXPERIMENTS.get(key)
+    if module is None:
+        raise ConfigError(f"experiment {short_repr(key)} has no headless outputs declared", path="experiment")
+    experiment = importlib.import_module(module).APP_EXPERIMENT
+    if not isinstance(experiment, AppExperiment) or experiment.key != key:
+        raise TypeError(f"{module}.APP_EXPERIMENT does not declare experiment {key!r}")
+    with _lock:
+        return _registered.setdefault(key, experiment)
+
+
+def app_experiment_of(config: Any) -> AppExperiment:
+    """The application declaration of the experiment ``config`` configures."""
+    return get_app_experiment(config.experiment)
+
+
+def all_run_files(keys: Sequence[str]) -> tuple[str, ...]:
+    """Every data and figure file name a run of any of ``keys`` may write."""
+    names: list[str] = []
+    for key in keys:
+        exp = get_app_experiment(key)
+        names += [n for n in (*exp.data_files, *exp.figure_files) if n not in names]
+    return tuple(names)

@@ -1,0 +1,1 @@
+"""The topographic map on the application layer: metrics, figures, summary, frames, lesions."""
