@@ -54,8 +54,7 @@ from app.experiments.topomap.frame import Frame, History
 from app.frame import SimState
 from app.presets import list_presets, load_preset
 from gui.context import ViewContext
-from gui.experiments import experiment_for
-from gui.experiments.base import AREAS, Experiment
+from gui.experiment import AREAS, Experiment, experiment_for
 from gui.export import ExportSizeMenu, FrameRecorder, save_image
 from gui.views.base import View
 from gui.widgets.message_bar import MessageBar

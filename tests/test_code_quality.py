@@ -52,6 +52,14 @@ def test_the_core_contract_covers_every_core_module() -> None:
     assert not missing, f"add to the contract in pyproject.toml: {missing}"
 
 
+def test_the_app_core_contract_covers_every_core_module() -> None:
+    """Every module of app/ outside app/experiments/ is under the contract that it imports no experiment."""
+    listed = set(_contract("The shared application core knows no experiment")["source_modules"])  # type: ignore[arg-type]
+    core = {p.stem for p in (ROOT / "app").glob("*.py") if p.name != "__init__.py"}
+    missing = sorted(f"app.{name}" for name in core if f"app.{name}" not in listed)
+    assert not missing, f"add to the contract in pyproject.toml: {missing}"
+
+
 def test_the_independence_contract_catches_an_experiment_importing_another(tmp_path: Path) -> None:
     """The contract is live: a copy of the project where one experiment imports another breaks it."""
     import shutil
@@ -69,4 +77,30 @@ def test_the_independence_contract_catches_an_experiment_importing_another(tmp_p
         [sys.executable, "-c", code], cwd=copy, capture_output=True, text=True, timeout=600, check=False
     )
     assert result.returncode != 0, result.stdout
-    assert "Experiments never import each other BROKEN" in result.stdout
+    assert "Experiments never import each other: simulator packages BROKEN" in result.stdout
+
+
+def test_no_experiment_imports_another_across_layers() -> None:
+    """An experiment's package on one layer imports only its own packages on the others.
+
+    The independence contracts hold within a layer; this checks every import
+    between ``<layer>.experiments.<a>`` and ``<layer>.experiments.<b>`` across layers.
+    """
+    import grimp
+
+    graph = grimp.build_graph("sim", "app", "gui")
+    crossing = []
+    for importer in graph.modules:
+        a = _experiment_of(importer)
+        if a is None:
+            continue
+        for imported in graph.find_modules_directly_imported_by(importer):
+            b = _experiment_of(imported)
+            if b is not None and b != a:
+                crossing.append(f"{importer} -> {imported}")
+    assert not crossing, crossing
+
+
+def _experiment_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "experiments" else None

@@ -4,7 +4,7 @@ The panel is generated from the parameter declarations of
 :mod:`sim.experiments.topomap.config`
 (:func:`~sim.experiments.topomap.config.iter_params`), so a new parameter
 appears in it without any GUI change. The experiment's
-:class:`~gui.experiments.base.ParameterGroup` list decides the sections;
+:class:`~gui.experiment.ParameterGroup` list decides the sections;
 parameters no group covers go to a last "Other" section, so none is ever
 hidden.
 
@@ -38,7 +38,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from gui.experiments.base import ParameterGroup
+from gui.experiment import ParameterGroup
 from gui.widgets.parameter_editors import ParameterEditor, declared_types, make_editor
 from sim.errors import ConfigError
 from sim.experiments.topomap.config import ModelConfig, ParamSpec, config_from_dict, iter_params

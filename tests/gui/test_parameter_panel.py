@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 import gui  # noqa: F401  (binds the plotting libraries to PyQt6 first)
 import gui.widgets.parameter_panel as panel_module
-from gui.experiments.topographic import TOPOGRAPHIC_MAP
+from gui.experiments.topomap.experiment import TOPOGRAPHIC_MAP
 from gui.widgets.parameter_editors import declared_types, format_value
 from gui.widgets.parameter_panel import (
     LIVE_TEXT,

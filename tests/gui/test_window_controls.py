@@ -187,8 +187,8 @@ def test_loading_a_checkpoint_continues_the_time_plots(
 def test_installing_another_experiment_rebuilds_its_menus(window: MainWindow, qtbot: QtBot) -> None:
     """View, Export and the experiment's own menus follow the experiment shown: none points at a view
     or tool of the experiment before (a stale entry would raise KeyError)."""
-    from gui.experiments.base import Experiment, ViewSpec
-    from gui.experiments.topographic import TOPOGRAPHIC_MAP
+    from gui.experiment import Experiment, ViewSpec
+    from gui.experiments.topomap.experiment import TOPOGRAPHIC_MAP
     from gui.views.map_quality_view import MapQualityView
     from gui.views.synapses_view import SynapsesView
 

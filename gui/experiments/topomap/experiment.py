@@ -8,7 +8,7 @@ from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QMenu
 
 from app.experiments.topomap.commands import Lesion
-from gui.experiments.base import Experiment, MenuHost, ParameterGroup, ViewSpec
+from gui.experiment import Experiment, MenuHost, ParameterGroup, ViewSpec
 from gui.views.activity_view import ActivityView
 from gui.views.connectivity_view import ConnectivityView
 from gui.views.events_view import EventsView
@@ -83,3 +83,6 @@ TOPOGRAPHIC_MAP = Experiment(
     ),
     make_menus=lesion_menu,
 )
+
+#: The declaration the registry finds (:data:`gui.experiment.BUILTIN_GUI_EXPERIMENTS`).
+GUI_EXPERIMENT = TOPOGRAPHIC_MAP

@@ -1,14 +1,18 @@
-"""An experiment: the views and parameter groups a kind of model brings to the window.
+"""An experiment on the window: the views, parameter groups and menus it brings, found by key.
 
-The main window knows nothing of particular views. It asks the experiment
-that applies to the loaded configuration for its views (and where they go)
-and its parameter groups. A new experiment (sparse classifiers, channel
-pruning) is a new module in this package with its own views, registered in
-:data:`gui.experiments.EXPERIMENTS`; no existing view or window code changes.
+The main window knows nothing of particular views. It asks the experiment of
+the loaded configuration (``config.experiment``) for its views (and where they
+go), its parameter groups and its menus. An experiment package on this layer
+(``gui/experiments/<key>/``) exposes an :class:`Experiment` as
+``GUI_EXPERIMENT`` in the module that :data:`BUILTIN_GUI_EXPERIMENTS` names;
+the registry imports it by name, so the window has no import of any
+experiment. Tests and plug-ins add their own with :func:`register_gui_experiment`.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -84,3 +88,37 @@ class Experiment:
             if isinstance(host, QWidget) and menu.parent() is None:
                 menu.setParent(host, menu.windowFlags())
         return menus
+
+
+#: The experiments that come with Rewire Lab: key -> the module whose ``GUI_EXPERIMENT`` declares it.
+BUILTIN_GUI_EXPERIMENTS: dict[str, str] = {"topomap": "gui.experiments.topomap.experiment"}
+
+_lock = threading.Lock()
+_registered: dict[str, Experiment] = {}
+
+
+def register_gui_experiment(experiment: Experiment) -> None:
+    """Make ``experiment`` known to the window under its key (tests and plug-ins)."""
+    with _lock:
+        _registered[experiment.key] = experiment
+
+
+def get_gui_experiment(key: str) -> Experiment:
+    """The window's declaration of experiment ``key``; ``LookupError`` when there is none."""
+    with _lock:
+        found = _registered.get(key)
+    if found is not None:
+        return found
+    module = BUILTIN_GUI_EXPERIMENTS.get(key)
+    if module is None:
+        raise LookupError(f"the window has no views for experiment {key!r}")
+    experiment = importlib.import_module(module).GUI_EXPERIMENT
+    if not isinstance(experiment, Experiment) or experiment.key != key:
+        raise TypeError(f"{module}.GUI_EXPERIMENT does not declare experiment {key!r}")
+    with _lock:
+        return _registered.setdefault(key, experiment)
+
+
+def experiment_for(config: ConfigRoot) -> Experiment:
+    """The experiment that shows ``config``."""
+    return get_gui_experiment(config.experiment)

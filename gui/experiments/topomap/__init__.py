@@ -1,0 +1,1 @@
+"""The topographic map on the window: its views, parameter groups and Lesion menu."""
