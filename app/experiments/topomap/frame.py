@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from app import frame
 from app.experiments.topomap.events import EventCounts
 from app.experiments.topomap.metrics import METRIC_COLUMNS, counts_row
-from app.frame import Status
-from app.headless import MetricsTable, write_metrics_csv
 from sim.experiments.topomap.analysis import receptive_fields
 from sim.experiments.topomap.analysis.receptive_fields import ReceptiveFields
 from sim.experiments.topomap.config import ModelConfig
@@ -40,52 +38,23 @@ __all__ = ["Frame", "History"]
 _MAP_COLUMNS = ("sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight")
 
 
-class Frame:
-    """A snapshot as the views see it, with analyses computed once on demand.
+class Frame(frame.Frame):
+    """A topographic-map snapshot as the views see it, with analyses computed once on demand.
 
-    Parameters
-    ----------
-    snapshot : Snapshot
-        The network state to draw.
-    config : ModelConfig
-        The configuration the network runs with (live changes included).
-    status : Status
-        The controller's state when the snapshot was taken.
-    history : History
-        The run's history, already updated with this frame.
-    previous : Snapshot, optional
-        The snapshot of the previous frame of the same network; rates are
-        measured over the interval between the two.
+    Parameters as :class:`app.frame.Frame`; ``snapshot`` is a
+    :class:`~sim.experiments.topomap.snapshot.Snapshot` and ``config`` a
+    :class:`~sim.experiments.topomap.config.ModelConfig`.
     """
 
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        config: ModelConfig,
-        status: Status,
-        history: History,
-        previous: Snapshot | None = None,
-    ) -> None:
-        self.snapshot = snapshot
-        self.config = config
-        self.status = status
-        self.history = history
-        self.previous = previous if previous is not None and previous.step < snapshot.step else None
+    snapshot: Snapshot
+    config: ModelConfig
+    history: History
+    previous: Snapshot | None
 
     @property
     def side(self) -> int:
         """Grid side n of both layers."""
         return self.snapshot.side
-
-    @property
-    def t(self) -> float:
-        """Model time in seconds."""
-        return self.snapshot.t
-
-    @property
-    def interval(self) -> float:
-        """Model seconds since the previous frame (0 for the first)."""
-        return 0.0 if self.previous is None else self.snapshot.t - self.previous.t
 
     @cached_property
     def rf_counts(self) -> ReceptiveFields:
@@ -119,7 +88,7 @@ class Frame:
         return (now - before).astype(np.float64) / self.interval
 
 
-class History:
+class History(frame.History):
     """Time series and event statistics of one network since it was built.
 
     Parameters
@@ -144,17 +113,12 @@ class History:
     ) -> None:
         if side < 1:
             raise ValueError(f"side must be positive, got {side}")
-        if not record_interval > 0:
-            raise ValueError(f"record_interval must be positive, got {record_interval}")
         if not 0 < analysis_budget <= 1:
             raise ValueError(f"analysis_budget must be in (0, 1], got {analysis_budget}")
+        super().__init__(METRIC_COLUMNS, self._row, record_interval)
         self.side = side
-        self.record_interval = float(record_interval)
         self.analysis_budget = float(analysis_budget)
         self._clock = clock
-        #: The metrics rows, by column.
-        self.rows = MetricsTable(METRIC_COLUMNS)
-        self._last: Snapshot | None = None
         self._next_analysis = -math.inf
         self._events = EventCounts(side)
 
@@ -173,36 +137,14 @@ class History:
         """Events accounted for since the build."""
         return self._events.total
 
-    @property
-    def last_t(self) -> float | None:
-        """Model time of the last row, or None before the first."""
-        return self.rows.row(-1)["t"] if len(self.rows) else None
-
-    def add(self, frame: Frame) -> bool:
-        """Account for ``frame``: its events always, a row when one is due; True if a row was added."""
+    def account(self, frame: frame.Frame) -> None:
+        """Count the frame's rewiring events by distance."""
         snap = frame.snapshot
         if snap.side != self.side:
             raise ValueError(
                 f"frame of a {snap.side}x{snap.side} network in a {self.side}x{self.side} history"
             )
         self._events.add(snap.events)
-        last_t = self.last_t
-        due = last_t is None or snap.t >= last_t + self.record_interval - 1e-9
-        if not due or (last_t is not None and snap.t <= last_t):
-            return False
-        self.rows.append(self._row(frame))
-        self._last = snap
-        return True
-
-    def restore(self, columns: Mapping[str, NDArray[np.float64]], t: float) -> None:
-        """Begin with the rows of the run before ``t`` (the time series saved with a checkpoint).
-
-        Only an empty history takes them; rows after ``t`` are left out.
-        """
-        if len(self.rows) or "t" not in columns:
-            return
-        keep = np.asarray(columns["t"]) <= t + 1e-9
-        self.rows.extend({name: np.asarray(values)[keep] for name, values in columns.items()})
 
     def table(self) -> dict[str, NDArray[np.float64]]:
         """Column arrays of every row (the columns of the headless ``metrics.csv``).
@@ -213,12 +155,8 @@ class History:
         """
         return self.rows.columns()
 
-    def write_csv(self, path: str | Path) -> None:
-        """Write the rows as CSV (same columns as the headless ``metrics.csv``), atomically."""
-        write_metrics_csv(Path(path), self.rows)
-
-    def _row(self, frame: Frame) -> dict[str, float]:
-        return {**counts_row(frame.snapshot, self._last), **self._map_metrics(frame)}
+    def _row(self, frame: Frame, previous: Snapshot | None) -> dict[str, float]:
+        return {**counts_row(frame.snapshot, previous), **self._map_metrics(frame)}
 
     def _map_metrics(self, frame: Frame) -> dict[str, float]:
         now = self._clock()
