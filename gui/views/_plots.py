@@ -19,7 +19,7 @@ from PyQt6.QtCore import QEvent, QObject, QRectF, QSizeF, Qt
 from PyQt6.QtGui import QFont, QFontMetrics
 from PyQt6.QtWidgets import QGraphicsItem, QInputDialog, QMenu, QVBoxLayout, QWidget
 
-from app.experiments.topomap.frame import History
+from app.frame import History
 from gui.views.flow_layout import FlowLayout
 
 __all__ = [
@@ -376,7 +376,7 @@ class HistoryWatch:
         How much a history holds (default: its number of rows).
     """
 
-    def __init__(self, size: Callable[[History], int] = lambda history: len(history.rows)) -> None:
+    def __init__(self, size: Callable[[Any], int] = lambda history: len(history.rows)) -> None:
         self._size = size
         self._history: History | None = None
         self._drawn = -1

@@ -14,7 +14,7 @@ import functools
 import math
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from PyQt6 import sip
 from PyQt6.QtCore import QCoreApplication, QEvent, QRect, Qt
@@ -31,17 +31,19 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.experiments.topomap.frame import Frame
+from app.frame import Frame
 from gui.context import ViewContext
 from gui.views.gl import RedrawBudget
-from sim.experiments.topomap.config import ModelConfig
+
+#: The frame type of an experiment's views.
+F = TypeVar("F", bound=Frame)
 
 #: An export looks like the view laid out in this many logical pixels (about its size on a
 #: screen), drawn with as many image pixels per logical pixel as the export size needs.
 EXPORT_LAYOUT_SIZE: tuple[int, int] = (960, 540)
 
 
-class View(QWidget):
+class View(QWidget, Generic[F]):
     """A view of the running network.
 
     Subclasses set :attr:`key` (a stable identifier used in settings and file
@@ -65,17 +67,17 @@ class View(QWidget):
         self.context = context
         self.setObjectName(f"view_{self.key}")
         self.setToolTip(self.tooltip)
-        self._pending: Frame | None = None
-        self._frame: Frame | None = None
+        self._pending: F | None = None
+        self._frame: F | None = None
         #: Frames drawn since the view was made (for tests and the fps readout).
         self.frames_drawn = 0
 
     @property
-    def frame(self) -> Frame | None:
+    def frame(self) -> F | None:
         """The last frame drawn."""
         return self._frame
 
-    def set_frame(self, frame: Frame) -> None:
+    def set_frame(self, frame: F) -> None:
         """Draw ``frame`` now if the view is visible, else keep it for when it is shown."""
         if self.isVisible():
             self._draw(frame)
@@ -94,7 +96,7 @@ class View(QWidget):
             frame, self._pending = self._pending, None
             self._draw(frame)
 
-    def _draw(self, frame: Frame) -> None:
+    def _draw(self, frame: F) -> None:
         self._pending = None
         self._frame = frame
         self.draw_frame(frame)
@@ -105,11 +107,11 @@ class View(QWidget):
         self.frames_drawn += 1
 
     # -- to implement -----------------------------------------------------------------------------
-    def draw_frame(self, frame: Frame) -> None:
+    def draw_frame(self, frame: F) -> None:
         """Update the view from ``frame`` (only called while visible)."""
         raise NotImplementedError
 
-    def reset(self, config: ModelConfig) -> None:
+    def reset(self, config: Any) -> None:
         """Forget everything drawn: a new network with ``config`` was built."""
         self._pending = None
         self._frame = None

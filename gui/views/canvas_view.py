@@ -10,12 +10,10 @@ from PyQt6.QtGui import QColor, QImage, QPalette
 from PyQt6.QtWidgets import QLayout, QVBoxLayout, QWidget
 from vispy import scene
 
-from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
-from gui.views.base import View
+from gui.views.base import F, View
 from gui.views.gl import GlUnavailableLabel, RedrawBudget, gl_unavailable_reason
 from gui.views.image_canvas import CanvasWidget
-from sim.experiments.topomap.config import ModelConfig
 
 __all__ = ["CanvasView", "LinkedAxis"]
 
@@ -83,7 +81,7 @@ class LinkedAxis(scene.AxisWidget):
             self._view_changed()
 
 
-class CanvasView(View):
+class CanvasView(View[F]):
     """A view with a row of options above a VisPy scene, redrawn within a :class:`RedrawBudget`.
 
     The scene is drawn off-window (see :mod:`gui.views.image_canvas`) and
@@ -104,7 +102,7 @@ class CanvasView(View):
     def __init__(self, context: ViewContext, parent: QWidget | None, budget: RedrawBudget) -> None:
         super().__init__(context, parent)
         self.budget = budget
-        self._drawn: Frame | None = None
+        self._drawn: F | None = None
         self._fresh = False  # a frame was uploaded and not yet rendered
         self._upload_cost = 0.0
         self._upload_started = 0.0
@@ -207,12 +205,13 @@ class CanvasView(View):
         return self._canvas
 
     # -- frames -----------------------------------------------------------------------------------
-    def draw_frame(self, frame: Frame) -> None:
+    def draw_frame(self, frame: F) -> None:
         """Hand ``frame`` to the scene when the redraw budget allows, else later."""
         if self._canvas is None:
             return
-        if frame.side != self._side:
-            self._set_side(frame.side)
+        side = int(frame.snapshot.side)  # a canvas shows a square grid of neurons
+        if side != self._side:
+            self._set_side(side)
         if not self._may_draw_now():
             return
         started = self.budget.start()
@@ -256,7 +255,7 @@ class CanvasView(View):
         self._fresh = False
         self.budget.reset()
 
-    def reset(self, config: ModelConfig) -> None:
+    def reset(self, config: Any) -> None:
         """Forget what was drawn; rebuild the scene for the new grid."""
         super().reset(config)
         self._forget_drawn()
@@ -281,7 +280,7 @@ class CanvasView(View):
         """Rebuild the scene for a ``side`` x ``side`` grid."""
         raise NotImplementedError
 
-    def _upload(self, frame: Frame) -> None:
+    def _upload(self, frame: F) -> None:
         """Hand the data of ``frame`` to the scene's visuals."""
         raise NotImplementedError
 

@@ -264,7 +264,7 @@ class SynapseStyle:
             Per vertex ``(pre id, post id, t, weight)``, two consecutive
             vertices per line segment (``t`` 0 at the presynaptic end, 1 at
             the postsynaptic end; see
-            :func:`gui.views.adapters.synapse_vertices`).
+            :func:`gui.experiments.topomap.views.adapters.synapse_vertices`).
         """
         data = np.ascontiguousarray(vertices, dtype=np.float32)
         if data.ndim != 2 or data.shape[1] != 4 or data.shape[0] % 2:

@@ -10,7 +10,7 @@ import pytest
 
 from app.experiments.topomap.frame import Frame, History
 from app.frame import SimState, Status
-from gui.views.adapters import (
+from gui.experiments.topomap.views.adapters import (
     NO_INPUT_COLOUR,
     clip_segments,
     grid_links,

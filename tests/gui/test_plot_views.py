@@ -19,6 +19,26 @@ from pytestqt.qtbot import QtBot
 from app.experiments.topomap.frame import Frame, History
 from app.frame import SimState, Status
 from gui.context import ViewContext
+from gui.experiments.topomap.views.activity_view import (
+    ActivityView,
+    rate_colour_range,
+    source_rate_ceiling,
+    stimulus_centres,
+)
+from gui.experiments.topomap.views.events_view import EventsView, events_per_pair, pairs_per_distance
+from gui.experiments.topomap.views.map_quality_view import MapQualityView, finite_points, first_finite
+from gui.experiments.topomap.views.receptive_field_view import (
+    ReceptiveFieldView,
+    centre_neuron,
+    neuron_field,
+    pair_colour_range,
+)
+from gui.experiments.topomap.views.synapses_view import (
+    SynapsesView,
+    in_degree_colour_range,
+    in_degree_theory,
+    turnover_rates,
+)
 from gui.views._plots import (
     FINE_STEPS,
     Cell,
@@ -32,18 +52,8 @@ from gui.views._plots import (
     nice_ceiling,
     stable_ceiling,
 )
-from gui.views.activity_view import ActivityView, rate_colour_range, source_rate_ceiling, stimulus_centres
 from gui.views.base import View
-from gui.views.events_view import EventsView, events_per_pair, pairs_per_distance
 from gui.views.flow_layout import FlowLayout
-from gui.views.map_quality_view import MapQualityView, finite_points, first_finite
-from gui.views.receptive_field_view import (
-    ReceptiveFieldView,
-    centre_neuron,
-    neuron_field,
-    pair_colour_range,
-)
-from gui.views.synapses_view import SynapsesView, in_degree_colour_range, in_degree_theory, turnover_rates
 from sim.engine import Engine
 from sim.experiments.topomap.analysis.reference import bamford_case, reference_values
 from sim.experiments.topomap.config import ModelConfig

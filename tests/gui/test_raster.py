@@ -17,8 +17,8 @@ from vispy.util.transforms import perspective
 from vispy.visuals.transforms import ChainTransform, MatrixTransform, STTransform
 
 from gui.context import ViewContext
-from gui.views.adapters import synapse_vertices
-from gui.views.connectivity_view import ConnectivityView
+from gui.experiments.topomap.views.adapters import synapse_vertices
+from gui.experiments.topomap.views.connectivity_view import ConnectivityView
 from gui.views.image_canvas import CanvasWidget
 from gui.visuals import raster
 from gui.visuals.dots import Dots

@@ -18,9 +18,10 @@ from pytestqt.qtbot import QtBot
 from app.experiments.topomap.frame import Frame, History
 from app.frame import SimState, Status
 from gui.context import ViewContext
+from gui.experiments.topomap.views.adapters import wrap_into_plot
+from gui.experiments.topomap.views.connectivity_view import ConnectivityView
+from gui.experiments.topomap.views.map_view import MapView
 from gui.views import canvas_view, connectivity_view, map_view
-from gui.views.adapters import wrap_into_plot
-from gui.views.connectivity_view import ConnectivityView
 from gui.views.gl import (
     GlUnavailableLabel,
     RedrawBudget,
@@ -28,7 +29,6 @@ from gui.views.gl import (
     colour_bar_pixmap,
     gl_unavailable_reason,
 )
-from gui.views.map_view import MapView
 from gui.visuals.layers import colormap_lut
 from sim.engine import Engine
 from sim.experiments.topomap.config import ModelConfig

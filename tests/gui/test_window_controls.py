@@ -189,8 +189,8 @@ def test_installing_another_experiment_rebuilds_its_menus(window: MainWindow, qt
     or tool of the experiment before (a stale entry would raise KeyError)."""
     from gui.experiment import Experiment, ViewSpec
     from gui.experiments.topomap.experiment import TOPOGRAPHIC_MAP
-    from gui.views.map_quality_view import MapQualityView
-    from gui.views.synapses_view import SynapsesView
+    from gui.experiments.topomap.views.map_quality_view import MapQualityView
+    from gui.experiments.topomap.views.synapses_view import SynapsesView
 
     toy = Experiment(
         "toy",

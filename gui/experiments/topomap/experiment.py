@@ -9,13 +9,13 @@ from PyQt6.QtWidgets import QMenu
 
 from app.experiments.topomap.commands import Lesion
 from gui.experiment import Experiment, MenuHost, ParameterGroup, ViewSpec
-from gui.views.activity_view import ActivityView
-from gui.views.connectivity_view import ConnectivityView
-from gui.views.events_view import EventsView
-from gui.views.map_quality_view import MapQualityView
-from gui.views.map_view import MapView
-from gui.views.receptive_field_view import ReceptiveFieldView
-from gui.views.synapses_view import SynapsesView
+from gui.experiments.topomap.views.activity_view import ActivityView
+from gui.experiments.topomap.views.connectivity_view import ConnectivityView
+from gui.experiments.topomap.views.events_view import EventsView
+from gui.experiments.topomap.views.map_quality_view import MapQualityView
+from gui.experiments.topomap.views.map_view import MapView
+from gui.experiments.topomap.views.receptive_field_view import ReceptiveFieldView
+from gui.experiments.topomap.views.synapses_view import SynapsesView
 
 #: The lesion tools: key (as :meth:`gui.context.ViewContext.set_lesion_tool` takes it), text, tip.
 LESION_TOOLS: tuple[tuple[str, str, str], ...] = (

@@ -90,7 +90,7 @@ def events_per_pair(events: NDArray[np.int64], side: int, autapses: bool = True)
     return out
 
 
-class EventsView(View):
+class EventsView(View[Frame]):
     """Synapses formed and removed, by the distance between the two neurons, for FF and LAT.
 
     Parameters

@@ -167,7 +167,7 @@ def turnover_rates(table: dict[str, NDArray[np.float64]]) -> tuple[NDArray[np.fl
     return t[1:][ok], table["formations"][1:][ok] / dt[ok], table["eliminations"][1:][ok] / dt[ok]
 
 
-class SynapsesView(View):
+class SynapsesView(View[Frame]):
     """Synapse totals and turnover over time, and the FF in-degree as a heatmap and histogram.
 
     Parameters

@@ -26,7 +26,7 @@ from vispy.visuals.transforms import STTransform
 
 from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
-from gui.views.adapters import nearest_point, star_mask, synapse_vertices
+from gui.experiments.topomap.views.adapters import nearest_point, star_mask, synapse_vertices
 from gui.views.canvas_view import CanvasView
 from gui.views.flow_layout import FlowLayout, widget_group
 from gui.views.gl import RedrawBudget, colour_bar_pixmap, gl_renderer, is_software_renderer
@@ -72,7 +72,7 @@ LABEL_FONT_SIZE = 11
 PICK_TEXT_EXAMPLE = "target 4095 (63, 63)"
 
 
-class ConnectivityView(CanvasView):
+class ConnectivityView(CanvasView[Frame]):
     """Source and target layers as planes with their FF synapses as lines and LAT synapses as arcs.
 
     Parameters

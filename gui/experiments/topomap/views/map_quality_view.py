@@ -56,7 +56,7 @@ def first_finite(values: NDArray[np.float64]) -> float:
     return float(values[ok[0]]) if ok.size else math.nan
 
 
-class MapQualityView(View):
+class MapQualityView(View[Frame]):
     """sigma_aff and AD (from synapse counts and from weights) over time.
 
     Dashed lines mark Bamford et al. 2010's values after 300 s for the case

@@ -25,7 +25,7 @@ from vispy import scene
 
 from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
-from gui.views.adapters import (
+from gui.experiments.topomap.views.adapters import (
     NO_INPUT_COLOUR,
     CentresFrom,
     ColourBy,
@@ -67,7 +67,7 @@ _CENTRES_FROM: tuple[tuple[str, CentresFrom, str], ...] = (
 )
 
 
-class MapView(CanvasView):
+class MapView(CanvasView[Frame]):
     """The topographic grid plot of receptive-field centres (VisPy).
 
     Parameters

@@ -114,7 +114,7 @@ def neuron_field(ff: Synapses, side: int, neuron: int, weighted: bool) -> Neuron
     )
 
 
-class ReceptiveFieldView(View):
+class ReceptiveFieldView(View[Frame]):
     """The selected target neuron's feed-forward in-star on the source grid and lateral in-star.
 
     Parameters

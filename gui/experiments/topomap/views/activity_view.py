@@ -67,7 +67,7 @@ def stimulus_centres(config: ModelConfig, stimulus: tuple[int, int]) -> NDArray[
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-class ActivityView(View):
+class ActivityView(View[Frame]):
     """Source and target firing rates on the grid, with the stimulus, and mean rates over time.
 
     Parameters

@@ -1,0 +1,1 @@
+"""The topographic map's views: map, receptive fields, connectivity, activity, quality, synapses, events."""
