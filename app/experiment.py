@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from app.frame import Frame, History, Status
 from sim.errors import ConfigError, short_repr
 
 #: The experiments that come with Rewire Lab: key -> the module whose ``APP_EXPERIMENT`` declares it.
@@ -83,6 +84,20 @@ class AppExperiment:
     def format_bench(self, record: Any) -> str:
         """One line of the benchmark table."""
         raise NotImplementedError
+
+    def history(self, config: Any, snapshot: Any) -> History:
+        """A new, empty history of a network of ``config`` (whose first snapshot is ``snapshot``)."""
+        return History(
+            self.columns,
+            lambda frame, previous: self.metrics_row(frame.snapshot, previous),
+            config.get("run.record_interval"),
+        )
+
+    def frame(
+        self, snapshot: Any, config: Any, status: Status, history: History, previous: Any | None
+    ) -> Frame:
+        """``snapshot`` as the views see it (the experiment's frame type, with its analyses)."""
+        return Frame(snapshot, config, status, history, previous)
 
     def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
         """The metrics row of ``snapshot``; interval quantities are over the time since ``previous``."""

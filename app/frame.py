@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from app.headless import MetricsTable, write_metrics_csv
+from app.metrics import MetricsTable, write_metrics_csv
 
 __all__ = ["Frame", "History", "SimState", "Status"]
 

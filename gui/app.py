@@ -37,7 +37,7 @@ from app.frame import SimState
 from gui.export import DEFAULT_EXPORT_SIZE, save_image
 from gui.main_window import MainWindow
 from sim.errors import OutputError
-from sim.experiments.topomap.config import ModelConfig
+from sim.parameters import ConfigRoot
 
 #: Longest wait for the first network to be built in scripted mode (wall seconds).
 BUILD_TIMEOUT = 300.0
@@ -111,7 +111,7 @@ def application() -> QApplication:
     return app
 
 
-def run_gui(config: ModelConfig, *, backend: str = "auto", seed: int | None = None) -> int:
+def run_gui(config: ConfigRoot, *, backend: str = "auto", seed: int | None = None) -> int:
     """Open the window on ``config``, start running, and return the exit status when it closes."""
     app = application()
     window = MainWindow(config, backend=backend, seed=seed)
@@ -145,7 +145,7 @@ class ScriptedResult:
 
 
 def run_scripted(
-    config: ModelConfig,
+    config: ConfigRoot,
     *,
     run_for: float,
     screenshot: Path | None = None,

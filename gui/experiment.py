@@ -62,6 +62,20 @@ def _no_menus(_host: MenuHost) -> Sequence[QMenu]:
 
 
 @dataclass(frozen=True)
+class StepAction:
+    """A way to step the run: a unit of the experiment's clock, its label, shortcut and tip."""
+
+    unit: str
+    text: str
+    shortcut: str
+    tip: str
+
+
+#: Every experiment steps by single steps.
+STEP = StepAction("step", "Step", "Right", "Advance one time step and stop")
+
+
+@dataclass(frozen=True)
 class Experiment:
     """The window layout of one kind of experiment.
 
@@ -76,6 +90,12 @@ class Experiment:
     views: tuple[ViewSpec, ...]
     parameter_groups: tuple[ParameterGroup, ...]
     make_menus: Callable[[MenuHost], Sequence[QMenu]] = _no_menus
+    #: The step units of the run controls, the first being the Step button's
+    #: (units of :meth:`sim.experiment.Experiment.step_units`).
+    step_actions: tuple[StepAction, ...] = (STEP,)
+    #: The command a region dragged with a tool makes: ``(tool, x0, y0, x1, y1) -> Command``
+    #: (the topographic map's lesions); None when the experiment has no region tools.
+    region_command: Callable[[str, float, float, float, float], Command] | None = None
 
     def applies_to(self, config: ConfigRoot) -> bool:
         """Whether this experiment shows ``config``: the configuration is of this experiment."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,9 +49,8 @@ from app.commands import (
     Step,
 )
 from app.controller import EXPECTED_ERRORS, Report, SimController, Update
-from app.experiments.topomap.commands import Lesion
-from app.experiments.topomap.frame import Frame, History
-from app.frame import SimState
+from app.experiment import app_experiment_of
+from app.frame import Frame, History, SimState
 from app.presets import list_presets, load_preset
 from gui.context import ViewContext
 from gui.experiment import AREAS, Experiment, experiment_for
@@ -61,11 +60,11 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.network_box import NetworkBox
 from gui.widgets.parameter_panel import TYPES_SPACES, ParameterPanel
 from gui.widgets.run_controls import RunControls
+from sim.config import config_type
 from sim.errors import RewireLabError
 from sim.experiment import experiment_title
-from sim.experiments.topomap.config import ModelConfig, param_spec
-from sim.experiments.topomap.snapshot import Snapshot
 from sim.files import write_atomic
+from sim.parameters import ConfigRoot
 
 _T = TypeVar("_T")
 
@@ -89,7 +88,7 @@ class MainWindow(QMainWindow):
 
     Parameters
     ----------
-    config : ModelConfig
+    config : ConfigRoot
         The network to build and show.
     backend : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -101,7 +100,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        config: ModelConfig,
+        config: ConfigRoot,
         *,
         backend: str = "auto",
         seed: int | None = None,
@@ -120,8 +119,8 @@ class MainWindow(QMainWindow):
         self.latest: Update | None = None
         self.latest_frame: Frame | None = None
         self._generation = -1
-        self._previous_snapshot: Snapshot | None = None
-        self._panel_config: ModelConfig | None = None
+        self._previous_snapshot: Any = None
+        self._panel_config: ConfigRoot | None = None
         self._awaiting: dict[int, str] = {}
         self._backend_choice = backend
         self._recorder: tuple[FrameRecorder, str] | None = None
@@ -215,7 +214,7 @@ class MainWindow(QMainWindow):
         area_width = round(0.77 * self.width())  # the width left of the dock: shares for map, 3-D, time plots
         self.splitter.resize(area_width, self.height())
         self.splitter.setSizes([round(share * area_width) for share in (0.36, 0.34, 0.30)])
-        panel = ParameterPanel(experiment.parameter_groups)
+        panel = ParameterPanel(experiment.parameter_groups, config_type(experiment.key)())
         panel.parameter_edited.connect(self._on_parameter_edited)
         panel.error_shown.connect(lambda msg: self.show_message("error", msg))
         panel.error_cleared.connect(self._on_error_cleared)
@@ -317,10 +316,9 @@ class MainWindow(QMainWindow):
         self._add(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         sim_menu = _submenu(bar, "&Simulation")
+        self._sim_menu = sim_menu
         sim_menu.addAction(self.run_controls.run_action)
-        for action in self.run_controls.step_actions.values():
-            sim_menu.addAction(action)
-        self._add(
+        self._run_for_anchor = self._add(
             sim_menu, "Run &for…", self._on_run_for_dialog, "Ctrl+F", "Run for a number of model seconds"
         )
         sim_menu.addAction(self.run_controls.reset_action)
@@ -386,6 +384,11 @@ class MainWindow(QMainWindow):
         for menu in self.experiment.menus(self):
             bar.insertMenu(self._view_menu.menuAction(), menu)
             self._experiment_menus.append(menu)
+        for action in self.run_controls.step_actions.values():
+            self._sim_menu.removeAction(action)
+        self.run_controls.set_step_actions(self.experiment.step_actions)
+        for action in self.run_controls.step_actions.values():
+            self._sim_menu.insertAction(self._run_for_anchor, action)
 
     def _add(
         self, menu: object, text: str, slot: object, shortcut: str | None = None, tip: str = ""
@@ -434,7 +437,7 @@ class MainWindow(QMainWindow):
             self.show_message("error", str(exc))
             return None
 
-    def _make_and_send(self, factory: type[Command], *args: object, **kwargs: object) -> int | None:
+    def _make_and_send(self, factory: Callable[..., Command], *args: object, **kwargs: object) -> int | None:
         try:
             command = factory(*args, **kwargs)
         except USER_ERRORS as exc:
@@ -466,9 +469,14 @@ class MainWindow(QMainWindow):
         self._building_message = True
         return True
 
+    def _config_type(self) -> type[ConfigRoot]:
+        """The configuration type of the experiment shown."""
+        assert self.experiment is not None
+        return config_type(self.experiment.key)
+
     def _on_parameter_edited(self, path: str, value: object) -> None:
-        cmd_id = self._make_and_send(SetParameter, path, value)
-        if cmd_id is not None and param_spec(path).live:
+        cmd_id = self._make_and_send(SetParameter, path, value, self._config_type())
+        if cmd_id is not None and self._config_type().param_spec(path).live:
             self._awaiting[cmd_id] = path
 
     def _on_rebuild_requested(self, backend: str, seed: int) -> None:
@@ -477,8 +485,9 @@ class MainWindow(QMainWindow):
 
     def _on_region_selected(self, x0: float, y0: float, x1: float, y1: float) -> None:
         tool = self.context.lesion_tool
-        if tool:
-            self._make_and_send(Lesion, tool, x0, y0, x1, y1)
+        make = self.experiment.region_command if self.experiment is not None else None
+        if tool and make is not None:
+            self._make_and_send(make, tool, x0, y0, x1, y1)
 
     # -- the frame clock --------------------------------------------------------------------------
     def poll(self) -> bool:
@@ -499,7 +508,7 @@ class MainWindow(QMainWindow):
         config: Any = update.config
         if status.generation != self._generation:
             self._generation = status.generation
-            self.history = History(snap.side, config.run.record_interval)
+            self.history = app_experiment_of(config).history(config, snap)
             if self._restored_history is not None:
                 self.history.restore(self._restored_history, snap.t)
                 self._restored_history = None
@@ -515,7 +524,7 @@ class MainWindow(QMainWindow):
                 self.message_bar.hide()
                 self._building_message = False
         assert self.history is not None
-        frame = Frame(snap, config, status, self.history, self._previous_snapshot)
+        frame = app_experiment_of(config).frame(snap, config, status, self.history, self._previous_snapshot)
         self.history.add(frame)
         for view in self.views.values():
             view.set_frame(frame)

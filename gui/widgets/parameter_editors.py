@@ -9,7 +9,7 @@ a parsed value (:attr:`ParameterEditor.committed`) or a text it cannot parse
 (:attr:`ParameterEditor.parse_failed`), and shows the error and pending
 states. Range and cross-field checks belong to the configuration, not to the
 editors: the panel validates every committed value with
-:meth:`sim.experiments.topomap.config.ModelConfig.replace`.
+:meth:`sim.parameters.ConfigRoot.replace`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PyQt6.QtGui import QKeyEvent, QWheelEvent
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
 from sim.errors import ConfigError
-from sim.experiments.topomap.config import ModelConfig, ParamSpec
+from sim.parameters import ParamSpec
 
 #: Integer ranges a :class:`QSpinBox` can hold (a C ``int``).
 INT32_MIN = -(2**31)
@@ -34,14 +34,13 @@ ERROR_STYLE = "border: 2px solid #c62828;"
 PENDING_STYLE = "background-color: #ffe08a;"
 
 
-def declared_types(config: Any = None, prefix: str = "") -> dict[str, str]:
+def declared_types(config: Any, prefix: str = "") -> dict[str, str]:
     """Map every parameter path to its declared Python type name.
 
     Parameters
     ----------
     config
-        A configuration dataclass (or section); the defaults of
-        :class:`~sim.experiments.topomap.config.ModelConfig` when omitted.
+        A configuration (any experiment's :class:`~sim.parameters.ConfigRoot`) or section.
     prefix
         Key path of ``config`` inside the whole configuration.
 
@@ -50,9 +49,9 @@ def declared_types(config: Any = None, prefix: str = "") -> dict[str, str]:
     dict of str to str
         ``{"rewiring.ff.p_form": "float", "run.seed": "int", ...}``: one of
         ``"bool"``, ``"int"``, ``"float"`` or ``"str"`` for every parameter
-        that :func:`sim.experiments.topomap.config.iter_params` lists.
+        that :func:`sim.parameters.iter_params` lists.
     """
-    obj = ModelConfig() if config is None else config
+    obj = config
     out: dict[str, str] = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)

@@ -1,8 +1,8 @@
 """The parameter panel: every model parameter, grouped, with an editor that suits its type.
 
 The panel is generated from the parameter declarations of
-:mod:`sim.experiments.topomap.config`
-(:func:`~sim.experiments.topomap.config.iter_params`), so a new parameter
+:mod:`sim.parameters`
+(:func:`~sim.parameters.iter_params`) of the experiment's configuration, so a new parameter
 appears in it without any GUI change. The experiment's
 :class:`~gui.experiment.ParameterGroup` list decides the sections;
 parameters no group covers go to a last "Other" section, so none is ever
@@ -41,7 +41,7 @@ from PyQt6.QtWidgets import (
 from gui.experiment import ParameterGroup
 from gui.widgets.parameter_editors import ParameterEditor, declared_types, make_editor
 from sim.errors import ConfigError
-from sim.experiments.topomap.config import ModelConfig, ParamSpec, config_from_dict, iter_params
+from sim.parameters import ConfigRoot, ParamSpec, iter_params
 
 #: Mark of a structural parameter (one that applies when the network is rebuilt).
 STRUCTURAL_MARK = "⟲"
@@ -176,7 +176,7 @@ class ParameterPanel(QWidget):
 
     Notes
     -----
-    The editors show the defaults of :class:`~sim.experiments.topomap.config.ModelConfig` until
+    The editors show ``config`` (an experiment's configuration; its defaults, usually) until
     :meth:`set_config` is called.
     """
 
@@ -188,9 +188,11 @@ class ParameterPanel(QWidget):
     #: configuration changed): the text of that message.
     error_cleared = pyqtSignal(str)
 
-    def __init__(self, groups: Sequence[ParameterGroup], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, groups: Sequence[ParameterGroup], config: ConfigRoot, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self._config = ModelConfig()
+        self._config = config
         self._pending_values: dict[str, Any] = {}
         self._pending_paths: frozenset[str] = frozenset()
         self._rows: dict[str, _Row] = {}
@@ -252,7 +254,7 @@ class ParameterPanel(QWidget):
     def _build_sections(
         self, groups: Sequence[ParameterGroup], content: QWidget, layout: QVBoxLayout
     ) -> None:
-        types = declared_types()
+        types = declared_types(self._config)
         params = list(iter_params(self._config))
         members: list[list[tuple[str, ParamSpec, Any]]] = [[] for _ in range(len(groups) + 1)]
         for path, spec, value in params:
@@ -368,7 +370,7 @@ class ParameterPanel(QWidget):
                 return
         raise KeyError(title)
 
-    def set_config(self, config: ModelConfig, pending: Collection[str] = ()) -> None:
+    def set_config(self, config: ConfigRoot, pending: Collection[str] = ()) -> None:
         """Show ``config`` (the configuration in effect) in every editor, emitting nothing.
 
         Only editors whose value differs, or that show a refused value, are
@@ -451,7 +453,7 @@ class ParameterPanel(QWidget):
             self._clear_message()
         self.parameter_edited.emit(path, value)
 
-    def _validation_base(self, path: str) -> ModelConfig:
+    def _validation_base(self, path: str) -> ConfigRoot:
         """The configuration in effect with the other pending structural edits applied."""
         others = {p: v for p, v in self._pending_values.items() if p != path}
         if not others:
@@ -464,7 +466,7 @@ class ParameterPanel(QWidget):
                 node = node[part]
             node[last] = v
         try:
-            return config_from_dict(data)
+            return type(self._config).from_dict(data)
         except ConfigError:
             return self._config
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
 
 from app.commands import SPEED_CHOICES
-from app.experiments.topomap.commands import StepUnit
 from app.frame import SimState, Status
+from gui.experiment import STEP, StepAction
 
 #: Labels of the speed choices, in the order of :data:`app.commands.SPEED_CHOICES`.
 SPEED_LABELS = {None: "Max", 1.0: "1x", 10.0: "10x", 100.0: "100x"}
@@ -21,8 +23,8 @@ class RunControls(QToolBar):
     -------
     run_toggled(bool)
         True to run, False to pause.
-    step_requested(object)
-        A :class:`~app.experiments.topomap.commands.StepUnit`.
+    step_requested(str)
+        A step unit of the experiment shown (:class:`gui.experiment.StepAction`).
     run_for_requested(float)
         Model seconds to run for.
     reset_requested()
@@ -33,7 +35,7 @@ class RunControls(QToolBar):
     """
 
     run_toggled = pyqtSignal(bool)
-    step_requested = pyqtSignal(object)
+    step_requested = pyqtSignal(str)
     run_for_requested = pyqtSignal(float)
     reset_requested = pyqtSignal()
     speed_changed = pyqtSignal(object)
@@ -52,23 +54,12 @@ class RunControls(QToolBar):
         self.run_action.toggled.connect(self._on_run_toggled)
         self.addAction(self.run_action)
 
-        self.step_actions: dict[StepUnit, QAction] = {}
-        for unit, text, key, tip in (
-            (StepUnit.STEP, "Step", "Right", "Advance one time step (network.dt) and stop"),
-            (StepUnit.STIMULUS, "Step stimulus", "Shift+Right", "Advance one stimulus period and stop"),
-            (StepUnit.REWIRING, "Step rewiring", "Ctrl+Right", "Advance one rewiring interval and stop"),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(f"{tip} ({key})")
-            action.triggered.connect(lambda _checked=False, u=unit: self.step_requested.emit(u))
-            self.step_actions[unit] = action
-        step_button = QToolButton(self)
-        step_button.setDefaultAction(self.step_actions[StepUnit.STEP])
-        step_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        for action in self.step_actions.values():
-            step_button.addAction(action)
-        self.addWidget(step_button)
+        #: The step actions of the experiment shown, by unit (the first is the Step button's).
+        self.step_actions: dict[str, QAction] = {}
+        self.step_button = QToolButton(self)
+        self.step_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.addWidget(self.step_button)
+        self.set_step_actions((STEP,))
 
         self.addSeparator()
         self.run_for_box = QDoubleSpinBox(self)
@@ -135,6 +126,21 @@ class RunControls(QToolBar):
         self.redraw_box.blockSignals(True)
         self.redraw_box.setValue(round(hz))
         self.redraw_box.blockSignals(False)
+
+    def set_step_actions(self, actions: Sequence[StepAction]) -> None:
+        """Offer ``actions`` (an experiment's step units) in place of the current ones."""
+        for action in self.step_actions.values():
+            self.step_button.removeAction(action)
+            action.deleteLater()
+        self.step_actions = {}
+        for spec in actions:
+            action = QAction(spec.text, self)
+            action.setShortcut(QKeySequence(spec.shortcut))
+            action.setToolTip(f"{spec.tip} ({spec.shortcut})")
+            action.triggered.connect(lambda _checked=False, u=spec.unit: self.step_requested.emit(u))
+            self.step_actions[spec.unit] = action
+            self.step_button.addAction(action)
+        self.step_button.setDefaultAction(next(iter(self.step_actions.values())))
 
     def set_status(self, status: Status | None, t: float, dt_ms: float = 1.0) -> None:
         """Show the controller's state (signals blocked: this never sends a command).

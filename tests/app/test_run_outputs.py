@@ -19,7 +19,8 @@ import pytest
 from app.eventlog import EventLogWriter
 from app.experiments.topomap.events import EventCounts
 from app.experiments.topomap.metrics import METRIC_COLUMNS
-from app.headless import MetricsCsvWriter, run_headless
+from app.headless import run_headless
+from app.metrics import MetricsCsvWriter
 from app.presets import load_preset
 from main import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USER_ERROR, main
 from sim.engine import Engine

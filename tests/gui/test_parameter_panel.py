@@ -33,7 +33,7 @@ ALL_PATHS = [path for path, _, _ in iter_params()]
 @pytest.fixture
 def panel(qtbot: QtBot) -> ParameterPanel:
     """A shown panel with the topographic experiment's groups."""
-    p = ParameterPanel(GROUPS)
+    p = ParameterPanel(GROUPS, ModelConfig())
     qtbot.addWidget(p)
     p.resize(330, 800)
     p.show()
@@ -81,7 +81,7 @@ def test_every_parameter_appears_exactly_once(panel: ParameterPanel) -> None:
 
 
 def test_parameters_outside_every_group_go_to_other(qtbot: QtBot) -> None:
-    p = ParameterPanel(GROUPS[:2])
+    p = ParameterPanel(GROUPS[:2], ModelConfig())
     qtbot.addWidget(p)
     by_group = p.parameters_by_group()
     assert list(by_group) == ["Stimulus", "Neurons", OTHER_TITLE]
@@ -90,7 +90,7 @@ def test_parameters_outside_every_group_go_to_other(qtbot: QtBot) -> None:
 
 
 def test_editor_widget_suits_the_declared_type(panel: ParameterPanel) -> None:
-    types = declared_types()
+    types = declared_types(ModelConfig())
     assert set(types) == set(ALL_PATHS)
     for path, spec, value in iter_params():
         widget = panel.editor(path)

@@ -18,10 +18,11 @@ from pytestqt.qtbot import QtBot
 from app.experiments.topomap.frame import Frame, History
 from app.frame import SimState, Status
 from gui.context import ViewContext
+from gui.experiments.topomap.views import connectivity_view, map_view
 from gui.experiments.topomap.views.adapters import wrap_into_plot
 from gui.experiments.topomap.views.connectivity_view import ConnectivityView
 from gui.experiments.topomap.views.map_view import MapView
-from gui.views import canvas_view, connectivity_view, map_view
+from gui.views import canvas_view
 from gui.views.gl import (
     GlUnavailableLabel,
     RedrawBudget,

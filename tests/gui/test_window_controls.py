@@ -184,19 +184,25 @@ def test_loading_a_checkpoint_continues_the_time_plots(
     assert window.history.table()["t"][-1] <= 12.0 + 1e-9
 
 
-def test_installing_another_experiment_rebuilds_its_menus(window: MainWindow, qtbot: QtBot) -> None:
+def test_installing_another_experiment_rebuilds_its_menus(
+    window: MainWindow, qtbot: QtBot, request: pytest.FixtureRequest
+) -> None:
     """View, Export and the experiment's own menus follow the experiment shown: none points at a view
     or tool of the experiment before (a stale entry would raise KeyError)."""
-    from gui.experiment import Experiment, ViewSpec
+    from gui.experiment import Experiment, ParameterGroup, ViewSpec
     from gui.experiments.topomap.experiment import TOPOGRAPHIC_MAP
     from gui.experiments.topomap.views.map_quality_view import MapQualityView
     from gui.experiments.topomap.views.synapses_view import SynapsesView
+    from sim.experiment import unregister_experiment
+    from tests.support import toy as toy_experiment
 
+    toy_experiment.register()
+    request.addfinalizer(lambda: unregister_experiment(toy_experiment.KEY))
     toy = Experiment(
         "toy",
         "Toy",
         (ViewSpec(MapQualityView, "left"), ViewSpec(SynapsesView, "right")),
-        TOPOGRAPHIC_MAP.parameter_groups,
+        (ParameterGroup("Rewiring", "rewiring"), ParameterGroup("Neuron", "neuron")),
     )
     bar = window.menuBar()
     assert bar is not None

@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from app import frame
 from app.experiment import AppExperiment, BenchKnob, EventStats, Metrics
 from app.experiments.topomap.bench import HEADER as BENCH_HEADER
 from app.experiments.topomap.bench import bench_one, format_record
 from app.experiments.topomap.events import EventCounts
+from app.experiments.topomap.frame import Frame, History
 from app.experiments.topomap.metrics import METRIC_COLUMNS, metrics_row
 from app.headless import write_npz
 from sim.experiments.topomap.analysis.reference import CASE_NAMES, bamford_case, reference_values
@@ -53,6 +55,17 @@ class TopographicMapApp(AppExperiment):
     def format_bench(self, record: Any) -> str:
         """:func:`app.experiments.topomap.bench.format_record`."""
         return format_record(record)
+
+    def history(self, config: Any, snapshot: Any) -> frame.History:
+        """Rows as the headless table, and events by distance."""
+        return History(snapshot.side, config.run.record_interval)
+
+    def frame(
+        self, snapshot: Any, config: Any, status: frame.Status, history: frame.History, previous: Any | None
+    ) -> frame.Frame:
+        """With receptive fields and rates computed once on demand."""
+        assert isinstance(history, History)
+        return Frame(snapshot, config, status, history, previous)
 
     def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
         """Synapse totals, formations, eliminations, rates, sigma_aff and AD."""

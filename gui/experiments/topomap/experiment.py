@@ -8,7 +8,7 @@ from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QMenu
 
 from app.experiments.topomap.commands import Lesion
-from gui.experiment import Experiment, MenuHost, ParameterGroup, ViewSpec
+from gui.experiment import Experiment, MenuHost, ParameterGroup, StepAction, ViewSpec
 from gui.experiments.topomap.views.activity_view import ActivityView
 from gui.experiments.topomap.views.connectivity_view import ConnectivityView
 from gui.experiments.topomap.views.events_view import EventsView
@@ -82,6 +82,12 @@ TOPOGRAPHIC_MAP = Experiment(
         ParameterGroup("Run", "run"),
     ),
     make_menus=lesion_menu,
+    region_command=Lesion,
+    step_actions=(
+        StepAction("step", "Step", "Right", "Advance one time step (network.dt) and stop"),
+        StepAction("stimulus", "Step stimulus", "Shift+Right", "Advance one stimulus period and stop"),
+        StepAction("rewiring", "Step rewiring", "Ctrl+Right", "Advance one rewiring interval and stop"),
+    ),
 )
 
 #: The declaration the registry finds (:data:`gui.experiment.BUILTIN_GUI_EXPERIMENTS`).
