@@ -280,7 +280,7 @@ class Engine:
         """Replace the whole state (same configuration), e.g. after editing connectivity.
 
         The caller is trusted with the values (tests and lesions edit states on purpose);
-        states read from files go through :func:`sim.experiments.topomap.checkpoint.load_checkpoint`, which
+        states read from files go through :func:`sim.checkpoint.load_checkpoint`, which
         checks every value.
         """
         be = self._require()

@@ -247,7 +247,9 @@ class ConfigRoot:
     A root is a frozen dataclass deriving from this class, with the string
     fields ``name`` and ``description`` and one field per section (itself a
     dataclass of :func:`param` fields). ``EXPERIMENT`` is the key its files
-    name with ``experiment:``.
+    name with ``experiment:``. The engine and the headless commands read a
+    section ``run`` with ``seed`` (int), ``duration`` and ``record_interval``
+    (model seconds) and ``record_events`` (bool), so every root declares it.
     """
 
     EXPERIMENT: ClassVar[str]

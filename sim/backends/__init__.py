@@ -37,6 +37,12 @@ def register_backend(
         _extra.setdefault(experiment, {})[name] = BackendEntry(factory, reason)
 
 
+def unregister_backend(name: str, experiment: str = DEFAULT_EXPERIMENT) -> None:
+    """Forget a backend added with :func:`register_backend` (nothing happens when there is none)."""
+    with _lock:
+        _extra.get(experiment, {}).pop(name, None)
+
+
 def _entries(experiment: str) -> tuple[dict[str, BackendEntry], dict[str, BackendEntry]]:
     """The experiment's own backends (in ``auto``'s order) and those registered for it."""
     own = dict(get_experiment(experiment).backends())

@@ -478,3 +478,16 @@ def test_tiling_the_stimulus_while_running_keeps_its_position_in_the_tile(
     assert (st.istate[S_STIM_X], st.istate[S_STIM_Y]) == (x % 16, y % 16)
     assert state_problem(st, eng.config) is None
     eng.step(100)
+
+
+def test_a_registered_backend_can_be_forgotten() -> None:
+    """register_backend adds a backend for one experiment; unregister_backend takes it away again."""
+    from sim.backends import register_backend, unavailable_reason, unregister_backend
+    from sim.errors import BackendUnavailableError
+
+    register_backend("test-double", lambda: None, lambda: "not here")
+    assert unavailable_reason("test-double") == "not here"
+    unregister_backend("test-double")
+    with pytest.raises(BackendUnavailableError, match="unknown backend 'test-double'"):
+        unavailable_reason("test-double")
+    unregister_backend("test-double")  # forgetting twice changes nothing

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.backends import register_backend
+from sim.backends import register_backend, unregister_backend
 from sim.config import load_config
 from sim.engine import Engine
 from sim.errors import CheckpointError, ConfigError
@@ -164,6 +164,7 @@ def toy_registered() -> Iterator[None]:
     if EMULATOR_REASON is None:
         register_backend("cuda-emulator", toy.cuda_backend, emulator_unavailable_reason, experiment=toy.KEY)
     yield
+    unregister_backend("cuda-emulator", experiment=toy.KEY)
     if not known:
         unregister_experiment(toy.KEY)
 
