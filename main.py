@@ -205,7 +205,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None:
         cfg = _with_overrides(args.preset or DEFAULT_PRESET, args.scale, args.seed)
         if args.duration is not None:
-            check_duration(args.duration, cfg.network.dt, "--duration")
+            from sim.experiment import experiment_of
+
+            step_ms = experiment_of(cfg).model_seconds(cfg, 1) * 1e3
+            check_duration(args.duration, step_ms, "--duration", type(cfg))
     from sim.backends import resolve_backend_name
 
     resolve_backend_name(args.backend)  # an unavailable backend is refused before anything is written
@@ -238,10 +241,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_TERMINATED if stop.signum == signal.SIGTERM else EXIT_INTERRUPTED
+    from app.experiment import get_app_experiment
+
+    outcome = get_app_experiment(s["experiment"])
     print(
         f"{s['preset']}: {s['duration_s']:g} s on {s['backend']} at {s['realtime_factor']:.1f}x real time; "
-        f"sigma_aff {final['sigma_aff_conn']:.3f} (counts) {final['sigma_aff_weight']:.3f} (weights), "
-        f"AD {final['ad_conn']:.3f} / {final['ad_weight']:.3f}; wrote {result.out_dir}"
+        f"{outcome.result_line(final)}; wrote {result.out_dir}"
     )
     return 0
 

@@ -250,6 +250,7 @@ def run_headless(
         files_written = [metrics_path, events_path, *exp.write_results(out_dir, final, config)]
         summary: dict[str, Any] = {
             "preset": config.name,
+            "experiment": config.experiment,
             "status": "interrupted" if interrupted else "complete",
             "config": config.to_dict(),
             "seed": seed_used,

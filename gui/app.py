@@ -231,6 +231,8 @@ def _map_quality(window: MainWindow) -> tuple[tuple[float, float, float], ...]:
     if window.history is None:
         return ()
     table = window.history.table()
+    if "ad_conn" not in table or "sigma_aff_conn" not in table:  # not a topographic map
+        return ()
     measured = np.flatnonzero(np.isfinite(table["ad_conn"]) & np.isfinite(table["sigma_aff_conn"]))
     return tuple(
         (float(table["t"][i]), float(table["sigma_aff_conn"][i]), float(table["ad_conn"][i]))

@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
             if self.parameter_panel is not None:
                 self.parameter_panel.clear_pending()
             self._panel_config = None
-            if self.context.selected >= snap.n_neurons:
+            if self.context.selected >= getattr(snap, "n_neurons", 0):  # no neuron to select: none
                 self.context.select(-1)
             if self._building_message:
                 self.message_bar.hide()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,13 @@ class TopographicMapApp(AppExperiment):
         """With receptive fields and rates computed once on demand."""
         assert isinstance(history, History)
         return Frame(snapshot, config, status, history, previous)
+
+    def result_line(self, final: Mapping[str, float]) -> str:
+        """The final map quality."""
+        return (
+            f"sigma_aff {final['sigma_aff_conn']:.3f} (counts) {final['sigma_aff_weight']:.3f} (weights), "
+            f"AD {final['ad_conn']:.3f} / {final['ad_weight']:.3f}"
+        )
 
     def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
         """Synapse totals, formations, eliminations, rates, sigma_aff and AD."""

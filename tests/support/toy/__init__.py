@@ -34,6 +34,7 @@ __all__ = [
     "ToyState",
     "cuda_backend",
     "register",
+    "register_app",
 ]
 
 #: The toy's experiment key.
@@ -45,6 +46,21 @@ PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 def register() -> None:
     """Make the toy known to the experiment registry under ``toy`` (calling it again changes nothing)."""
     register_experiment(EXPERIMENT)
+
+
+def register_app() -> None:
+    """Also make the toy known to the application core and the window (its outputs, bench, views)."""
+    from app.experiment import register_app_experiment
+    from tests.support.toy.app import APP_EXPERIMENT
+
+    register()
+    register_app_experiment(APP_EXPERIMENT)
+    try:
+        from gui.experiment import register_gui_experiment
+        from tests.support.toy.gui import GUI_EXPERIMENT
+    except ImportError:  # no Qt here: the window's part is not needed
+        return
+    register_gui_experiment(GUI_EXPERIMENT)
 
 
 def cuda_backend(device: Any = None) -> Any:

@@ -82,6 +82,10 @@ class ToyExperiment(Experiment):
         """Steps of ``network.dt`` in ``seconds``, rounded."""
         return round(seconds * 1e3 / config.network.dt)
 
+    def step_units(self, config: Any) -> dict[str, int]:
+        """Single steps and tens of steps."""
+        return {"step": 1, "ten": 10}
+
     def snapshot(
         self,
         state: Any,
