@@ -186,8 +186,11 @@ def test_updates_leave_at_the_redraw_rate_while_running(controller: SimControlle
     controller.submit(Pause())
     assert controller.sync()
     times = np.array(published[2:-1])  # running: past the command updates, before the pause
-    rate = (times.size - 1) / (times[-1] - times[0])
-    assert 24.0 <= rate <= 25.5, rate
+    # The typical gap is the period itself (a late update does not push the grid back); the median
+    # ignores the odd slot lost when a loaded machine starves the thread.
+    gap = float(np.median(np.diff(times)))
+    assert 0.039 <= gap <= 0.0415, gap
+    assert times.size >= 40  # about 60 due over 2.5 s
 
 
 def test_mailbox_never_grows_and_keeps_every_event(controller: SimController) -> None:

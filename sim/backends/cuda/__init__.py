@@ -2,8 +2,11 @@
 
 Only :mod:`sim.backends.cuda.device` imports cupy, and only when a device is
 created, so a machine without a GPU or without CuPy imports everything else
-cleanly. The headers here (``philox4x32.cuh``, ``block.cuh``) are on the
-include path of every experiment's kernels (:data:`HEADER_DIR`).
+cleanly. The headers here are on the include path of every experiment's
+kernels (:data:`HEADER_DIR`): ``philox4x32.cuh`` (random numbers),
+``block.cuh`` (collectives of one thread block), ``tables.cuh`` (the synapse
+tables of :mod:`sim.synapses` on the device) and ``batch.cuh`` (a sorted batch
+of table changes applied by a block, or the serial loop instead).
 """
 
 from __future__ import annotations

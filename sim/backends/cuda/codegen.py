@@ -7,12 +7,21 @@ prefix, :func:`contiguous` checks that they number 0, 1, 2, ... with no gap
 or repeat, and :func:`enum_header` writes C++ enums with explicit values. The
 experiment's CUDA backend puts that text before its kernel sources, so Python
 and CUDA cannot disagree on a number.
+
+The synapse tables' numbers come from :mod:`sim.synapses`:
+:func:`table_interface_enums` gives the dims and counters every table has,
+which ``tables.cuh`` reads, and :func:`table_enums` the numbers of one
+declared table type (its variables, and the arguments of its ``RlTable``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import ModuleType
+
+import numpy as np
+
+from sim import synapses
 
 #: ``(name, value)`` pairs of one enum.
 EnumItems = Sequence[tuple[str, int]]
@@ -59,3 +68,38 @@ def enum_header(enums: Mapping[str, EnumItems], *, guard: str, generated_by: str
         lines.append(f"{head}{{\n{body}\n}};")
     lines.append("#endif")
     return "\n".join(lines) + "\n"
+
+
+def table_interface_enums() -> dict[str, list[tuple[str, int]]]:
+    """The table dims (``D_*``) and counters (``ST_*``) of :mod:`sim.synapses`, which ``tables.cuh`` reads."""
+    stats = counted(contiguous(declared(synapses, "S_"), "sim.synapses S_*"), synapses.N_STATS, "N_STATS")
+    return {
+        "TableDim": contiguous(declared(synapses, "D_"), "sim.synapses D_*"),
+        "TableStat": [("ST_" + name[2:], value) for name, value in stats],
+    }
+
+
+def table_enums(table: type, prefix: str) -> dict[str, list[tuple[str, int]]]:
+    """The numbers of the declared table type ``table`` (:func:`sim.synapses.synapse_table`).
+
+    ``<Name>Var`` numbers the variables in declaration order
+    (``<PREFIX>_<VARIABLE>``) and gives their count (``<PREFIX>_N_VARS``);
+    ``<Name>Layout`` gives the bit masks of the float32 and of the per-lane
+    variables (``<PREFIX>_FLOATS``, ``<PREFIX>_PER_LANE``), whether the table
+    keeps a column index (``<PREFIX>_COLUMN_INDEX``) and how many arrays it has
+    (``<PREFIX>_N_FIELDS``): the arguments of its ``RlTable`` type in
+    ``tables.cuh``.
+    """
+    spec = synapses.table_spec(table)
+    p = prefix.upper()
+    floats = sum(1 << v for v, var in enumerate(spec.variables) if np.dtype(var.dtype) == np.float32)
+    variables = [(f"{p}_{var.name.upper()}", v) for v, var in enumerate(spec.variables)]
+    return {
+        f"{table.__name__}Var": [*variables, (f"{p}_N_VARS", len(variables))],
+        f"{table.__name__}Layout": [
+            (f"{p}_FLOATS", floats),
+            (f"{p}_PER_LANE", spec.per_lane_mask),
+            (f"{p}_COLUMN_INDEX", int(spec.column_index)),
+            (f"{p}_N_FIELDS", len(spec.fields)),
+        ],
+    }

@@ -22,14 +22,14 @@ from sim.experiments.topomap.purposes import (
     PURPOSE_WIRING_FF,
     PURPOSE_WIRING_LAT,
 )
-from sim.experiments.topomap.state import N_ISTATE, NetworkState, empty_neurons
+from sim.experiments.topomap.state import N_ISTATE, NetworkState, ProjectionTable, empty_neurons
 from sim.philox import (
     key_from_seed,
     philox4x32,
     philox_nb,
     uniform_nb,
 )
-from sim.synapses import S_REFUSED_COL, S_REFUSED_ROW, TableArrays, add_synapse, empty_table
+from sim.synapses import S_REFUSED_COL, S_REFUSED_ROW, add_synapse, empty_table
 
 #: Pairwise wiring only draws pairs whose formation probability is at least this;
 #: the expected number of synapses left out is below N^2 times it.
@@ -73,7 +73,7 @@ def _draw_offset(cdf: np.ndarray, u: np.float64) -> np.int64:
 
 @njit(cache=True, nogil=True)
 def _wire_fixed_fan_in(
-    t: TableArrays,
+    t: ProjectionTable,
     side: np.int64,
     fan_in: np.int64,
     cdf_x: np.ndarray,
@@ -168,7 +168,7 @@ def fan_in_offset_tables(
 
 @njit(cache=True, nogil=True)
 def _wire_pairwise(
-    t: TableArrays,
+    t: ProjectionTable,
     side: np.int64,
     p_form: np.float64,
     inv_2s2: np.float64,
@@ -237,8 +237,8 @@ def build_state(cfg: ModelConfig, seed: int) -> NetworkState:
     con, rw = cfg.connectivity, cfg.rewiring
     k0, k1 = (np.uint64(k) for k in key_from_seed(seed))
     g_max = np.float32(cfg.stdp.g_max)
-    ff = empty_table(n, n, con.row_capacity, con.col_capacity)
-    lat = empty_table(n, n, con.row_capacity, con.col_capacity)
+    ff: ProjectionTable = empty_table(n, n, con.row_capacity, con.col_capacity, table=ProjectionTable)
+    lat: ProjectionTable = empty_table(n, n, con.row_capacity, con.col_capacity, table=ProjectionTable)
     for name, table, proj, fan_in, purpose, autapses in (
         ("ff", ff, rw.ff, con.ff_fan_in, PURPOSE_WIRING_FF, True),
         ("lat", lat, rw.lat, con.lat_fan_in, PURPOSE_WIRING_LAT, con.allow_autapses),

@@ -32,9 +32,10 @@ from sim.experiments.topomap.state import (
     S_STIM_X,
     S_STIM_Y,
     NetworkState,
+    ProjectionTable,
     empty_neurons,
 )
-from sim.synapses import N_STATS, SynapseTable, TableArrays, empty_table
+from sim.synapses import N_STATS, SynapseTable, empty_table
 
 #: Steps are counted below this: the random counters hold step bits 0..47 (``sim.philox``).
 STEP_LIMIT = 2**48
@@ -82,7 +83,7 @@ def expected_layout(cfg: ModelConfig) -> dict[str, tuple[tuple[int, ...], np.dty
         "dims": 4,
         "stats": N_STATS,
     }
-    proto = empty_table(1, 1, 1, 1)
+    proto = empty_table(1, 1, 1, 1, table=ProjectionTable)
     for group in ("ff", "lat"):
         for name, arr in proto._asdict().items():
             layout[f"{group}.{name}"] = ((sizes[name],), arr.dtype)
@@ -262,7 +263,7 @@ def _tables_problem(state: NetworkState, b: _Bounds) -> str | None:
     return None
 
 
-def _table_problem(p: str, t: TableArrays, b: _Bounds) -> str | None:
+def _table_problem(p: str, t: ProjectionTable, b: _Bounds) -> str | None:
     """Every index of table ``t`` in range and the table consistent; the ranges are checked here,
     in NumPy, before the compiled invariant check reads anything through them."""
     n, rc, cc = b.n, b.row_cap, b.col_cap

@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from sim.experiments.topomap.state import NetworkState
-from sim.synapses import S_REMOVED, TableArrays, remove_synapse
+from sim.experiments.topomap.state import NetworkState, ProjectionTable
+from sim.synapses import S_REMOVED, remove_synapse
 
 #: Refractory steps that mark a silenced neuron (about 12 days of model time at dt = 1 ms).
 SILENCED_STEPS = 2**30
@@ -47,7 +47,7 @@ def region_mask(side: int, x0: float, y0: float, x1: float, y1: float) -> NDArra
 
 
 @njit(cache=True, nogil=True)
-def _cut(t: TableArrays, pre_mask: NDArray[np.bool_], post_mask: NDArray[np.bool_]) -> int:
+def _cut(t: ProjectionTable, pre_mask: NDArray[np.bool_], post_mask: NDArray[np.bool_]) -> int:
     """Remove every synapse whose pre is in ``pre_mask`` or post in ``post_mask``; return how many."""
     row_cap = t.dims[2]
     removed = 0

@@ -9,9 +9,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.events import FF
-from sim.experiments.topomap.state import S_N_SPK_SRC, S_N_SPK_TGT, S_STIM_X, S_STIM_Y, NetworkState
+from sim.experiments.topomap.state import (
+    S_N_SPK_SRC,
+    S_N_SPK_TGT,
+    S_STIM_X,
+    S_STIM_Y,
+    NetworkState,
+    ProjectionTable,
+)
 from sim.snapshot import SnapshotBase, frozen_copy
-from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, S_REMOVED, TableArrays, table_to_coo
+from sim.synapses import S_FORMED, S_REFUSED_COL, S_REFUSED_ROW, S_REMOVED, table_to_coo
 
 _frozen = frozen_copy
 
@@ -29,7 +36,7 @@ class Synapses:
     refused: int
 
     @classmethod
-    def of(cls, t: TableArrays) -> Synapses:
+    def of(cls, t: ProjectionTable) -> Synapses:
         """Copy a table into a read-only record."""
         pre, post, weight = table_to_coo(t)
         return cls(

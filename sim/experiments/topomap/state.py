@@ -1,8 +1,8 @@
 """The complete dynamic state of a network, as backend-neutral host arrays.
 
 A :class:`NetworkState` holds everything a run needs to continue bit for bit:
-neuron variables, traces, the current stimulus, both synapse tables and the
-step counter. Backends keep their own copy (on the GPU, for instance) and
+neuron variables, traces, the current stimulus, both synapse tables
+(:class:`ProjectionTable`) and the step counter. Backends keep their own copy (on the GPU, for instance) and
 ``pull`` / ``push`` this form for snapshots and checkpoints.
 """
 
@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.synapses import TableArrays
+from sim.synapses import SynapseVariable, synapse_table
 
 # Indices into NetworkState.istate
 (
@@ -82,13 +82,33 @@ def empty_neurons(n: int) -> NeuronArrays:
     return NeuronArrays(**{name: np.zeros(n, dt) for name, dt in _NEURON_DTYPES.items()})
 
 
+@synapse_table(SynapseVariable("weight", np.float32), column_index=True)
+class ProjectionTable(NamedTuple):
+    """The synapse table of one projection (FF or LAT), as kernels receive it.
+
+    One float32 ``weight`` per synapse, and a column index: postsynaptic
+    STDP and the slot scheme reach a target's afferents through it, and
+    ``col_len`` is the in-degree the slot scheme's slots count. Checkpoints
+    keep the arrays under these field names (``ff.weight``, ``ff.col_pos``, ...).
+    """
+
+    row_len: NDArray[np.int32]  # (n,)
+    post: NDArray[np.int32]  # (n * row_cap,)
+    weight: NDArray[np.float32]  # (n * row_cap,)
+    col_pos: NDArray[np.int32]  # (n * row_cap,)
+    col_len: NDArray[np.int32]  # (n,) the in-degree
+    col_syn: NDArray[np.int32]  # (n * col_cap,)
+    dims: NDArray[np.int64]  # (4,) n_pre, n_post, row_cap, col_cap
+    stats: NDArray[np.int64]  # (4,) formed, removed, refused (row full), refused (column full)
+
+
 @dataclass
 class NetworkState:
     """Everything that evolves during a run."""
 
     neurons: NeuronArrays
-    ff: TableArrays
-    lat: TableArrays
+    ff: ProjectionTable
+    lat: ProjectionTable
     istate: NDArray[np.int64]
 
     @property
@@ -100,8 +120,8 @@ class NetworkState:
         """A deep copy."""
         return NetworkState(
             NeuronArrays._make(a.copy() for a in self.neurons),
-            TableArrays._make(a.copy() for a in self.ff),
-            TableArrays._make(a.copy() for a in self.lat),
+            ProjectionTable._make(a.copy() for a in self.ff),
+            ProjectionTable._make(a.copy() for a in self.lat),
             self.istate.copy(),
         )
 
@@ -127,8 +147,8 @@ class NetworkState:
 
         return cls(
             NeuronArrays(*group("neurons", NeuronArrays._fields)),  # type: ignore[arg-type]
-            TableArrays(*group("ff", TableArrays._fields)),  # type: ignore[arg-type]
-            TableArrays(*group("lat", TableArrays._fields)),  # type: ignore[arg-type]
+            ProjectionTable(*group("ff", ProjectionTable._fields)),  # type: ignore[arg-type]
+            ProjectionTable(*group("lat", ProjectionTable._fields)),  # type: ignore[arg-type]
             np.array(arrays["istate"], dtype=np.int64),
         )
 

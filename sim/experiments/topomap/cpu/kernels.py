@@ -83,6 +83,7 @@ from sim.experiments.topomap.state import (
     S_STIM_X,
     S_STIM_Y,
     NeuronArrays,
+    ProjectionTable,
 )
 from sim.philox import (
     below_nb,
@@ -90,7 +91,7 @@ from sim.philox import (
     philox_nb,
     uniform_nb,
 )
-from sim.synapses import D_COL_CAP, D_ROW_CAP, TableArrays, add_synapse, find_synapse, remove_synapse
+from sim.synapses import D_COL_CAP, D_ROW_CAP, add_synapse, find_synapse, remove_synapse
 
 #: Values below this are flushed to zero, so no backend ever meets a denormal.
 TINY = np.float32(1e-30)
@@ -365,8 +366,8 @@ def propagate_stdp(
     fp: np.ndarray,
     ip: np.ndarray,
     nrn: NeuronArrays,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     ns: np.int64,
     nt: np.int64,
 ) -> None:
@@ -488,8 +489,8 @@ def rewire_slot(
     ip: np.ndarray,
     istate: np.ndarray,
     nrn: NeuronArrays,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
@@ -623,8 +624,8 @@ def rewire_pair(
     fp: np.ndarray,
     ip: np.ndarray,
     istate: np.ndarray,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
@@ -673,8 +674,8 @@ def rewire(
     ip: np.ndarray,
     istate: np.ndarray,
     nrn: NeuronArrays,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     step: np.int64,
     ev: np.ndarray,
     ev_count: np.ndarray,
@@ -694,8 +695,8 @@ def run_steps(
     ip: np.ndarray,
     istate: np.ndarray,
     nrn: NeuronArrays,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     ev: np.ndarray,
     ev_count: np.ndarray,
     ev_reserve: np.int64,
@@ -735,8 +736,8 @@ def rewire_only(
     ip: np.ndarray,
     istate: np.ndarray,
     nrn: NeuronArrays,
-    ff: TableArrays,
-    lat: TableArrays,
+    ff: ProjectionTable,
+    lat: ProjectionTable,
     ev: np.ndarray,
     ev_count: np.ndarray,
     form_table: np.ndarray,

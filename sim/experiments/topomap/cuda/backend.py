@@ -46,8 +46,7 @@ from sim.experiments.topomap.params import (
     max_events_per_step,
     stimulus_table,
 )
-from sim.experiments.topomap.state import S_STIM_DIRTY, NetworkState, NeuronArrays
-from sim.synapses import TableArrays
+from sim.experiments.topomap.state import S_STIM_DIRTY, NetworkState, NeuronArrays, ProjectionTable
 
 SOURCE_DIR = Path(__file__).resolve().parent
 #: Kernels of the module, in the order a grid-mode step launches them (then the others).
@@ -86,7 +85,7 @@ REWIRING_PATHS: tuple[str, ...] = (
 STATE_ARRAYS: tuple[str, ...] = (
     "istate",
     *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS),
-    *(f"{g}.{f}" for g in ("ff", "lat") for f in TableArrays._fields),
+    *(f"{g}.{f}" for g in ("ff", "lat") for f in ProjectionTable._fields),
 )
 
 
@@ -352,7 +351,8 @@ class CudaBackend:
         neurons["fac"] = np.zeros(n, np.float32)
         neurons["bits"] = np.zeros(n, np.int32)
         tables = [
-            TableArrays(*(np.array(buffers[f"{g}.{f}"]) for f in TableArrays._fields)) for g in ("ff", "lat")
+            ProjectionTable(*(np.array(buffers[f"{g}.{f}"]) for f in ProjectionTable._fields))
+            for g in ("ff", "lat")
         ]
         return NetworkState(NeuronArrays(**neurons), tables[0], tables[1], np.array(buffers["istate"]))
 

@@ -7,6 +7,7 @@ declares once:
 * float and integer parameters: ``F_*`` / ``I_*`` of :mod:`sim.experiments.topomap.params`;
 * the integer state: ``S_*`` of :mod:`sim.experiments.topomap.state`;
 * table dims and counters: ``D_*`` / ``S_*`` of :mod:`sim.synapses` (``ST_*`` here);
+* the synapse tables' type: :class:`sim.experiments.topomap.state.ProjectionTable` (``PT_*``);
 * random-number purposes: ``PURPOSE_*`` of :mod:`sim.experiments.topomap.purposes`;
 * rewiring schemes: ``SCHEME_*`` of :mod:`sim.experiments.topomap.params`;
 * event row columns: ``EV_*`` of :mod:`sim.events`;
@@ -21,8 +22,15 @@ disagree on a number.
 
 from __future__ import annotations
 
-from sim import events, synapses
-from sim.backends.cuda.codegen import contiguous, counted, declared, enum_header
+from sim import events
+from sim.backends.cuda.codegen import (
+    contiguous,
+    counted,
+    declared,
+    enum_header,
+    table_enums,
+    table_interface_enums,
+)
 from sim.experiments.topomap import params, purposes, state
 from sim.experiments.topomap.cuda.layout import SLOTS
 
@@ -40,7 +48,6 @@ def interface_enums() -> dict[str, list[tuple[str, int]]]:
     fparams = counted(contiguous(declared(params, "F_"), "params F_*"), n_float, "N_FLOAT_PARAMS")
     iparams = counted(contiguous(declared(params, "I_"), "params I_*"), n_int, "N_INT_PARAMS")
     istate = counted(contiguous(declared(state, "S_"), "state S_*"), n_istate, "N_ISTATE")
-    stats = counted(contiguous(declared(synapses, "S_"), "sim.synapses S_*"), synapses.N_STATS, "N_STATS")
     ev = counted(
         contiguous(declared(events, "EV_", skip=("EV_COLS",)), "sim.events EV_*"), events.EV_COLS, "EV_COLS"
     )
@@ -48,8 +55,8 @@ def interface_enums() -> dict[str, list[tuple[str, int]]]:
         "FParam": [*fparams, ("N_FLOAT_PARAMS", n_float)],
         "IParam": [*iparams, ("N_INT_PARAMS", n_int)],
         "IState": [*istate, ("N_ISTATE", n_istate)],
-        "TableDim": contiguous(declared(synapses, "D_"), "sim.synapses D_*"),
-        "TableStat": [("ST_" + name[2:], value) for name, value in stats],
+        **table_interface_enums(),
+        **table_enums(state.ProjectionTable, "PT"),
         "Purpose": declared(purposes, "PURPOSE_"),
         "Scheme": contiguous(declared(params, "SCHEME_"), "params SCHEME_*"),
         "EventColumn": [*ev, ("EV_COLS", events.EV_COLS)],

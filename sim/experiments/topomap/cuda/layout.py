@@ -7,8 +7,7 @@ by the ``Slot`` enum that :mod:`sim.experiments.topomap.cuda.interface` generate
 
 from __future__ import annotations
 
-from sim.experiments.topomap.state import NeuronArrays
-from sim.synapses import TableArrays
+from sim.experiments.topomap.state import NeuronArrays, ProjectionTable
 
 #: Neuron arrays the kernels use (NeuronArrays' scratch fields ``fac`` and ``bits`` are CPU-only).
 DEVICE_NEURON_FIELDS: tuple[str, ...] = tuple(f for f in NeuronArrays._fields if f not in ("fac", "bits"))
@@ -19,8 +18,8 @@ SLOTS: tuple[str, ...] = (
     "ip",
     "istate",
     *(f"neurons.{f}" for f in DEVICE_NEURON_FIELDS),
-    *(f"ff.{f}" for f in TableArrays._fields),
-    *(f"lat.{f}" for f in TableArrays._fields),
+    *(f"ff.{f}" for f in ProjectionTable._fields),
+    *(f"lat.{f}" for f in ProjectionTable._fields),
     "stim_table",
     "form_table",
     "src_mask",

@@ -7,9 +7,11 @@
 #pragma once
 
 #include "philox4x32.cuh"
+#include "tables.cuh"
 
-// The numbers of the kernel interface (enums FParam, IParam, IState, TableDim, TableStat, Purpose,
-// Scheme, EventColumn and Slot) are declared once in Python and generated as C++ by
+// The numbers of the kernel interface (enums FParam, IParam, IState, TableDim, TableStat,
+// ProjectionTableVar, ProjectionTableLayout, Purpose, Scheme, EventColumn and Slot) are declared
+// once in Python and generated as C++ by
 // sim/experiments/topomap/cuda/interface.py; the generated text comes before the kernel sources in every
 // compiled module (sim/experiments/topomap/cuda/backend.py module_source).
 #ifndef RL_INTERFACE_GENERATED
@@ -19,16 +21,30 @@
 #define POISSON_BLOCK 32
 #define TINY 1e-30f
 
-struct Table {
-    int* row_len;
-    int* post;
-    float* weight;
-    int* col_pos;
-    int* col_len;
-    int* col_syn;
-    long long n_pre, n_post, row_cap, col_cap;
-    long long* stats;
-};
+// The synapse table of each projection (sim/experiments/topomap/state.py ProjectionTable): one
+// float weight per synapse and a column index (sim/backends/cuda/tables.cuh).
+using Table = RlTable<PT_N_VARS, PT_FLOATS, PT_PER_LANE, PT_COLUMN_INDEX != 0>;
+// Its arrays sit in the pointer table in the order the view reads them (layout.py SLOTS).
+#define RL_TABLE_SLOT(table, field, offset)                                                  \
+    static_assert(P_##table##_##field - P_##table##_ROW_LEN == (offset),                      \
+                  "the " #table " table's " #field " is not where the RlTable view reads it")
+RL_TABLE_SLOT(FF, POST, Table::field_post);
+RL_TABLE_SLOT(FF, WEIGHT, Table::field_vars + PT_WEIGHT);
+RL_TABLE_SLOT(FF, COL_POS, Table::field_col_pos);
+RL_TABLE_SLOT(FF, COL_LEN, Table::field_col_len);
+RL_TABLE_SLOT(FF, COL_SYN, Table::field_col_syn);
+RL_TABLE_SLOT(FF, DIMS, Table::field_dims);
+RL_TABLE_SLOT(FF, STATS, Table::field_stats);
+RL_TABLE_SLOT(LAT, WEIGHT, Table::field_vars + PT_WEIGHT);
+RL_TABLE_SLOT(LAT, STATS, Table::field_stats);
+static_assert(Table::n_fields == PT_N_FIELDS, "the table type does not have the declared number of arrays");
+#undef RL_TABLE_SLOT
+
+// The weights of a table's synapses, by slot.
+__device__ __forceinline__ float* rl_weight(const Table& t)
+{
+    return t.f32(PT_WEIGHT);
+}
 
 struct Net {
     const double* fp;
@@ -57,7 +73,7 @@ struct Net {
     // Scratch of the parallel pair scheme, each as long as the sort (a power of two >= max attempts).
     unsigned long long* rw_keys;  // attempts sorted by (pre, post), when too many for shared memory
     unsigned long long* rw_cols;  // changes sorted by (post, pre)
-    int* rw_op;                   // per sorted attempt: RW_NONE, RW_REMOVE or RW_ADD
+    int* rw_op;                   // per sorted attempt: RL_OP_NONE, RL_OP_REMOVE or RL_OP_ADD
     int* rw_arg;                  // per sorted attempt: the synapse to remove, or the change's index
     int* rw_pos;                  // per change: the column position of a new synapse
     int* rw_ops;                  // change index -> sorted attempt
@@ -71,24 +87,6 @@ template <typename T>
 __device__ __forceinline__ T* rl_slot(const unsigned long long* ptrs, int slot)
 {
     return reinterpret_cast<T*>(ptrs[slot]);
-}
-
-__device__ __forceinline__ Table rl_table(const unsigned long long* p, int first)
-{
-    Table t;
-    t.row_len = rl_slot<int>(p, first);
-    t.post = rl_slot<int>(p, first + 1);
-    t.weight = rl_slot<float>(p, first + 2);
-    t.col_pos = rl_slot<int>(p, first + 3);
-    t.col_len = rl_slot<int>(p, first + 4);
-    t.col_syn = rl_slot<int>(p, first + 5);
-    const long long* dims = rl_slot<long long>(p, first + 6);
-    t.n_pre = dims[D_N_PRE];
-    t.n_post = dims[D_N_POST];
-    t.row_cap = dims[D_ROW_CAP];
-    t.col_cap = dims[D_COL_CAP];
-    t.stats = rl_slot<long long>(p, first + 7);
-    return t;
 }
 
 __device__ __forceinline__ Net rl_net(const unsigned long long* p)
@@ -113,8 +111,8 @@ __device__ __forceinline__ Net rl_net(const unsigned long long* p)
     net.count_tgt = rl_slot<long long>(p, P_COUNT_TGT);
     net.fired = rl_slot<unsigned char>(p, P_FIRED);
     net.cdf_src = rl_slot<float>(p, P_CDF_SRC);
-    net.ff = rl_table(p, P_FF_ROW_LEN);
-    net.lat = rl_table(p, P_LAT_ROW_LEN);
+    net.ff = rl_table_view<Table>(p, P_FF_ROW_LEN, 1);
+    net.lat = rl_table_view<Table>(p, P_LAT_ROW_LEN, 1);
     net.stim_table = rl_slot<const float>(p, P_STIM_TABLE);
     net.form_table = rl_slot<const double>(p, P_FORM_TABLE);
     net.src_mask = rl_slot<unsigned int>(p, P_SRC_MASK);
@@ -189,72 +187,4 @@ __device__ __forceinline__ void rl_record(const Net& net, long long step, long l
     row[EV_POST] = post;
     row[EV_PROJ] = proj;
     row[EV_KIND] = kind;
-}
-
-// ---- ragged synapse tables (sim/synapses.py), for one thread owning the table ------------------
-
-// Row `row` (its first flat index) of length len + 1 loses slot k: its last synapse fills the hole
-// and the vacated slot is cleared (the row half of rl_remove_synapse).
-__device__ __forceinline__ void rl_row_fill_hole(Table& t, long long row, long long k, long long len)
-{
-    const long long last = row + len;
-    if (row + k != last) {
-        t.post[row + k] = t.post[last];
-        t.weight[row + k] = t.weight[last];
-        t.col_pos[row + k] = t.col_pos[last];
-    }
-    t.post[last] = 0;
-    t.weight[last] = 0.0f;
-    t.col_pos[last] = 0;
-}
-
-__device__ bool rl_add_synapse(Table& t, long long pre, long long post, float weight)
-{
-    const int k = t.row_len[pre];
-    if (k >= t.row_cap) {
-        t.stats[ST_REFUSED_ROW] += 1;
-        return false;
-    }
-    const int c = t.col_len[post];
-    if (c >= t.col_cap) {
-        t.stats[ST_REFUSED_COL] += 1;
-        return false;
-    }
-    const long long s = pre * t.row_cap + k;
-    t.post[s] = static_cast<int>(post);
-    t.weight[s] = weight;
-    t.col_pos[s] = c;
-    t.col_syn[post * t.col_cap + c] = static_cast<int>(s);
-    t.row_len[pre] = k + 1;
-    t.col_len[post] = c + 1;
-    t.stats[ST_FORMED] += 1;
-    return true;
-}
-
-__device__ void rl_remove_synapse(Table& t, long long pre, long long k)
-{
-    const long long s = pre * t.row_cap + k;
-    const long long j = t.post[s];
-    const int c = t.col_pos[s];
-    const int cl = t.col_len[j] - 1;
-    const int moved = t.col_syn[j * t.col_cap + cl];
-    t.col_syn[j * t.col_cap + c] = moved;
-    t.col_pos[moved] = c;
-    t.col_syn[j * t.col_cap + cl] = 0;
-    t.col_len[j] = cl;
-    const long long last = t.row_len[pre] - 1;
-    rl_row_fill_hole(t, pre * t.row_cap, k, last);
-    if (k != last)
-        t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
-    t.row_len[pre] = static_cast<int>(last);
-    t.stats[ST_REMOVED] += 1;
-}
-
-__device__ long long rl_find_synapse(const Table& t, long long pre, long long post)
-{
-    const long long base = pre * t.row_cap;
-    const int len = t.row_len[pre];
-    for (int k = 0; k < len; ++k)
-        if (t.post[base + k] == post) return k;
-    return -1;
 }

@@ -3,10 +3,13 @@
 // Both schemes run in parallel over their attempts and end in exactly the state, counters and
 // events of the CPU's serial loop (see rl_pair_parallel and rl_slot_parallel). When that cannot be
 // guaranteed cheaply (a pair drawn twice, a row or column that could fill, a multapse among the
-// attempted pairs) the call runs the serial loop on one thread instead, before changing anything.
-// Either way the work is proportional to the attempts: no scan over all rows or columns.
+// attempted pairs) the call runs the serial loop on one thread instead, before changing anything
+// (rl_batch_settle). Either way the work is proportional to the attempts: no scan over all rows
+// or columns. The pair scheme's changes are a sorted batch of table operations, applied by the
+// shared rl_batch_apply (sim/backends/cuda/batch.cuh).
 #pragma once
 
+#include "batch.cuh"
 #include "block.cuh"
 #include "net.cuh"
 
@@ -14,8 +17,6 @@
 enum {
     RW_PATH_PARALLEL, RW_PATH_REPEAT, RW_PATH_CAPACITY, RW_PATH_MULTAPSE, RW_PATH_LARGE, RW_N_PATHS
 };
-// What a sorted attempt of the pair scheme does.
-enum { RW_NONE, RW_REMOVE, RW_ADD };
 
 #ifndef RL_SORT_SHARED
 #define RL_SORT_SHARED 4096            // sort in shared memory up to this many attempts
@@ -63,13 +64,6 @@ __device__ __forceinline__ double rl_p_form(const Net& net, long long proj, long
     return net.form_table[proj * net.form_width + rl_torus_d2(pre, post, net.ip[I_SIDE])];
 }
 
-// Every synapse of a row of length len writes its flat index into its column entry.
-__device__ __forceinline__ void rl_row_to_columns(Table& t, long long row, long long len)
-{
-    for (long long s = row; s < row + len; ++s)
-        t.col_syn[static_cast<long long>(t.post[s]) * t.col_cap + t.col_pos[s]] = static_cast<int>(s);
-}
-
 // One attempt of Bamford's scheme as drawn: a target, one of its slots, the partner a formation
 // would take (if any) and the acceptance uniform (CPU: rewire_slot's loop body).
 struct SlotDraw {
@@ -109,7 +103,7 @@ __device__ __forceinline__ SlotDraw rl_slot_draw(const Net& net, long long step,
 __device__ void rl_slot_serial(Net& net, long long step, long long attempts)
 {
     const bool record = net.ip[I_RECORD_EVENTS] != 0;
-    const float g_max = static_cast<float>(net.fp[F_G_MAX]);
+    const RlInitAll<PT_N_VARS> init{{net.fp[F_G_MAX]}};
     for (long long a = 0; a < attempts; ++a) {
         const SlotDraw d = rl_slot_draw(net, step, a);
         const long long d_ff = net.ff.col_len[d.j];
@@ -119,14 +113,14 @@ __device__ void rl_slot_serial(Net& net, long long step, long long attempts)
             Table& t = ff ? net.ff : net.lat;
             const long long c = ff ? d.slot : d.slot - d_ff;
             const long long s = t.col_syn[d.j * t.col_cap + c];
-            if (static_cast<double>(d.u) < rl_p_elim(net, ff ? F_FF_P_FORM : F_LAT_P_FORM, t.weight[s])) {
+            if (static_cast<double>(d.u) < rl_p_elim(net, ff ? F_FF_P_FORM : F_LAT_P_FORM, rl_weight(t)[s])) {
                 const long long pre = s / t.row_cap;
-                rl_remove_synapse(t, pre, s - pre * t.row_cap);
+                rl_table_remove(t, pre, s - pre * t.row_cap);
                 if (record) rl_record(net, step, pre, d.j, ff ? 0 : 1, 0);
             }
         } else if (d.partner && static_cast<double>(d.u) < rl_p_form(net, d.proj, d.pre, d.j)) {
             Table& t = d.proj == 0 ? net.ff : net.lat;
-            if (rl_add_synapse(t, d.pre, d.j, g_max) && record) rl_record(net, step, d.pre, d.j, d.proj, 1);
+            if (rl_table_add(t, d.pre, d.j, init) && record) rl_record(net, step, d.pre, d.j, d.proj, 1);
         }
     }
 }
@@ -224,7 +218,7 @@ __device__ void rl_pair_serial(Net& net, long long step, long long proj, long lo
 {
     const long long n = net.n;
     const bool record = net.ip[I_RECORD_EVENTS] != 0;
-    const float g_max = static_cast<float>(net.fp[F_G_MAX]);
+    const RlInitAll<PT_N_VARS> init{{net.fp[F_G_MAX]}};
     Table& t = proj == 0 ? net.ff : net.lat;
     const int base = proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM;
     const bool autapses = proj == 0 || net.ip[I_AUTAPSES] != 0;
@@ -232,25 +226,18 @@ __device__ void rl_pair_serial(Net& net, long long step, long long proj, long lo
     for (long long a = 0; a < attempts; ++a) {
         const long long pre = net.pair_keys[a] / n;
         const long long post = net.pair_keys[a] - pre * n;
-        const long long k = rl_find_synapse(t, pre, post);
+        const long long k = rl_table_find(t, pre, post);
         const float u = net.pair_accept[a];
         if (k >= 0) {
-            if (static_cast<double>(u) < rl_p_elim(net, base, t.weight[pre * t.row_cap + k])) {
-                rl_remove_synapse(t, pre, k);
+            if (static_cast<double>(u) < rl_p_elim(net, base, rl_weight(t)[pre * t.row_cap + k])) {
+                rl_table_remove(t, pre, k);
                 if (record) rl_record(net, step, pre, post, proj, 0);
             }
-        } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post) && rl_add_synapse(t, pre, post, g_max)
+        } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post) && rl_table_add(t, pre, post, init)
                    && record) {
             rl_record(net, step, pre, post, proj, 1);
         }
     }
-}
-
-__device__ __forceinline__ long long rl_pow2_at_least(long long n)
-{
-    long long size = 2;
-    while (size < n) size <<= 1;
-    return size;
 }
 
 // The same call as rl_pair_serial, by the whole block. Returns RW_PATH_PARALLEL when done, or the
@@ -258,11 +245,9 @@ __device__ __forceinline__ long long rl_pow2_at_least(long long n)
 //
 // Every attempt's first draw is sorted by key; when no pair repeats, these are the serial draw's
 // pairs. Whether a synapse exists, and with it every decision, does not depend on the other
-// attempts (keys are distinct), so all are taken at once; row and column lengths are replayed to
-// check that no change is refused. Then the changes are applied column by column in pre order
-// (new synapses get placeholders -(change + 1)) and row by row in post order, the order in which
-// the serial loop meets each column and row, and every changed row rewrites its column entries.
-// Vacated slots are cleared on both paths, so the arrays end equal, not just the synapses.
+// attempts (keys are distinct), so all are taken at once: the sorted attempts are a batch of
+// table operations, decided against the state at the start of the call, and rl_batch_apply
+// makes them exactly as the serial loop would, or finds that a row or column could fill.
 __device__ int rl_pair_parallel(Net& net, long long step, long long proj, long long attempts,
                                 const RewireShared& sh)
 {
@@ -311,130 +296,22 @@ __device__ int rl_pair_parallel(Net& net, long long step, long long proj, long l
             }
         }
         if (copies > 1) atomicMax(sh.flag, RW_PATH_MULTAPSE);
-        int op = RW_NONE;
+        int op = RL_OP_NONE;
         if (found >= 0) {
-            if (static_cast<double>(u) < rl_p_elim(net, base, t.weight[found])) op = RW_REMOVE;
+            if (static_cast<double>(u) < rl_p_elim(net, base, rl_weight(t)[found])) op = RL_OP_REMOVE;
         } else if (static_cast<double>(u) < rl_p_form(net, proj, pre, post)) {
-            op = RW_ADD;
+            op = RL_OP_ADD;
         }
         net.rw_op[a] = op;
         net.rw_arg[a] = static_cast<int>(found);
     }
-    __syncthreads();
-    // Replay each touched row's length: a formation into a full row would be refused.
-    for (long long a = tid; a < attempts; a += nthr) {
-        const long long pre = static_cast<long long>(keys[a] >> RL_U_BITS) / n;
-        if (a > 0 && static_cast<long long>(keys[a - 1] >> RL_U_BITS) / n == pre) continue;
-        long long len = t.row_len[pre];
-        for (long long m = a; m < attempts && static_cast<long long>(keys[m] >> RL_U_BITS) / n == pre; ++m) {
-            if (net.rw_op[m] == RW_REMOVE) {
-                --len;
-            } else if (net.rw_op[m] == RW_ADD) {
-                if (len >= t.row_cap) atomicMax(sh.flag, RW_PATH_CAPACITY);
-                ++len;
-            }
-        }
-    }
-    // The changes in key order (the order of the serial loop's events).
-    long long lo, hi;
-    rl_block_chunk(attempts, &lo, &hi);
-    int count = 0;
-    for (long long a = lo; a < hi; ++a) count += net.rw_op[a] != RW_NONE;
+    // The changes: column by column in pre order, row by row in post order (rl_batch_apply).
+    const RlBatch batch{keys, RL_U_BITS, attempts, net.rw_op, net.rw_arg, net.rw_cols, net.rw_pos, net.rw_ops};
+    const RlInitAll<PT_N_VARS> init{{net.fp[F_G_MAX]}};
     int changes;
-    int at = rl_block_prefix(count, sh.scan, &changes);
-    if (*sh.flag != RW_PATH_PARALLEL) return *sh.flag;
-    for (long long a = lo; a < hi; ++a) {
-        if (net.rw_op[a] == RW_NONE) continue;
-        const long long key = static_cast<long long>(keys[a] >> RL_U_BITS);
-        const long long pre = key / n;
-        const long long post = key - pre * n;
-        net.rw_ops[at] = static_cast<int>(a);
-        net.rw_cols[at] = (static_cast<unsigned long long>(post * n + pre) << RL_U_BITS) | static_cast<unsigned long long>(at);
-        if (net.rw_op[a] == RW_ADD) net.rw_arg[a] = at;
-        ++at;
-    }
-    const long long col_size = rl_pow2_at_least(changes);
-    for (long long e = changes + tid; e < col_size; e += nthr) net.rw_cols[e] = ~0ULL;
-    rl_block_sort(net.rw_cols, col_size);
-    // Replay each touched column's length the same way.
-    for (long long e = tid; e < changes; e += nthr) {
-        const long long post = static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) / n;
-        if (e > 0 && static_cast<long long>(net.rw_cols[e - 1] >> RL_U_BITS) / n == post) continue;
-        long long len = t.col_len[post];
-        for (long long m = e; m < changes && static_cast<long long>(net.rw_cols[m] >> RL_U_BITS) / n == post; ++m) {
-            if (net.rw_op[net.rw_ops[net.rw_cols[m] & RL_U_MASK]] == RW_REMOVE) {
-                --len;
-            } else {
-                if (len >= t.col_cap) atomicMax(sh.flag, RW_PATH_CAPACITY);
-                ++len;
-            }
-        }
-    }
-    __syncthreads();
-    if (*sh.flag != RW_PATH_PARALLEL) return *sh.flag;
-
-    // Columns, each by one thread in pre order.
-    for (long long e = tid; e < changes; e += nthr) {
-        const long long post = static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) / n;
-        if (e > 0 && static_cast<long long>(net.rw_cols[e - 1] >> RL_U_BITS) / n == post) continue;
-        int* col = t.col_syn + post * t.col_cap;
-        int len = t.col_len[post];
-        for (long long m = e; m < changes && static_cast<long long>(net.rw_cols[m] >> RL_U_BITS) / n == post; ++m) {
-            const int change = static_cast<int>(net.rw_cols[m] & RL_U_MASK);
-            const int a = net.rw_ops[change];
-            if (net.rw_op[a] == RW_ADD) {
-                col[len] = -(change + 1);
-                net.rw_pos[change] = len++;
-            } else {
-                const int c = t.col_pos[net.rw_arg[a]];
-                const int moved = col[--len];
-                col[c] = moved;
-                if (moved < 0)
-                    net.rw_pos[-moved - 1] = c;
-                else
-                    t.col_pos[moved] = c;
-                col[len] = 0;
-            }
-        }
-        t.col_len[post] = len;
-    }
-    __syncthreads();
-    // Rows, each by one thread in post order; then the row's synapses write their column entries.
-    const float g_max = static_cast<float>(net.fp[F_G_MAX]);
-    for (long long a = tid; a < attempts; a += nthr) {
-        const long long pre = static_cast<long long>(keys[a] >> RL_U_BITS) / n;
-        if (a > 0 && static_cast<long long>(keys[a - 1] >> RL_U_BITS) / n == pre) continue;
-        const long long row = pre * t.row_cap;
-        int len = t.row_len[pre];
-        bool changed = false;
-        for (long long m = a; m < attempts && static_cast<long long>(keys[m] >> RL_U_BITS) / n == pre; ++m) {
-            const int op = net.rw_op[m];
-            if (op == RW_NONE) continue;
-            changed = true;
-            const int post = static_cast<int>(static_cast<long long>(keys[m] >> RL_U_BITS) - pre * n);
-            if (op == RW_ADD) {
-                t.post[row + len] = post;
-                t.weight[row + len] = g_max;
-                t.col_pos[row + len] = net.rw_pos[net.rw_arg[m]];
-                ++len;
-                continue;
-            }
-            int k = 0;
-            while (t.post[row + k] != post) ++k;
-            rl_row_fill_hole(t, row, k, --len);
-        }
-        if (!changed) continue;
-        t.row_len[pre] = len;
-        rl_row_to_columns(t, row, len);
-    }
-    // Counters and events.
-    unsigned long long formed = 0, removed = 0;
-    for (long long a = lo; a < hi; ++a) {
-        formed += net.rw_op[a] == RW_ADD;
-        removed += net.rw_op[a] == RW_REMOVE;
-    }
-    if (formed) atomicAdd(reinterpret_cast<unsigned long long*>(t.stats + ST_FORMED), formed);
-    if (removed) atomicAdd(reinterpret_cast<unsigned long long*>(t.stats + ST_REMOVED), removed);
+    const int path = rl_batch_apply(t, batch, init, sh.scan, sh.flag, RW_PATH_CAPACITY, &changes);
+    if (path != RW_PATH_PARALLEL) return path;
+    // Events, in key order (the order of the serial loop's events).
     if (net.ip[I_RECORD_EVENTS] != 0) {
         const unsigned long long first = *net.ev_count;
         for (long long e = tid; e < changes; e += nthr) {
@@ -447,7 +324,7 @@ __device__ int rl_pair_parallel(Net& net, long long step, long long proj, long l
             ev[EV_PRE] = key / n;
             ev[EV_POST] = key % n;
             ev[EV_PROJ] = proj;
-            ev[EV_KIND] = net.rw_op[a] == RW_ADD ? 1 : 0;
+            ev[EV_KIND] = net.rw_op[a] == RL_OP_ADD ? 1 : 0;
         }
         __syncthreads();
         if (tid == 0) *net.ev_count = first + static_cast<unsigned long long>(changes);
@@ -467,11 +344,7 @@ __device__ void rl_rewire_pair(Net& net, long long step, const RewireShared& sh)
         if (attempts == 0) continue;
         const bool large = n > RL_MAX_PARALLEL_N || attempts > RL_MAX_PARALLEL_SIZE;
         const int path = large ? RW_PATH_LARGE : rl_pair_parallel(net, step, proj, attempts, sh);
-        if (threadIdx.x == 0) {
-            net.rw_paths[path] += 1;
-            if (path != RW_PATH_PARALLEL) rl_pair_serial(net, step, proj, attempts);
-        }
-        __syncthreads();
+        rl_batch_settle(path, net.rw_paths, [&] { rl_pair_serial(net, step, proj, attempts); });
     }
 }
 
@@ -537,7 +410,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
         for (long long e = m; e < attempts && static_cast<long long>(keys[e] >> RL_U_BITS) == j; ++e) {
             const int a = static_cast<int>(keys[e] & RL_U_MASK);
             const SlotDraw d = rl_slot_draw(net, step, a);
-            net.rw_op[a] = RW_NONE;
+            net.rw_op[a] = RL_OP_NONE;
             net.rw_arg[a] = static_cast<int>(j);  // the target, for the rows and the events
             if (d.slot < len[0] + len[1]) {
                 const int proj = d.slot < len[0] ? 0 : 1;
@@ -545,9 +418,9 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
                 int* col = t.col_syn + j * t.col_cap;
                 const int c = static_cast<int>(proj == 0 ? d.slot : d.slot - len[0]);
                 const int x = col[c];
-                const float w = x >= 0 ? t.weight[x] : g_max;
+                const float w = x >= 0 ? rl_weight(t)[x] : g_max;
                 if (static_cast<double>(d.u) >= rl_p_elim(net, proj == 0 ? F_FF_P_FORM : F_LAT_P_FORM, w)) continue;
-                net.rw_op[a] = RW_REMOVE | proj << 2;
+                net.rw_op[a] = RL_OP_REMOVE | proj << 2;
                 net.rw_pre[a] = x >= 0 ? static_cast<int>(x / t.row_cap) : net.rw_pre[-x - 1];
                 const int moved = col[--len[proj]];
                 col[c] = moved;
@@ -562,7 +435,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
                     net.rw_kill[-x - 1] = a;
             } else if (d.partner && static_cast<double>(d.u) < rl_p_form(net, d.proj, d.pre, d.j)) {
                 Table& t = d.proj == 0 ? net.ff : net.lat;
-                net.rw_op[a] = RW_ADD | static_cast<int>(d.proj) << 2;
+                net.rw_op[a] = RL_OP_ADD | static_cast<int>(d.proj) << 2;
                 net.rw_pre[a] = static_cast<int>(d.pre);
                 net.rw_kill[a] = -1;
                 net.rw_pos[a] = len[d.proj];
@@ -575,13 +448,14 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
     __syncthreads();
     // The changes by row (projection, pre), in attempt order.
     for (long long a = tid; a < size; a += nthr) {
-        const int op = a < attempts ? net.rw_op[a] : RW_NONE;
-        net.rw_cols[a] = op == RW_NONE ? ~0ULL
+        const int op = a < attempts ? net.rw_op[a] : RL_OP_NONE;
+        net.rw_cols[a] = op == RL_OP_NONE ? ~0ULL
                                        : (static_cast<unsigned long long>((op >> 2) * n + net.rw_pre[a]) << RL_U_BITS)
                                              | static_cast<unsigned long long>(a);
     }
     rl_block_sort(net.rw_cols, size);
     // Rows, each by one thread: append new synapses, remove the marked ones, rewrite column entries.
+    const RlInitAll<PT_N_VARS> init{{net.fp[F_G_MAX]}};
     for (long long m = tid; m < attempts && net.rw_cols[m] != ~0ULL; m += nthr) {
         const long long row_id = static_cast<long long>(net.rw_cols[m] >> RL_U_BITS);
         if (m > 0 && static_cast<long long>(net.rw_cols[m - 1] >> RL_U_BITS) == row_id) continue;
@@ -592,9 +466,9 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
                               && static_cast<long long>(net.rw_cols[e] >> RL_U_BITS) == row_id;
              ++e) {
             const int a = static_cast<int>(net.rw_cols[e] & RL_U_MASK);
-            if ((net.rw_op[a] & 3) == RW_ADD) {
+            if ((net.rw_op[a] & 3) == RL_OP_ADD) {
                 t.post[row + len] = net.rw_arg[a];
-                t.weight[row + len] = g_max;
+                rl_vars_init(t, row + len, init, a);
                 t.col_pos[row + len] = net.rw_kill[a] >= 0 ? -(net.rw_kill[a] + 1) : net.rw_pos[a];
                 ++len;
                 continue;
@@ -613,9 +487,9 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
     unsigned long long changes_by[2][2] = {{0, 0}, {0, 0}};  // [proj][removed, formed]
     for (long long a = lo; a < hi; ++a) {
         const int op = net.rw_op[a];
-        if (op == RW_NONE) continue;
+        if (op == RL_OP_NONE) continue;
         ++count;
-        changes_by[op >> 2][(op & 3) == RW_ADD] += 1;
+        changes_by[op >> 2][(op & 3) == RL_OP_ADD] += 1;
     }
     for (int proj = 0; proj < 2; ++proj) {
         long long* stats = proj == 0 ? net.ff.stats : net.lat.stats;
@@ -628,7 +502,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
         const unsigned long long first = *net.ev_count;
         for (long long a = lo; a < hi; ++a) {
             const int op = net.rw_op[a];
-            if (op == RW_NONE) continue;
+            if (op == RL_OP_NONE) continue;
             const unsigned long long c = first + static_cast<unsigned long long>(at++);
             if (static_cast<long long>(c) >= net.ev_cap) break;
             long long* ev = net.ev + c * EV_COLS;
@@ -636,7 +510,7 @@ __device__ int rl_slot_parallel(Net& net, long long step, long long attempts, co
             ev[EV_PRE] = net.rw_pre[a];
             ev[EV_POST] = net.rw_arg[a];
             ev[EV_PROJ] = op >> 2;
-            ev[EV_KIND] = (op & 3) == RW_ADD ? 1 : 0;
+            ev[EV_KIND] = (op & 3) == RL_OP_ADD ? 1 : 0;
         }
         __syncthreads();
         if (tid == 0) *net.ev_count = first + static_cast<unsigned long long>(total);
@@ -652,11 +526,7 @@ __device__ void rl_rewire_slot(Net& net, long long step, const RewireShared& sh)
     if (attempts == 0) return;
     const bool large = net.n > RL_MAX_PARALLEL_N || attempts > RL_MAX_PARALLEL_SIZE;
     const int path = large ? RW_PATH_LARGE : rl_slot_parallel(net, step, attempts, sh);
-    if (threadIdx.x == 0) {
-        net.rw_paths[path] += 1;
-        if (path != RW_PATH_PARALLEL) rl_slot_serial(net, step, attempts);
-    }
-    __syncthreads();
+    rl_batch_settle(path, net.rw_paths, [&] { rl_slot_serial(net, step, attempts); });
 }
 
 // One rewiring call of the configured scheme, by the whole block (every thread calls it).

@@ -23,16 +23,17 @@ __device__ void rl_propagate(const Net& net, long long tid, long long nthr)
         const Table& t = is_ff ? net.ff : net.lat;
         const long long i = is_ff ? net.spk_src[a] : net.spk_tgt[a - ns];
         float* pend = is_ff ? net.pend_ex : lat_pend;
+        float* weight = rl_weight(t);
         const long long base = i * t.row_cap;
         const long long len = t.row_len[i];
         for (long long s = base + lane; s < base + len; s += 32) {
             const int j = t.post[s];
-            float w = t.weight[s];
+            float w = weight[s];
             atomicAdd(pend + j, rl_quantise(w, q, inv_q));
             if (stdp) {
                 w -= a_minus * net.y_tgt[j];
                 // Clipped below once all of this step's changes are in (CPU docstring).
-                t.weight[s] = (w > 0.0f || net.fired[j]) ? w : 0.0f;
+                weight[s] = (w > 0.0f || net.fired[j]) ? w : 0.0f;
             }
         }
     }
@@ -52,13 +53,14 @@ __device__ void rl_potentiate(const Net& net, long long tid, long long nthr)
         const bool is_ff = a < nt;
         const Table& t = is_ff ? net.ff : net.lat;
         const float* x = is_ff ? net.x_src : net.x_tgt;
+        float* weight = rl_weight(t);
         const long long j = net.spk_tgt[is_ff ? a : a - nt];
         const long long base = j * t.col_cap;
         const long long len = t.col_len[j];
         for (long long c = base + lane; c < base + len; c += 32) {
             const long long s = t.col_syn[c];
-            const float w = t.weight[s] + a_plus * x[s / t.row_cap];
-            t.weight[s] = fminf(fmaxf(w, 0.0f), g_max);
+            const float w = weight[s] + a_plus * x[s / t.row_cap];
+            weight[s] = fminf(fmaxf(w, 0.0f), g_max);
         }
     }
 }
