@@ -173,7 +173,7 @@ def _load(entries: _Entries, p: Path, fail: _Fail) -> Checkpoint:
         raise fail(f"embedded configuration: {exc}") from None
     arrays = {key: entries.array(f"state.{key}", shape, dtype) for key, (shape, dtype) in layout.items()}
     state = experiment.state_from_arrays(arrays, cfg)
-    problem = experiment.state_problem(state, cfg)
+    problem = experiment.state_problem(state, cfg, seed)
     if problem is not None:
         raise fail(problem)
     t_state = experiment.model_seconds(cfg, experiment.state_step(state))

@@ -70,6 +70,7 @@ class Engine:
         self._step = self._experiment.state_step(state)
         self._log_events: list[NDArray[np.void]] = []
         self._pending_events: list[NDArray[np.void]] = []
+        self._pending_records: dict[str, list[NDArray[np.void]]] = {}
         #: Keep the events for :meth:`take_events`. A caller that reads events only from snapshots
         #: (the window) switches this off, so nothing accumulates between snapshots and takes.
         self.log_events = True
@@ -203,6 +204,11 @@ class Engine:
             if self.log_events:
                 self._log_events.append(events)
             self._pending_events.append(events)
+        take_records = getattr(be, "take_records", None)
+        if take_records is not None:
+            for name, rows in take_records().items():
+                if len(rows):
+                    self._pending_records.setdefault(name, []).append(rows)
 
     def run(
         self,
@@ -241,7 +247,9 @@ class Engine:
         be = self._require()
         st = be.pull_state()
         events = np.concatenate(self._pending_events) if self._pending_events else np.zeros(0, EVENT_DTYPE)
+        records = {name: np.concatenate(rows) for name, rows in self._pending_records.items()}
         self._pending_events = []
+        self._pending_records = {}
         self._snapshot_seq += 1
         return self._experiment.snapshot(
             st,
@@ -250,6 +258,7 @@ class Engine:
             backend=be.name,
             realtime_factor=self._last_rtf,
             events=events,
+            records=records,
         )
 
     def take_events(self) -> NDArray[np.void]:

@@ -100,8 +100,14 @@ class Experiment:
         backend: str,
         realtime_factor: float | None,
         events: NDArray[np.void],
+        records: Mapping[str, NDArray[np.void]],
     ) -> Any:
-        """A read-only snapshot of ``state`` (a :class:`sim.snapshot.SnapshotBase`)."""
+        """A read-only snapshot of ``state`` (a :class:`sim.snapshot.SnapshotBase`).
+
+        ``events`` are the structural events since the previous snapshot;
+        ``records`` the other appendable records a backend reported since then
+        (its ``take_records()``, by name; a classifier's per-batch rows).
+        """
         raise NotImplementedError
 
     # -- checkpoints ------------------------------------------------------------------------------
@@ -120,8 +126,11 @@ class Experiment:
         """Inverse of :meth:`state_to_arrays` (arrays already of the expected layout)."""
         raise NotImplementedError
 
-    def state_problem(self, state: Any, config: Any) -> str | None:
-        """The first value of ``state`` that the kernels of ``config`` must not be given, or None."""
+    def state_problem(self, state: Any, config: Any, seed: int | None = None) -> str | None:
+        """The first value of ``state`` that the kernels of ``config`` must not be given, or None.
+
+        ``seed`` is the run's (default ``run.seed``), for checks against what it draws.
+        """
         raise NotImplementedError
 
 

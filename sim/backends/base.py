@@ -23,6 +23,9 @@ class Backend(Protocol):
     def advance(self, n_steps: int) -> NDArray[np.void]:
         """Advance ``n_steps`` steps; return the structural events they produced (EVENT_DTYPE)."""
 
+    # A backend whose experiment has appendable records besides events (per-batch rows) also has
+    # ``take_records() -> Mapping[str, NDArray[np.void]]``: the rows completed since its last call.
+
     def warm_up(self) -> None:
         """Compile or load every kernel now, so that the first step does not stall."""
 

@@ -109,6 +109,7 @@ class TopographicMap(Experiment):
         backend: str,
         realtime_factor: float | None,
         events: NDArray[np.void],
+        records: Mapping[str, NDArray[np.void]],
     ) -> Any:
         """:func:`sim.experiments.topomap.snapshot.make_snapshot`."""
         from sim.experiments.topomap.snapshot import make_snapshot
@@ -151,7 +152,7 @@ class TopographicMap(Experiment):
         state.neurons.bits[:] = 0
         return state
 
-    def state_problem(self, state: Any, config: Any) -> str | None:
+    def state_problem(self, state: Any, config: Any, seed: int | None = None) -> str | None:
         """:func:`sim.experiments.topomap.checkpoint.state_problem`."""
         from sim.experiments.topomap.checkpoint import state_problem
 

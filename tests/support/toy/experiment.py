@@ -95,6 +95,7 @@ class ToyExperiment(Experiment):
         backend: str,
         realtime_factor: float | None,
         events: NDArray[np.void],
+        records: Mapping[str, NDArray[np.void]],
     ) -> ToySnapshot:
         """A :class:`ToySnapshot` of ``state``."""
         t = state.table
@@ -125,7 +126,7 @@ class ToyExperiment(Experiment):
         """:func:`tests.support.toy.state.state_from_arrays`."""
         return toy_state.state_from_arrays(dict(arrays))
 
-    def state_problem(self, state: Any, config: Any) -> str | None:
+    def state_problem(self, state: Any, config: Any, seed: int | None = None) -> str | None:
         """:func:`tests.support.toy.state.state_problem`."""
         return toy_state.state_problem(state, config)
 
