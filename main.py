@@ -74,9 +74,21 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a preset headless and write metrics, summary and figures")
     run.add_argument("--preset", help=f"preset name or YAML file (default: {DEFAULT_PRESET})")
-    run.add_argument("--duration", type=float, help="model seconds to run (default: the preset's)")
+    run.add_argument(
+        "--duration",
+        type=float,
+        help="how long to run, in the preset's unit: model seconds, or epochs (default: the preset's)",
+    )
     run.add_argument("--scale", type=int, help="grid side 16 x SCALE (default: the preset's)")
     run.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one parameter of the preset (repeatable), e.g. --set data.path=/data/shd",
+    )
     run.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="default: %(default)s")
     run.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     run.add_argument(
@@ -138,10 +150,26 @@ def _cmd_presets() -> int:
     return 0
 
 
-def _with_overrides(preset: str, scale: int | None, seed: int | None):  # type: ignore[no-untyped-def]
+def _with_overrides(  # type: ignore[no-untyped-def]
+    preset: str, scale: int | None, seed: int | None, sets: list[str] | None = None
+):
+    import yaml
+
     from app.presets import load_preset
 
     cfg = load_preset(preset)
+    changes = {}
+    for item in sets or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise _UserError(f"--set: expected KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            raise _UserError(f"--set: {key.strip()}: {text!r} is not a value") from None
+        changes[key.strip()] = "" if value is None else value
+    if changes:
+        cfg = cfg.replace_all(changes, source="--set")
     if scale is not None:
         cfg = cfg.replace("network.scale", scale, source="--scale")
     if seed is not None:
@@ -187,7 +215,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [
             name
-            for name, value in (("--preset", args.preset), ("--scale", args.scale), ("--seed", args.seed))
+            for name, value in (
+                ("--preset", args.preset),
+                ("--scale", args.scale),
+                ("--seed", args.seed),
+                ("--set", args.sets or None),
+            )
             if value is not None
         ]
         if given:
@@ -203,7 +236,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_file_target(args.checkpoint, "--checkpoint")
     cfg = None
     if args.resume is None:
-        cfg = _with_overrides(args.preset or DEFAULT_PRESET, args.scale, args.seed)
+        cfg = _with_overrides(args.preset or DEFAULT_PRESET, args.scale, args.seed, args.sets)
         if args.duration is not None:
             from sim.experiment import experiment_of
 
@@ -244,10 +277,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from app.experiment import get_app_experiment
 
     outcome = get_app_experiment(s["experiment"])
-    print(
-        f"{s['preset']}: {s['duration_s']:g} s on {s['backend']} at {s['realtime_factor']:.1f}x real time; "
-        f"{outcome.result_line(final)}; wrote {result.out_dir}"
-    )
+    print(f"{s['preset']}: {outcome.run_line(s)}; {outcome.result_line(final)}; wrote {result.out_dir}")
     return 0
 
 
@@ -284,17 +314,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise _UserError(
                 f"{knob.flag}: applies to {key} presets; {cfg.name} is a {cfg.experiment} preset"
             )
-    sweeps: dict[str, list[Any]] = {}
+    sweeps: dict[str | tuple[str, ...], list[Any]] = {}
     for knob in exp.bench_knobs:
         given = getattr(args, _knob_dest(knob.flag))
         if knob.switch is not None:
             if given:
-                cfg = cfg.replace(knob.path, knob.switch, source=knob.flag)
+                cfg = cfg.replace_all(dict.fromkeys(knob.paths, knob.switch), source=knob.flag)
             continue
         values = list(knob.default) if given is None else list(given)
-        for value in values:
-            cfg.replace(knob.path, value, source=knob.flag)  # validate every value before running any
-        sweeps[knob.path] = values
+        for value in values:  # validate every value before running any
+            cfg.replace_all(dict.fromkeys(knob.paths, value), source=knob.flag)
+        sweeps[knob.paths if knob.also else knob.path] = values
     if args.json is not None:
         from sim.files import check_file_target
 

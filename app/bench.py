@@ -21,13 +21,14 @@ from sim.parameters import ConfigRoot
 def run_bench(
     config: ConfigRoot,
     backends: Sequence[str],
-    sweeps: Mapping[str, Sequence[Any]],
+    sweeps: Mapping[str | tuple[str, ...], Sequence[Any]],
     duration: float,
     *,
     seed: int = 1,
     report: Callable[[Any], None] | None = None,
 ) -> list[Any]:
-    """Measure ``config`` on every backend at every combination of ``sweeps`` (parameter path -> values).
+    """Measure ``config`` on every backend at every combination of ``sweeps`` (parameter path, or
+    paths that take the same value, -> values).
 
     A parameter without values keeps the configuration's own. ``report(record)``
     is called after each measurement.
@@ -38,14 +39,14 @@ def run_bench(
         name = resolve_backend_name(b, config.experiment)
         if name not in resolved:
             resolved.append(name)
-    paths = list(sweeps)
-    values = [list(sweeps[p]) or [config.get(p)] for p in paths]
+    paths = [(p,) if isinstance(p, str) else tuple(p) for p in sweeps]
+    values = [list(sweeps[key]) or [config.get(p[0])] for key, p in zip(sweeps, paths, strict=True)]
     records = []
     for name in resolved:
         for combination in itertools.product(*values):
-            cfg = config
-            for path, value in zip(paths, combination, strict=True):
-                cfg = cfg.replace(path, value)
+            cfg = config.replace_all(
+                {path: value for group, value in zip(paths, combination, strict=True) for path in group}
+            )
             record = exp.bench_one(cfg, name, duration, seed)
             records.append(record)
             if report is not None:

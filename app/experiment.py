@@ -27,7 +27,10 @@ from app.frame import Frame, History, Status
 from sim.errors import ConfigError, short_repr
 
 #: The experiments that come with Rewire Lab: key -> the module whose ``APP_EXPERIMENT`` declares it.
-BUILTIN_APP_EXPERIMENTS: dict[str, str] = {"topomap": "app.experiments.topomap.experiment"}
+BUILTIN_APP_EXPERIMENTS: dict[str, str] = {
+    "topomap": "app.experiments.topomap.experiment",
+    "classifier": "app.experiments.classifier.experiment",
+}
 
 #: Column name -> values (``t`` first): a run's metrics table.
 Metrics = Mapping[str, NDArray[np.float64]]
@@ -40,6 +43,8 @@ class BenchKnob:
     With ``switch`` set, the option is a flag that sets parameter ``path`` to
     ``switch``; otherwise it takes values of ``kind`` to sweep ``path`` over
     (``default`` when not given; an empty default keeps the preset's value).
+    Each value also goes to the parameters ``also`` names (one option for
+    several parameters that move together).
     """
 
     flag: str
@@ -49,6 +54,12 @@ class BenchKnob:
     default: tuple[Any, ...] = ()
     metavar: str | None = None
     switch: Any = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every parameter the option sets."""
+        return (self.path, *self.also)
 
 
 class EventStats(Protocol):
@@ -99,6 +110,18 @@ class AppExperiment:
         """``snapshot`` as the views see it (the experiment's frame type, with its analyses)."""
         return Frame(snapshot, config, status, history, previous)
 
+    def progress_note(self, config: Any, steps: int, sim_wall: float, row: Mapping[str, float] | None) -> str:
+        """What the progress bar shows beside the progress: the speed (and the newest metrics ``row``)."""
+        from sim.experiment import experiment_of
+
+        rtf = experiment_of(config).model_seconds(config, steps) / sim_wall if sim_wall > 0 else 0.0
+        return f"{rtf:.1f}x real time"
+
+    def run_line(self, summary: Mapping[str, Any]) -> str:
+        """How long the run was and how fast, for the line ``run`` prints at the end."""
+        speed = summary["realtime_factor"]
+        return f"{summary['duration_s']:g} s on {summary['backend']} at {speed:.1f}x real time"
+
     def result_line(self, final: Mapping[str, float]) -> str:
         """The final metrics in a few words, for the line ``run`` prints at the end."""
         shown = [c for c in self.columns if c != "t"][:4]
@@ -107,6 +130,14 @@ class AppExperiment:
     def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
         """The metrics row of ``snapshot``; interval quantities are over the time since ``previous``."""
         raise NotImplementedError
+
+    def metrics_rows(self, snapshot: Any, previous: Any | None) -> list[dict[str, float]]:
+        """The rows a headless run records at ``snapshot``: one (:meth:`metrics_row`) by default.
+
+        An experiment whose rows are its snapshots' records (a classifier's
+        batches) returns one per record, and none when there is none.
+        """
+        return [self.metrics_row(snapshot, previous)]
 
     def event_stats(self, config: Any) -> EventStats:
         """A fresh accumulator of a run's events."""
@@ -117,15 +148,16 @@ class AppExperiment:
         return []
 
     def summary(
-        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats
+        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats, sim_wall: float
     ) -> dict[str, Any]:
-        """What the experiment adds to ``summary.json``."""
+        """What the experiment adds to ``summary.json`` (``sim_wall``: wall seconds spent advancing)."""
         return {}
 
     def write_figures(
-        self, out_dir: Path, metrics: Metrics, final: Any, config: Any, stats: EventStats
+        self, out_dir: Path, metrics: Metrics, start: Any, final: Any, config: Any, stats: EventStats
     ) -> list[Path]:
-        """Write the run's figures (:attr:`figure_files`); return their paths."""
+        """Write the run's figures (:attr:`figure_files`) of the run from ``start`` to ``final``; return
+        their paths."""
         return []
 
 

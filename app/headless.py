@@ -119,12 +119,15 @@ def check_duration(
     upper bound (of ``config_type``, default the topographic map's) and, given the time step
     ``dt_ms``, at least one step."""
     root = config_type if config_type is not None else config_type_of(DEFAULT_EXPERIMENT)
-    hi = root.param_spec("run.duration").hi
+    spec = root.param_spec("run.duration")
+    hi = spec.hi
+    unit = "model seconds" if spec.unit in ("", "s") else spec.unit
     value = float(duration)
     if not (math.isfinite(value) and 0 < value <= (hi or math.inf)):
-        raise ConfigError(f"{what}: must be a positive number of model seconds up to {hi:g}, got {value:g}")
+        raise ConfigError(f"{what}: must be a positive number of {unit} up to {hi:g}, got {value:g}")
     if dt_ms is not None and value * 1e3 < dt_ms * (1.0 - 1e-9):
-        raise ConfigError(f"{what}: {value:g} s is shorter than one time step ({dt_ms:g} ms)")
+        step = f" ({dt_ms:g} ms)" if unit == "model seconds" else ""
+        raise ConfigError(f"{what}: {value:g} {unit} is shorter than one time step{step}")
     return float(value)
 
 
@@ -190,7 +193,7 @@ def run_headless(
         eng.take_events()  # a resumed run's log starts at its checkpoint
         exp = app_experiment_of(config)
         counts = exp.event_stats(config)
-        recorder = MetricsRecorder(exp.columns, exp.metrics_row)
+        recorder = MetricsRecorder(exp.columns, exp.metrics_rows)
         record_steps = max(1, eng.steps_for(config.get("run.record_interval")))
         chunk_steps = max(1, eng.steps_for(CHUNK_SECONDS))
         ckpt_steps = max(1, eng.steps_for(checkpoint_every)) if checkpoint_every is not None else None
@@ -217,7 +220,8 @@ def run_headless(
                 for row in restored:
                     csv_out.append_row(row)
             if not restored or abs(restored[-1]["t"] - start.t) >= 1e-9:
-                csv_out.append_row(recorder.record(start))
+                for row in recorder.record(start):
+                    csv_out.append_row(row)
             next_record = min(total_steps, record_steps)
             next_ckpt = ckpt_steps if ckpt_steps is not None else total_steps + 1
             while done < total_steps:
@@ -230,12 +234,13 @@ def run_headless(
                 log.append_events(events)
                 counts.add(events)
                 if bar is not None:
-                    rtf = seconds(config, done) / sim_wall if sim_wall > 0 else 0.0
-                    bar.set_postfix_str(f"{rtf:.1f}x real time", refresh=False)
+                    newest = recorder.rows.row(-1) if len(recorder.rows) else None
+                    bar.set_postfix_str(exp.progress_note(config, done, sim_wall, newest), refresh=False)
                     bar.update(seconds(config, n))
                 interrupted = stop is not None and stop() and done < total_steps
                 if done == next_record or interrupted:
-                    csv_out.append_row(recorder.record(eng.snapshot()))
+                    for row in recorder.record(eng.snapshot()):
+                        csv_out.append_row(row)
                     next_record = min(total_steps, next_record + record_steps)
                 if done == next_ckpt and checkpoint is not None and done < total_steps:
                     eng.save_checkpoint(checkpoint, recorder.table())
@@ -258,18 +263,18 @@ def run_headless(
             "backend_note": backend_note,
             "duration_s": duration,
             "t_start_s": start.t,
-            "t_end_s": float(metrics["t"][-1]),
+            "t_end_s": final.t,
             "resumed_from": str(resume) if resume is not None else None,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
             "steps": done,
-            "final": {c: float(metrics[c][-1]) for c in exp.columns},
+            "final": {c: float(metrics[c][-1]) if len(metrics[c]) else math.nan for c in exp.columns},
             "events_recorded": log.count,
-            **exp.summary(config, start, final, metrics, counts),
+            **exp.summary(config, start, final, metrics, counts, sim_wall),
             "realtime_factor": rtf,
             "build_seconds": build_s,
         }
         if figures and not interrupted:
-            files_written += exp.write_figures(out_dir, metrics, final, config, counts)
+            files_written += exp.write_figures(out_dir, metrics, start, final, config, counts)
         summary_path = out_dir / "summary.json"
         summary["wall_seconds"] = time.perf_counter() - wall0
         summary["peak_rss_mb"] = peak_rss_mb()

@@ -77,21 +77,24 @@ class MetricsTable:
 class MetricsRecorder:
     """Turns successive snapshots into rows of the metrics table, as the experiment says.
 
-    ``row(snapshot, previous)`` makes one row; interval quantities are over
-    the time since the previous recorded snapshot.
+    ``rows(snapshot, previous)`` makes the rows of a snapshot (usually one);
+    interval quantities are over the time since the previous recorded snapshot.
     """
 
-    def __init__(self, names: Sequence[str], row: Callable[[Any, Any | None], dict[str, float]]) -> None:
+    def __init__(
+        self, names: Sequence[str], rows: Callable[[Any, Any | None], list[dict[str, float]]]
+    ) -> None:
         self.rows = MetricsTable(names)
-        self._row = row
+        self._rows = rows
         self._prev: Any | None = None
 
-    def record(self, snap: Any) -> dict[str, float]:
-        """Append the row for ``snap`` (rates and counts are over the interval since the previous one)."""
-        row = self._row(snap, self._prev)
-        self.rows.append(row)
+    def record(self, snap: Any) -> list[dict[str, float]]:
+        """Append the rows for ``snap`` (rates and counts are over the interval since the previous one)."""
+        rows = self._rows(snap, self._prev)
+        for row in rows:
+            self.rows.append(row)
         self._prev = snap
-        return row
+        return rows
 
     def continue_from(self, history: Mapping[str, NDArray[np.float64]], snap: Any) -> list[dict[str, float]]:
         """Begin with the rows of the run before ``snap`` (a checkpoint's time series); returns them.
@@ -153,4 +156,7 @@ class MetricsCsvWriter(GrowingFile):
 
 
 def _fmt(x: float) -> str:
+    """A value as CSV text: integers without a point, NaN (no value) empty."""
+    if math.isnan(x):
+        return ""
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"

@@ -111,7 +111,10 @@ class Experiment:
 
 
 #: The experiments that come with Rewire Lab: key -> the module whose ``GUI_EXPERIMENT`` declares it.
-BUILTIN_GUI_EXPERIMENTS: dict[str, str] = {"topomap": "gui.experiments.topomap.experiment"}
+BUILTIN_GUI_EXPERIMENTS: dict[str, str] = {
+    "topomap": "gui.experiments.topomap.experiment",
+    "classifier": "gui.experiments.classifier.experiment",
+}
 
 _lock = threading.Lock()
 _registered: dict[str, Experiment] = {}

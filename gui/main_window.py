@@ -62,7 +62,7 @@ from gui.widgets.parameter_panel import TYPES_SPACES, ParameterPanel
 from gui.widgets.run_controls import RunControls
 from sim.config import config_type
 from sim.errors import RewireLabError
-from sim.experiment import experiment_title
+from sim.experiment import experiment_of, experiment_title, get_experiment
 from sim.files import write_atomic
 from sim.parameters import ConfigRoot
 
@@ -387,6 +387,7 @@ class MainWindow(QMainWindow):
         for action in self.run_controls.step_actions.values():
             self._sim_menu.removeAction(action)
         self.run_controls.set_step_actions(self.experiment.step_actions)
+        self.run_controls.set_time_unit(get_experiment(self.experiment.key).time_unit or "s")
         for action in self.run_controls.step_actions.values():
             self._sim_menu.insertAction(self._run_for_anchor, action)
 
@@ -540,7 +541,14 @@ class MainWindow(QMainWindow):
     def _refresh_controls(self, update: Update) -> None:
         status = update.status
         config: Any = update.config
-        self.run_controls.set_status(status, update.snapshot.t, config.network.dt)
+        exp = experiment_of(config)
+        unit = exp.time_unit or "s"
+        if unit == "s":
+            self.run_controls.set_status(status, update.snapshot.t, config.network.dt)
+        else:
+            self.run_controls.set_status(
+                status, update.snapshot.t, unit=unit, step=exp.model_seconds(config, 1)
+            )
         self.state_label.setText(f"{status.state.value.capitalize()} · seed {status.seed}")
         unavailable = {name: why for name, why in self.network_box.reasons.items() if why is not None}
         reasons = "\n".join(f"{name} unavailable: {why}" for name, why in unavailable.items())
@@ -808,8 +816,15 @@ class MainWindow(QMainWindow):
             self.load_checkpoint(path)
 
     def _on_run_for_dialog(self) -> None:
+        unit = self.run_controls.run_for_box.suffix().strip()
         seconds, ok = QInputDialog.getDouble(
-            self, "Run for", "Model seconds:", self.run_controls.run_for_box.value(), 0.001, 1e6, 3
+            self,
+            "Run for",
+            "Model seconds:" if unit == "s" else f"{unit.capitalize()}:",
+            self.run_controls.run_for_box.value(),
+            0.001,
+            1e6,
+            3,
         )
         if ok:
             self.run_controls.run_for_box.setValue(seconds)

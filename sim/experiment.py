@@ -24,7 +24,10 @@ from sim.errors import ConfigError, short_repr
 from sim.parameters import ConfigRoot
 
 #: The experiments that come with Rewire Lab: key -> the module whose ``EXPERIMENT`` declares it.
-BUILTIN_EXPERIMENTS: dict[str, str] = {"topomap": "sim.experiments.topomap.experiment"}
+BUILTIN_EXPERIMENTS: dict[str, str] = {
+    "topomap": "sim.experiments.topomap.experiment",
+    "classifier": "sim.experiments.classifier.experiment",
+}
 #: What a configuration file without an ``experiment:`` key configures.
 DEFAULT_EXPERIMENT = "topomap"
 

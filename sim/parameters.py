@@ -318,16 +318,23 @@ class ConfigRoot:
 
     def replace(self: C, path: str, value: Any, *, source: str | None = None) -> C:
         """Return a copy with one parameter changed, validated like a file value."""
+        return self.replace_all({path: value}, source=source)
+
+    def replace_all(self: C, changes: Mapping[str, Any], *, source: str | None = None) -> C:
+        """Return a copy with several parameters changed at once, then validated as a whole
+        (so values that are only valid together, such as a dense connectivity's two probabilities,
+        can be set)."""
         d = self.to_dict()
-        parts = path.split(".")
-        node = d
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
+        for path, value in changes.items():
+            parts = path.split(".")
+            node = d
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"unknown parameter {short_repr(path)}", source=source)
+                node = node[part]
+            if parts[-1] not in node or isinstance(node[parts[-1]], dict):
                 raise ConfigError(f"unknown parameter {short_repr(path)}", source=source)
-            node = node[part]
-        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
-            raise ConfigError(f"unknown parameter {short_repr(path)}", source=source)
-        node[parts[-1]] = value
+            node[parts[-1]] = value
         return type(self).from_dict(d, source=source)
 
     def validate(self, source: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -142,11 +143,22 @@ class RunControls(QToolBar):
             self.step_button.addAction(action)
         self.step_button.setDefaultAction(next(iter(self.step_actions.values())))
 
-    def set_status(self, status: Status | None, t: float, dt_ms: float = 1.0) -> None:
+    def set_time_unit(self, unit: str) -> None:
+        """Count "Run for" in ``unit``: ``s`` (model seconds) or the experiment's own (``epochs``)."""
+        self._unit = unit
+        self.run_for_box.setSuffix(f" {unit}")
+        words = "model seconds" if unit == "s" else unit
+        self.run_for_box.setToolTip(f"How long 'Run for' runs, in {words}")
+
+    def set_status(
+        self, status: Status | None, t: float, dt_ms: float = 1.0, *, unit: str = "s", step: float = 0.0
+    ) -> None:
         """Show the controller's state (signals blocked: this never sends a command).
 
         The model time ``t`` is shown to the resolution of one time step of ``dt_ms``,
-        so stepping once always changes it.
+        so stepping once always changes it. With another ``unit`` (an experiment that
+        counts its progress in epochs) ``t`` is in that unit and ``step`` is one step's
+        share of it.
         """
         running = status is not None and status.state is SimState.RUNNING
         was = self.run_action.blockSignals(True)
@@ -157,8 +169,17 @@ class RunControls(QToolBar):
         for action in (self.run_action, self.run_for_action, self.reset_action, *self.step_actions.values()):
             action.setEnabled(usable)
         rtf = None if status is None else status.realtime_factor
-        text = format_model_time(t, dt_ms) + (f"   {rtf:,.1f}x real time" if rtf is not None else "")
+        if unit == "s":
+            text = format_model_time(t, dt_ms) + (f"   {rtf:,.1f}x real time" if rtf is not None else "")
+        else:
+            text = format_progress(t, step, unit) + (f"   {rtf:,.3g} {unit}/s" if rtf is not None else "")
         self.rtf_label.setText(text)
+
+
+def format_progress(t: float, step: float, unit: str) -> str:
+    """``t = 2.0413 epochs``: progress ``t`` in ``unit`` with the decimals that show one ``step``."""
+    decimals = 1 if step <= 0 else min(9, max(1, math.ceil(-math.log10(step))))
+    return f"t = {t:,.{decimals}f} {unit}"
 
 
 def format_model_time(t: float, dt_ms: float) -> str:

@@ -30,14 +30,20 @@ def test_presets_lists_every_preset_on_one_line_under_its_experiment(
     lines = capsys.readouterr().out.strip().splitlines()
     headers = [line for line in lines if not line.startswith(" ")]
     presets = [line for line in lines if line.startswith("  ")]
-    assert headers == ["topomap (topographic map: rewiring and STDP form a map):"]
+    assert headers == [
+        "topomap (topographic map: rewiring and STDP form a map):",
+        "classifier (sparse classifier: e-prop learning with DEEP R rewiring):",
+    ]
     assert lines[0] == headers[0]
     names = {p.name for p in list_presets()}
     assert len(presets) == len(names)
     assert {line.split()[0] for line in presets} == names
     assert {"bamford2010", "bogdan2018", "knight2025", "demo"} <= names
     assert all(len(line.split()) > 1 for line in presets), "every preset has a description"
-    assert {p.experiment for p in list_presets()} == {"topomap"}
+    assert {p.experiment for p in list_presets()} == {"topomap", "classifier"}
+    classifier = {p.name for p in list_presets() if p.experiment == "classifier"}
+    for base in ("classifier_yinyang", "classifier_digits", "classifier_shd", "classifier_bench"):
+        assert {base, f"{base}_static", f"{base}_dense"} <= classifier
 
 
 def test_presets_resolve_by_bare_name_or_with_their_experiment(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from sim.engine import Engine
 from sim.experiments.topomap.config import load_config
 from sim.synapses import SynapseTable
 
-PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets").glob("*/*.yaml"))
+PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets" / "topomap").glob("*.yaml"))
 DURATION = 0.05  # s
 
 

@@ -100,7 +100,7 @@ class TopographicMapApp(AppExperiment):
         return [path]
 
     def summary(
-        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats
+        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats, sim_wall: float
     ) -> dict[str, Any]:
         """Time step, size, the initial map quality, refusals and Bamford's published values."""
         case = bamford_case(config)
@@ -114,7 +114,7 @@ class TopographicMapApp(AppExperiment):
         }
 
     def write_figures(
-        self, out_dir: Path, metrics: Metrics, final: Any, config: Any, stats: EventStats
+        self, out_dir: Path, metrics: Metrics, start: Any, final: Any, config: Any, stats: EventStats
     ) -> list[Path]:
         """Map quality, synapses, the map and a receptive field (:mod:`app.experiments.topomap.report`)."""
         from app.experiments.topomap.report import write_figures

@@ -29,6 +29,19 @@ def _cpu_backend() -> Any:
     return ClassifierCpuBackend()
 
 
+def _cuda_backend() -> Any:
+    from sim.backends.cuda.device import CupyDevice
+    from sim.experiments.classifier.cuda.backend import ClassifierCudaBackend
+
+    return ClassifierCudaBackend(CupyDevice())
+
+
+def _cuda_reason() -> str | None:
+    from sim.backends.cuda import unavailable_reason
+
+    return unavailable_reason()
+
+
 def _sizes(config: Any) -> Any:
     from sim.experiments.classifier.data import data_sizes
 
@@ -41,11 +54,14 @@ class SparseClassifier(Experiment):
     key: ClassVar[str] = "classifier"
     title: ClassVar[str] = "sparse classifier: e-prop learning with DEEP R rewiring"
     config_type: ClassVar[type[ConfigRoot]] = ClassifierConfig
-    time_unit: ClassVar[str | None] = "epoch"
+    time_unit: ClassVar[str | None] = "epochs"
 
     def backends(self) -> Mapping[str, BackendEntry]:
-        """The CPU (Numba, the batch lanes on every core)."""
-        return {"cpu": BackendEntry(_cpu_backend, lambda: None)}
+        """CUDA first when it can run, else the CPU (Numba, the batch lanes on every core)."""
+        return {
+            "cuda": BackendEntry(_cuda_backend, _cuda_reason),
+            "cpu": BackendEntry(_cpu_backend, lambda: None),
+        }
 
     def build_state(self, config: Any, seed: int) -> Any:
         """A new network of ``config`` at the start of its first batch."""

@@ -83,7 +83,7 @@ class ToyApp(AppExperiment):
         return [path]
 
     def summary(
-        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats
+        self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats, sim_wall: float
     ) -> dict[str, Any]:
         """Size and the events counted."""
         assert isinstance(stats, ToyEventStats)

@@ -1,0 +1,1 @@
+"""The sparse classifier on the application layer: batch metrics, outputs, figures and benchmark."""

@@ -1,0 +1,1 @@
+"""The sparse classifier's CUDA backend: CuPy RawKernels over the same state arrays as the CPU's."""
