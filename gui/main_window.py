@@ -831,11 +831,14 @@ class MainWindow(QMainWindow):
             self._make_and_send(Run, duration=seconds)
 
     def _on_shortcuts(self) -> None:
+        assert self.experiment is not None
+        steps = " · ".join(f"{a.shortcut}: {a.text.lower()}" for a in self.experiment.step_actions)
+        views = len(self.experiment.views)
         lines = [
             "Space: run / pause",
-            "Right: one time step · Shift+Right: one stimulus period · Ctrl+Right: one rewiring interval",
+            steps,
             "Ctrl+F: run for… · Ctrl+R: reset (applies structural parameters)",
-            "Ctrl+1 … Ctrl+7: show a view · F11: presentation mode",
+            f"Ctrl+1 … Ctrl+{views}: show a view · F11: presentation mode",
             "Ctrl+O: load preset file · Ctrl+S: save parameters · Ctrl+Shift+S / O: save / load checkpoint",
         ]
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join(lines))
@@ -846,7 +849,8 @@ class MainWindow(QMainWindow):
             "About Rewire Lab",
             "Rewire Lab: structural plasticity in spiking neural networks.\n\n"
             "Synapses form and disappear while the network runs; watch a topographic map form "
-            "(Bamford et al. 2010), measure it (sigma_aff, AD) and change the rules as it runs.",
+            "(Bamford et al. 2010), measure it (sigma_aff, AD) and change the rules as it runs, "
+            "or watch DEEP R rewire a spiking classifier while e-prop trains it.",
         )
 
     # -- closing ----------------------------------------------------------------------------------

@@ -442,9 +442,11 @@ def preset_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", preset_files(), ids=lambda p: p.stem)
 def test_every_preset_loads(path: Path) -> None:
-    """Every file in presets/ loads, validates and is named after its file."""
-    c = load_config(path)
-    assert c.name == path.stem
+    """Every file in presets/ loads as its folder's experiment, validates and is named after its file."""
+    from sim.config import load_config as load_any
+
+    c = load_any(path)
+    assert c.name == path.stem and c.experiment == path.parent.name
     assert c.description
 
 
@@ -554,7 +556,8 @@ def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
     other.write_text("experiment: tomography\n")
     with pytest.raises(ConfigError) as err:
         load_config(other)
-    assert str(err.value) == f"{other}: experiment: unknown experiment 'tomography' (known: topomap)"
+    known = "topomap, classifier"
+    assert str(err.value) == f"{other}: experiment: unknown experiment 'tomography' (known: {known})"
     with pytest.raises(ConfigError, match="unknown experiment 7"):
         config_from_dict({"experiment": 7})
     with pytest.raises(ConfigError, match="names experiment 'tomography', not 'topomap'"):
