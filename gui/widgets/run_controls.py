@@ -144,11 +144,23 @@ class RunControls(QToolBar):
         self.step_button.setDefaultAction(next(iter(self.step_actions.values())))
 
     def set_time_unit(self, unit: str) -> None:
-        """Count "Run for" in ``unit``: ``s`` (model seconds) or the experiment's own (``epochs``)."""
-        self._unit = unit
+        """Count "Run for" in ``unit``: ``s`` (model seconds) or the experiment's own (``epochs``).
+
+        A multiple of real time means nothing for a clock that is not model seconds, so
+        the speed is then Max and the choice is disabled.
+        """
         self.run_for_box.setSuffix(f" {unit}")
         words = "model seconds" if unit == "s" else unit
         self.run_for_box.setToolTip(f"How long 'Run for' runs, in {words}")
+        real_time = unit == "s"
+        if not real_time and self.speed_box.currentIndex() != 0:
+            self.speed_box.setCurrentIndex(0)  # Max (announced: the thread stops pacing)
+        self.speed_box.setEnabled(real_time)
+        self.speed_box.setToolTip(
+            "Target speed in model seconds per wall second: Max runs as fast as the machine allows"
+            if real_time
+            else f"This experiment counts {unit}, not model seconds: it runs as fast as the machine allows"
+        )
 
     def set_status(
         self, status: Status | None, t: float, dt_ms: float = 1.0, *, unit: str = "s", step: float = 0.0

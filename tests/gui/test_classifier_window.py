@@ -114,6 +114,8 @@ def test_classifier_views_draw_the_run_and_the_window_switches_back(
     panel = window.parameter_panel
     assert panel is not None and "learning.lr" in panel._rows and "rewiring.temperature" in panel._rows
     assert "stdp.a_plus" not in panel._rows
+    controls = window.run_controls
+    assert controls.run_for_box.suffix() == " epochs" and not controls.speed_box.isEnabled()
 
     for _ in range(EPOCHS):
         window.run_controls.step_actions["epoch"].trigger()
@@ -231,6 +233,8 @@ def test_classifier_views_draw_the_run_and_the_window_switches_back(
     )
     settle(window, qtbot)
     assert "masks" not in window.views and "map" in window.views
+    assert controls.run_for_box.suffix() == " s" and controls.speed_box.isEnabled()
+    assert controls.rtf_label.text().startswith("t = ") and controls.rtf_label.text().split()[3] == "s"
     window.run_controls.step_actions["stimulus"].trigger()
     settle(window, qtbot)
     assert window.latest is not None and window.latest.snapshot.step > 0
