@@ -36,6 +36,7 @@ __all__ = [
     "parse_yaml_text",
     "read_yaml",
     "resolve_yaml",
+    "seed_param",
 ]
 
 #: Keys of a configuration file that describe it rather than the model.
@@ -101,6 +102,17 @@ def param(
     """Declare a parameter field with its metadata."""
     spec = ParamSpec(unit, doc, live, lo, hi, lo_open, hi_open, choices)
     return field(default=default, metadata={"spec": spec})
+
+
+def seed_param(default: int = 1) -> Any:
+    """Declare the ``run.seed`` field every configuration root has: a structural 64-bit seed."""
+    return param(
+        default,
+        doc="Seed of the random number generator (applies when the network is built)",
+        live=False,
+        lo=0,
+        hi=2**64 - 1,
+    )
 
 
 T = TypeVar("T")

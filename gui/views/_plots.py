@@ -685,20 +685,23 @@ class _LegendSample(pg.PlotDataItem):
 
 
 class ReferenceLine:
-    """A dashed horizontal line at a reference value, with its own legend entry while shown.
+    """A dashed line at a reference value (a published value, a capacity, a target), with its own
+    legend entry while shown.
 
     Parameters
     ----------
     plot : pyqtgraph.PlotItem
-        The plot (with a legend) to draw in.
+        The plot to draw in; the entry goes to its legend, if it has one.
     colour : str
         Colour of the dashed line.
+    angle : float
+        0 for a horizontal line at a y value, 90 for a vertical one at an x value.
     """
 
-    def __init__(self, plot: Any, colour: str) -> None:
+    def __init__(self, plot: Any, colour: str, angle: float = 0.0) -> None:
         self.plot = plot
         pen = dashed_pen(colour)
-        self.line = pg.InfiniteLine(angle=0, pen=pen, movable=False)
+        self.line = pg.InfiniteLine(angle=angle, pen=pen, movable=False)
         self.line.setVisible(False)
         plot.addItem(self.line)
         # The legend draws its sample from a curve item; this one is never added to the plot.
@@ -717,16 +720,16 @@ class ReferenceLine:
         return self._value
 
     def show(self, value: float, label: str) -> None:
-        """Draw the line at ``value`` and list it in the legend as ``label``."""
+        """Draw the line at ``value`` and list it in the legend as ``label`` (none when empty)."""
         self._value = float(value)
         self.line.setValue(self._value)
         # A line the user switched off by clicking its legend entry stays off.
         self.line.setVisible(self._sample.isVisible())
         if label != self._label:
             legend = self.plot.legend
-            if self._label is not None and legend is not None:
+            if self._label and legend is not None:
                 legend.removeItem(self._sample)
-            if legend is not None:
+            if legend is not None and label:
                 legend.addItem(self._sample, label)
             self._label = label
 
@@ -734,7 +737,7 @@ class ReferenceLine:
         """Remove the line and its legend entry."""
         self.line.setVisible(False)
         self._value = math.nan
-        if self._label is not None and self.plot.legend is not None:
+        if self._label and self.plot.legend is not None:
             self.plot.legend.removeItem(self._sample)
         self._label = None
 

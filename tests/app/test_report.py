@@ -20,11 +20,11 @@ from app.experiments.topomap.report import (
     FIGURE_NAMES,
     METRIC_KEYS,
     _map_quality_figure,
-    _save,
     _topographic_map_figure,
     published_reference,
     write_figures,
 )
+from app.figures import save_figure as _save
 from sim.engine import Engine
 from sim.events import FORMED, REMOVED, empty_events
 from sim.experiments.topomap.analysis import receptive_fields

@@ -19,17 +19,17 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from numpy.typing import NDArray
 
 from app.experiments.classifier.experiment import FIGURE_FILES
 from app.experiments.classifier.metrics import METRIC_COLUMNS, steps_per_epoch
+from app.figures import DPI as FIGURE_DPI
+from app.figures import new_figure, note, save_figure
 from sim.events import FORMED, REMOVED
 from sim.experiments.classifier.config import ClassifierConfig
 from sim.experiments.classifier.params import (
@@ -44,12 +44,11 @@ from sim.experiments.classifier.params import (
     TABLE_REC,
 )
 from sim.experiments.classifier.snapshot import ClassifierSnapshot, TableView
-from sim.files import write_atomic
 
 __all__ = ["DPI", "FIGURE_FILES", "METRIC_KEYS", "REFERENCES", "make_figures", "write_figures"]
 
 #: Resolution of every figure.
-DPI = 150
+DPI = FIGURE_DPI
 #: File names, in the order :func:`write_figures` returns them.
 #: Columns the metrics table must have (those of ``metrics.csv``).
 METRIC_KEYS: tuple[str, ...] = METRIC_COLUMNS
@@ -134,7 +133,7 @@ def write_figures(
     figures = make_figures(metrics, start, final, config, events)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return [_save(fig, out / name) for fig, name in zip(figures, FIGURE_FILES, strict=True)]
+    return [save_figure(fig, out / name) for fig, name in zip(figures, FIGURE_FILES, strict=True)]
 
 
 def make_figures(
@@ -179,39 +178,6 @@ def _heading(final: ClassifierSnapshot, config: ClassifierConfig) -> str:
         wiring = f"p_in {c.p_in:g}, p_rec {c.p_rec:g}, {rewired}"
     epochs = f"{final.t:.3g}"
     return f"{config.name} ({config.data.name}, {wiring}), after {epochs} epoch{'' if epochs == '1' else 's'}"
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as PNG atomically (temporary file in the same folder, then rename)."""
-    FigureCanvasAgg(fig)
-    return write_atomic(
-        path,
-        lambda fh: fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem}),
-    )
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches with constrained (tight) layout, not tied to pyplot."""
-    return Figure(figsize=(width, height), dpi=DPI, layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
-
-
-def _note(ax: Axes, text: str, *, y: float = 0.5) -> None:
-    """Write a boxed italic note in ``ax`` (used where there is nothing to plot)."""
-    box = {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95}
-    ax.text(
-        0.5,
-        y,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=_LABEL_SIZE,
-        color="#555555",
-        style="italic",
-        zorder=10,
-        bbox=box,
-        gid="note",
-    )
 
 
 def _grid(ax: Axes, axis: str = "both") -> None:
@@ -325,7 +291,7 @@ def _learning_figure(
     chance = 1.0 / n_classes
     references = REFERENCES.get(config.data.name, {})
 
-    fig = _new_figure(13.0, 5.2)
+    fig = new_figure(13.0, 5.2)
     ax_loss, ax_acc = fig.subplots(1, 2)
     handles: list[Artist] = []
     if t.size:
@@ -372,7 +338,7 @@ def _learning_figure(
         ax_loss.set_ylim(0.0, 1.08 * top if np.isfinite(top) and top > 0 else 1.0)
     else:
         for ax in (ax_loss, ax_acc):
-            _note(ax, "no batch completed")
+            note(ax, "no batch completed")
         ax_loss.set_ylim(0.0, 1.0)
 
     chance_line = ax_acc.axhline(
@@ -428,7 +394,7 @@ def _rewiring_figure(
     t = table["t"]
     end = max([final.t, *t.tolist()])
     off = _rewiring_off(config)
-    fig = _new_figure(13.0, 5.2)
+    fig = new_figure(13.0, 5.2)
     axes = fig.subplots(1, 2)
     handles: dict[str, Artist] = {}
     for code, ax in zip((TABLE_IN, TABLE_REC), axes, strict=True):
@@ -448,10 +414,10 @@ def _rewiring_figure(
             handles["synapses"] = line
         ax.set_title(title, fontsize=_TITLE_SIZE)
         if not t.size:
-            _note(ax, "no batch completed")
+            note(ax, "no batch completed")
             ax.set_yticks([])
         elif off is not None and not rewired:
-            _note(ax, off)
+            note(ax, off)
             ax.set_yticks([])
         else:
             same = np.array_equal(counts["removed"], counts["regrown"])
@@ -496,7 +462,7 @@ def _rewiring_figure(
             top = max(float(np.nanmax(c)) for c in counts.values())
             ax.set_ylim(0.0, 1.3 * top if top > 0 else 1.0)
             if off is not None:
-                _note(ax, "DEEP R was switched off by the end of the run", y=0.8)
+                note(ax, "DEEP R was switched off by the end of the run", y=0.8)
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("synapses per batch", fontsize=_LABEL_SIZE)
         _epoch_axis(ax, end)
@@ -536,7 +502,7 @@ def _connectivity_figure(
     # At least a pixel per pre/post pair where the figure allows (700 x 512 for the SHD input table).
     panel_w = float(np.clip(n_post / 110.0, 3.6, 6.0))
     panel_h = float(np.clip(n_pre / 110.0, 3.6, 6.6))
-    fig = _new_figure(2.0 * (panel_w + 1.9), 2.0 * (panel_h + 0.9) + 1.5)
+    fig = new_figure(2.0 * (panel_w + 1.9), 2.0 * (panel_h + 0.9) + 1.5)
     axes = fig.subplots(2, 2)
     last = _last_batch(events)
     marks: dict[str, Artist] = {}
@@ -631,7 +597,7 @@ def _mark_events(
 
 # -- 4. weights and degrees -----------------------------------------------------------------------------
 def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, heading: str) -> Figure:
-    fig = _new_figure(14.0, 8.6)
+    fig = new_figure(14.0, 8.6)
     grid = fig.add_gridspec(2, 6)
     weight_axes = [fig.add_subplot(grid[0, 0:3]), fig.add_subplot(grid[0, 3:6])]
     degree_axes = [fig.add_subplot(grid[1, 2 * i : 2 * i + 2]) for i in range(3)]
@@ -670,7 +636,7 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
         ax.axvline(0.0, color=_GREY, linewidth=0.8)
         _grid(ax, "y")
         if not w.size:
-            _note(ax, "no synapses")
+            note(ax, "no synapses")
 
     degree_panels = (
         (
@@ -755,7 +721,7 @@ def _activity_figure(final: ClassifierSnapshot, config: ClassifierConfig, headin
     y = np.asarray(final.shown_y, dtype=np.float64)
     dt = float(config.network.dt)
     n_steps, n_hidden = z.shape
-    fig = _new_figure(14.0, 8.0)
+    fig = new_figure(14.0, 8.0)
     grid = fig.add_gridspec(2, 2, width_ratios=[2.2, 1.0], height_ratios=[1.6, 1.0])
     ax_raster = fig.add_subplot(grid[0, 0])
     ax_out = fig.add_subplot(grid[1, 0], sharex=ax_raster)
@@ -776,7 +742,7 @@ def _activity_figure(final: ClassifierSnapshot, config: ClassifierConfig, headin
             fontsize=12,
         )
         if not steps.size:
-            _note(ax_raster, "no hidden neuron fired in this trial")
+            note(ax_raster, "no hidden neuron fired in this trial")
         label, predicted = info[SH_LABEL], info[SH_PREDICTION]
         for k in range(y.shape[1]):
             if k not in (label, predicted):
@@ -801,8 +767,8 @@ def _activity_figure(final: ClassifierSnapshot, config: ClassifierConfig, headin
         )
         fig_caption = _shown_caption(final)
     else:
-        _note(ax_raster, "no trial completed yet")
-        _note(ax_out, "no trial completed yet")
+        note(ax_raster, "no trial completed yet")
+        note(ax_out, "no trial completed yet")
         ax_out.set_yticks([])
         ax_raster.set_title("Hidden spikes", fontsize=12)
         ax_out.set_title("Readout", fontsize=12)

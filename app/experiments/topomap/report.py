@@ -16,10 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
@@ -27,17 +25,18 @@ from numpy.typing import NDArray
 from app.experiments.topomap.events import EventCounts
 from app.experiments.topomap.experiment import FIGURE_FILES
 from app.experiments.topomap.metrics import METRIC_COLUMNS
+from app.figures import DPI as FIGURE_DPI
+from app.figures import new_figure, note, save_figure
 from sim.events import FF
 from sim.experiments.topomap.analysis import DisplacementStats, by_displacement, receptive_fields
 from sim.experiments.topomap.analysis.reference import BAMFORD_2010, CASE_NAMES, bamford_case
 from sim.experiments.topomap.config import ModelConfig
 from sim.experiments.topomap.snapshot import Snapshot
-from sim.files import write_atomic
 
 __all__ = ["DPI", "FIGURE_NAMES", "MAX_GRID_LINES", "METRIC_KEYS", "published_reference", "write_figures"]
 
 #: Resolution of every figure.
-DPI = 150
+DPI = FIGURE_DPI
 #: File names, in the order :func:`write_figures` returns them.
 FIGURE_NAMES: tuple[str, ...] = FIGURE_FILES
 #: Columns the metrics table must have (those of ``metrics.csv``).
@@ -129,7 +128,7 @@ def write_figures(
         _topographic_map_figure(snapshot, heading),
         _receptive_field_figure(snapshot, config, events, heading),
     )
-    return [_save(fig, out / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)]
+    return [save_figure(fig, out / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)]
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -150,20 +149,6 @@ def _format_time(t: float) -> str:
     return f"{t:.0f} s" if abs(t) >= 100 else f"{t:.3g} s"
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as PNG atomically (temporary file in the same folder, then rename)."""
-    FigureCanvasAgg(fig)
-    return write_atomic(
-        path,
-        lambda fh: fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem}),
-    )
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches with constrained (tight) layout, not tied to pyplot."""
-    return Figure(figsize=(width, height), dpi=DPI, layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
-
-
 def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
     """Label the time axis and give it a sensible range even for a single row."""
     end = float(np.nanmax(t)) if t.size and np.isfinite(t).any() else 0.0
@@ -173,24 +158,6 @@ def _time_axis(ax: Axes, t: _Array, *, label: bool = True) -> None:
         ax.set_xlabel("model time (s)", fontsize=_LABEL_SIZE)
     ax.grid(True, color="#E5E5E5", linewidth=0.8)
     ax.set_axisbelow(True)
-
-
-def _note(ax: Axes, text: str) -> None:
-    """Write a boxed italic note in the middle of ``ax`` (used where there is nothing to plot)."""
-    box = {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#BBBBBB", "alpha": 0.95}
-    ax.text(
-        0.5,
-        0.5,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=_LABEL_SIZE,
-        color="#555555",
-        style="italic",
-        zorder=10,
-        bbox=box,
-    )
 
 
 def _upper(peak: float, headroom: float) -> float:
@@ -210,7 +177,7 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
     t = table["t"]
     published = published_reference(config)
     case, reference = published if published is not None else (None, None)
-    fig = _new_figure(12.0, 4.8)
+    fig = new_figure(12.0, 4.8)
     axes = fig.subplots(1, 2)
     panels = (
         ("sigma_aff", "Receptive-field spread $\\sigma_{aff}$", "$\\sigma_{aff}$ (grid units)"),
@@ -289,7 +256,7 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
                 top = max(top, value)
             top = max(top, _finite_max(y))
         if not t.size:
-            _note(ax, "no metrics recorded")
+            note(ax, "no metrics recorded")
         upper = _upper(top, 1.15)
         ax.set_ylim(-0.02 * upper, upper)  # a little room below 0 keeps a zero line visible
         ax.set_title(title, fontsize=_TITLE_SIZE)
@@ -312,7 +279,7 @@ def _map_quality_figure(table: dict[str, _Array], config: ModelConfig, heading: 
 # -- 2. synapses ----------------------------------------------------------------------------------------
 def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
     t = table["t"]
-    fig = _new_figure(9.0, 7.0)
+    fig = new_figure(9.0, 7.0)
     top, bottom = fig.subplots(2, 1, sharex=True)
     marker = "o" if t.size <= _MARKER_LIMIT else None
     top.plot(
@@ -355,9 +322,9 @@ def _synapses_figure(table: dict[str, _Array], heading: str) -> Figure:
         bottom.set_ylim(-0.02 * upper, upper)
         bottom.legend(loc="best", fontsize=10, framealpha=0.9)
         if peak == 0:
-            _note(bottom, "no rewiring events in this run")
+            note(bottom, "no rewiring events in this run")
     else:
-        _note(bottom, "no recording interval yet")
+        note(bottom, "no recording interval yet")
     bottom.set_ylabel("events per second (1/s)", fontsize=_LABEL_SIZE)
     bottom.set_title("Rewiring events (FF + LAT), per recording interval", fontsize=_TITLE_SIZE)
     _time_axis(bottom, t)
@@ -396,7 +363,7 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
     dense = n > _SPARSE_SIDE
     step = _grid_step(n)
     axes_inches = 8.0 if dense else 5.5
-    fig = _new_figure(10.4, 9.6) if dense else _new_figure(7.6, 7.0)
+    fig = new_figure(10.4, 9.6) if dense else new_figure(7.6, 7.0)
     ax = fig.subplots()
     cell = axes_inches * 72.0 / n  # approximate size of one grid cell in points
     if dense:
@@ -487,7 +454,7 @@ def _topographic_map_figure(snapshot: Snapshot, heading: str) -> Figure:
         )
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
     if not active.any():
-        _note(ax, "no feed-forward synapses")
+        note(ax, "no feed-forward synapses")
 
     ax.set_xlim(0.0, float(n))
     ax.set_ylim(float(n), 0.0)  # row 0 at the top, so the "lower" neighbour is drawn below
@@ -536,7 +503,7 @@ def _receptive_field_figure(
     extent = (lo, hi, hi, lo)  # dy grows downwards, as rows do in the topographic map
     cropped = not keep.all()
 
-    fig = _new_figure(16.0, 5.2)
+    fig = new_figure(16.0, 5.2)
     ax_p, ax_w, ax_e = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.15])
     probability = stats.probability[window]
     p_max = float(probability.max()) if probability.size else 0.0
@@ -571,7 +538,7 @@ def _receptive_field_figure(
         ax.axhline(0.0, color="white", linewidth=0.6, alpha=0.5)
         ax.axvline(0.0, color="white", linewidth=0.6, alpha=0.5)
         if ff.count == 0:
-            _note(ax, "no feed-forward synapses")
+            note(ax, "no feed-forward synapses")
 
     _events_by_distance_panel(ax_e, events, n)
     fig.suptitle(f"Mean receptive field: {heading}", fontsize=_TITLE_SIZE + 1)
@@ -587,12 +554,12 @@ def _events_by_distance_panel(ax: Axes, events: EventCounts, n: int) -> None:
     ax.set_axisbelow(True)
     ax.set_xlim(0.0, float(np.hypot(n // 2, n // 2)))
     if events.total == 0:
-        _note(ax, "no rewiring events recorded")
+        note(ax, "no rewiring events recorded")
         ax.set_yticks([])
         return
     edges, formed, removed = events.of(FF)
     if formed.sum() + removed.sum() == 0:
-        _note(ax, "no FF rewiring events recorded")
+        note(ax, "no FF rewiring events recorded")
         ax.set_yticks([])
         return
     centres = (edges[:-1] + edges[1:]) / 2.0

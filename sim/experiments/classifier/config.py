@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from sim.errors import ConfigError
-from sim.parameters import ConfigRoot, param
+from sim.parameters import ConfigRoot, param, seed_param
 
 #: Neuron models of the hidden layer.
 NEURON_MODELS = ("lif", "alif")
@@ -206,13 +206,7 @@ class RunConfig:
         lo_open=True,
     )
     record_events: bool = param(True, doc="Keep a log of every synapse pruned or regrown")
-    seed: int = param(
-        1,
-        doc="Seed of the random number generator (applies when the network is built)",
-        live=False,
-        lo=0,
-        hi=2**64 - 1,
-    )
+    seed: int = seed_param()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sim.parameters import (
     parse_yaml_text,
     read_yaml,
     resolve_yaml,
+    seed_param,
 )
 from sim.parameters import iter_params as _iter_params
 
@@ -245,13 +246,7 @@ class RunConfig:
         1.0, unit="s", doc="Model time between metric records", lo=0.0, hi=1e7, lo_open=True
     )
     record_events: bool = param(True, doc="Keep a log of every synapse formed or removed")
-    seed: int = param(
-        1,
-        doc="Seed of the random number generator (applies when the network is built)",
-        live=False,
-        lo=0,
-        hi=2**64 - 1,
-    )
+    seed: int = seed_param()
 
 
 @dataclass(frozen=True)

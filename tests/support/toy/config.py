@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from sim.errors import ConfigError
-from sim.parameters import ConfigRoot, param
+from sim.parameters import ConfigRoot, param, seed_param
 
 #: Largest value of ``rewiring.weight``: every weight a toy table holds lies in [0, MAX_WEIGHT].
 MAX_WEIGHT = 1.0
@@ -72,13 +72,7 @@ class RunConfig:
         0.1, unit="s", doc="Model time between metric records", lo=0.0, hi=1e7, lo_open=True
     )
     record_events: bool = param(True, doc="Keep a log of every synapse formed or removed")
-    seed: int = param(
-        1,
-        doc="Seed of the random number generator (applies when the network is built)",
-        live=False,
-        lo=0,
-        hi=2**64 - 1,
-    )
+    seed: int = seed_param()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from PyQt6.QtWidgets import QWidget
 from app.experiments.classifier.frame import Frame
 from gui.context import ViewContext
 from gui.experiments.classifier.views.common import (
-    VerticalLine,
     count_ceiling,
     step_histogram,
 )
@@ -18,6 +17,7 @@ from gui.experiments.classifier.views.images import PooledImage
 from gui.views._plots import (
     COLOURS,
     Cell,
+    ReferenceLine,
     ResponsiveGrid,
     add_legend,
     set_title,
@@ -147,7 +147,7 @@ class ActivityView(View[Frame]):
         add_legend(rates)
         rates.showGrid(x=False, y=False)
         self.histogram = step_histogram(rates, "hidden neurons", COLOURS["target"])
-        self.target = VerticalLine(rates, PREDICTION_COLOUR)
+        self.target = ReferenceLine(rates, PREDICTION_COLOUR, angle=90)
         self.plots = {"raster": raster, "readout": readout, "rates": rates}
         self._readout_range = (0.0, 0.0)
         self._rates_range = (0.0, 0.0)

@@ -23,7 +23,6 @@ from gui.views._plots import (
     COLOURS,
     FINE_STEPS,
     NICE_STEPS,
-    dashed_pen,
     span_title,
     stable_ceiling,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "TURNOVER_COLOURS",
     "SignedColourBar",
     "Table",
-    "VerticalLine",
     "coloured",
     "count_ceiling",
     "degree_ceiling",
@@ -220,67 +218,6 @@ class SignedColourBar:
             self.bar.axis.setTicks([ticks, []])
             metrics = QFontMetrics(self.bar.axis.style["tickFont"] or QFont())
             self.bar.axis.setWidth(max(metrics.horizontalAdvance(text) for _pos, text in ticks) + 16)
-
-
-class _LegendSample(pg.PlotDataItem):
-    """A legend entry standing for a line item: clicking it shows or hides the line."""
-
-    def __init__(self, line: Any, pen: Any) -> None:
-        super().__init__(pen=pen)
-        self._line = line
-
-    def setVisible(self, visible: bool) -> None:
-        """Show or hide the line with its entry."""
-        super().setVisible(visible)
-        self._line.setVisible(visible)
-
-
-class VerticalLine:
-    """A dashed vertical line at a value (a capacity, a target), in the plot's legend (if any) while shown.
-
-    Parameters
-    ----------
-    plot : pyqtgraph.PlotItem
-        The plot to draw in.
-    colour : str
-        Colour of the line.
-    """
-
-    def __init__(self, plot: Any, colour: str) -> None:
-        self.plot = plot
-        pen = dashed_pen(colour)
-        self.line = pg.InfiniteLine(angle=90, pen=pen, movable=False)
-        self.line.setVisible(False)
-        plot.addItem(self.line)
-        self._sample = _LegendSample(self.line, pen)
-        self._label: str | None = None
-        self.value = math.nan
-
-    def show(self, value: float, label: str) -> None:
-        """Draw the line at ``value``, listed in the plot's legend (if it has one) as ``label``."""
-        self.value = float(value)
-        self.line.setValue(self.value)
-        self.line.setVisible(self._sample.isVisible())
-        if label != self._label:
-            legend = self.plot.legend
-            if self._label and legend is not None:
-                legend.removeItem(self._sample)
-            if legend is not None and label:
-                legend.addItem(self._sample, label)
-            self._label = label
-
-    def hide(self) -> None:
-        """Remove the line and its legend entry."""
-        self.line.setVisible(False)
-        self.value = math.nan
-        if self._label and self.plot.legend is not None:
-            self.plot.legend.removeItem(self._sample)
-        self._label = None
-
-    @property
-    def visible(self) -> bool:
-        """Whether the line is drawn."""
-        return bool(self.line.isVisible())
 
 
 def step_histogram(plot: Any, name: str | None, colour: str, fill: bool = True) -> pg.PlotDataItem:

@@ -14,7 +14,6 @@ from gui.experiments.classifier.views.common import (
     TABLE_COLOURS,
     TABLES,
     Table,
-    VerticalLine,
     coloured,
     count_ceiling,
     degree_ceiling,
@@ -23,7 +22,15 @@ from gui.experiments.classifier.views.common import (
     symmetric_limit,
     table_of,
 )
-from gui.views._plots import FINE_STEPS, Cell, ResponsiveGrid, set_title, setup_axes, view_layout
+from gui.views._plots import (
+    FINE_STEPS,
+    Cell,
+    ReferenceLine,
+    ResponsiveGrid,
+    set_title,
+    setup_axes,
+    view_layout,
+)
 from gui.views.base import View
 from sim.experiments.classifier.config import ClassifierConfig
 
@@ -112,7 +119,7 @@ class WeightsView(View[Frame]):
             "How many input (and hidden) neurons send each number of synapses: the length of their row "
             "in the table, which can never exceed the row capacity (dashed).",
         )
-        self.capacity: dict[str, VerticalLine] = {}
+        self.capacity: dict[str, ReferenceLine] = {}
         for plot, kind in ((in_degree, "in"), (out_degree, "out")):
             plot.showGrid(x=False, y=False)
             for table in TABLES:
@@ -122,8 +129,8 @@ class WeightsView(View[Frame]):
                 )
             self.plots[f"{kind}_degree"] = plot
         for table in TABLES:
-            self.capacity[table.name] = VerticalLine(out_degree, TABLE_COLOURS[table.name])
-        self.capacity["both"] = VerticalLine(out_degree, "#000000")
+            self.capacity[table.name] = ReferenceLine(out_degree, TABLE_COLOURS[table.name], angle=90)
+        self.capacity["both"] = ReferenceLine(out_degree, "#000000", angle=90)
         self._limits: dict[str, float] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
         #: The weight updates of the tables drawn.
