@@ -240,7 +240,13 @@ def test_connectivity_marks_the_last_batchs_rewiring_on_the_end_masks(
 
 
 def test_dense_masks_are_full_but_for_the_diagonal(dense: Run) -> None:
+    # the recurrent matrix's diagonal is held at zero weight: not a synapse anywhere it is counted
+    n_rec = N_HIDDEN * (N_HIDDEN - 1)
+    assert dense.final.trec.n_synapses == n_rec and dense.final.trec.coo()[0].size == n_rec
+    np.testing.assert_array_equal(dense.metrics["synapses_rec"], n_rec)
+    np.testing.assert_array_equal(dense.metrics["synapses_in"], dense.final.tin.n_pre * N_HIDDEN)
     fig = figures(dense)["connectivity.png"]
+    assert f"hidden \u2192 hidden, {n_rec} synapses" in texts(fig)
     (image_in,) = by_gid(fig, AxesImage, "mask_in_end")
     (image_rec,) = by_gid(fig, AxesImage, "mask_rec_end")
     assert not np.ma.getmaskarray(image_in.get_array()).any()

@@ -55,8 +55,11 @@ class Frame(frame.Frame):
         """Out-degree of every presynaptic and in-degree of every postsynaptic neuron of ``table``
         (``in`` or ``rec``)."""
         view = self.snapshot.tin if table == "in" else self.snapshot.trec
-        _, post, _ = view.coo()
-        return view.row_len.astype(np.int64), np.bincount(post, minlength=view.n_post).astype(np.int64)
+        pre, post, _ = view.coo()
+        return (
+            np.bincount(pre, minlength=view.n_pre).astype(np.int64),
+            np.bincount(post, minlength=view.n_post).astype(np.int64),
+        )
 
 
 class History(frame.History):

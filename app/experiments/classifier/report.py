@@ -252,12 +252,10 @@ def _per_batch(
     return [raw, mean]
 
 
-def _present(view: TableView, recurrent: bool) -> tuple[NDArray[np.int64], NDArray[np.int64], _Array]:
-    """``(pre, post, weight)`` of every synapse; self-connections (the dense kernel's zero
-    diagonal) left out of the recurrent table."""
+def _present(view: TableView) -> tuple[NDArray[np.int64], NDArray[np.int64], _Array]:
+    """``(pre, post, weight)`` of every synapse, as the figures index and plot them."""
     pre, post, weight = view.coo()
-    keep = pre != post if recurrent else np.ones(pre.size, bool)
-    return pre[keep], post[keep].astype(np.int64), weight[keep].astype(np.float64)
+    return pre, post.astype(np.int64), weight.astype(np.float64)
 
 
 def _degree_bins(values: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -478,10 +476,10 @@ def _rewiring_figure(
 
 
 # -- 3. connectivity ------------------------------------------------------------------------------------
-def _weight_image(view: TableView, recurrent: bool) -> NDArray[np.float64]:
+def _weight_image(view: TableView) -> NDArray[np.float64]:
     """The weights as a ``(n_pre, n_post)`` image, NaN where no synapse is."""
     image = np.full((view.n_pre, view.n_post), np.nan)
-    pre, post, weight = _present(view, recurrent)
+    pre, post, weight = _present(view)
     image[pre, post] = weight
     return image
 
@@ -507,8 +505,7 @@ def _connectivity_figure(
     last = _last_batch(events)
     marks: dict[str, Artist] = {}
     for col, code in enumerate((TABLE_IN, TABLE_REC)):
-        recurrent = code == TABLE_REC
-        images = [_weight_image(view, recurrent) for view in views[code]]
+        images = [_weight_image(view) for view in views[code]]
         present = np.concatenate([np.abs(im[np.isfinite(im)]) for im in images])
         vmax = float(present.max()) if present.size and present.max() > 0 else 1.0
         norm = Normalize(-vmax, vmax)
@@ -526,8 +523,6 @@ def _connectivity_figure(
             )
             count = int(np.isfinite(image).sum())
             title = f"{when}: {_TABLE_TITLES[code]}, {count} synapses"
-            if view.n_synapses > count:  # the dense kernel's diagonal: self-connections of weight 0
-                title += f"\n(and {view.n_synapses - count} self-connections of weight 0, not shown)"
             ax.set_title(title, fontsize=_TITLE_SIZE - 1)
             ax.set_ylabel(_PRE_LABELS[code], fontsize=_LABEL_SIZE)
             ax.set_xlabel("post: hidden neuron", fontsize=_LABEL_SIZE)
@@ -605,9 +600,8 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
     for ax, code, begin, end in zip(
         weight_axes, (TABLE_IN, TABLE_REC), (start.tin, start.trec), (final.tin, final.trec), strict=True
     ):
-        recurrent = code == TABLE_REC
-        w0 = _present(begin, recurrent)[2]
-        w = _present(end, recurrent)[2]
+        w0 = _present(begin)[2]
+        w = _present(end)[2]
         both = np.abs(np.concatenate([w0, w]))
         span = float(both.max()) if both.size and both.max() > 0 else 1.0
         edges = np.linspace(-span, span, 41)  # 0 is an edge: every bin holds one sign only
@@ -642,7 +636,6 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
         (
             start.tin,
             final.tin,
-            False,
             "in",
             "in-degree, input \u2192 hidden",
             "input synapses onto a hidden neuron",
@@ -650,7 +643,6 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
         (
             start.trec,
             final.trec,
-            True,
             "in",
             "in-degree, hidden \u2192 hidden",
             "recurrent synapses onto a neuron",
@@ -658,14 +650,13 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
         (
             start.trec,
             final.trec,
-            True,
             "out",
             "out-degree, hidden \u2192 hidden",
             "recurrent synapses from a neuron",
         ),
     )
-    for ax, (begin, end, recurrent, which, title, xlabel) in zip(degree_axes, degree_panels, strict=True):
-        d0, d = (_degrees(v, recurrent, which) for v in (begin, end))
+    for ax, (begin, end, which, title, xlabel) in zip(degree_axes, degree_panels, strict=True):
+        d0, d = (_degrees(v, which) for v in (begin, end))
         edges = _degree_bins(np.concatenate([d0, d]))
         bars = _bars(ax, np.histogram(d, bins=edges)[0], edges, color=_SKY, gid=f"degrees_{which}")
         _outline(ax, np.histogram(d0, bins=edges)[0], edges)
@@ -691,9 +682,9 @@ def _weights_figure(start: ClassifierSnapshot, final: ClassifierSnapshot, headin
     return fig
 
 
-def _degrees(view: TableView, recurrent: bool, which: str) -> NDArray[np.int64]:
+def _degrees(view: TableView, which: str) -> NDArray[np.int64]:
     """In-degree of every post neuron (``which="in"``) or out-degree of every pre neuron."""
-    pre, post, _ = _present(view, recurrent)
+    pre, post, _ = _present(view)
     if which == "in":
         return np.bincount(post, minlength=view.n_post).astype(np.int64)
     return np.bincount(pre, minlength=view.n_pre).astype(np.int64)

@@ -129,6 +129,7 @@ class SparseClassifier(Experiment):
             backend=backend,
             realtime_factor=realtime_factor,
             dt_ms=config.network.dt,
+            dense=config.dense,
             train_batches=sizes.train_batches(b),
             test_batches=sizes.test_batches(b),
             events=events,

@@ -23,7 +23,12 @@ from sim.synapses import D_N_POST, D_N_PRE, D_ROW_CAP, S_FORMED, S_REFUSED_ROW, 
 
 
 class TableView(NamedTuple):
-    """One table's synapses, read-only: rows (``row_len``, capacity ``row_cap``), targets, weights."""
+    """One table's synapses, read-only: rows (``row_len``, capacity ``row_cap``), targets, weights.
+
+    With ``diagonal`` set (the dense recurrent matrix) the slots ``i -> i`` are held at zero weight
+    and are not synapses: :attr:`n_synapses`, :meth:`coo`, :meth:`matrix` and :meth:`mask` leave
+    them out.
+    """
 
     n_pre: int
     n_post: int
@@ -35,17 +40,22 @@ class TableView(NamedTuple):
     formed: int
     removed: int
     refused: int
+    diagonal: bool = False
 
     @property
     def n_synapses(self) -> int:
         """Synapses present."""
-        return int(self.row_len.sum())
+        return int(self.row_len.sum()) - (self.n_pre if self.diagonal else 0)
 
     def coo(self) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
         """``(pre, post, weight)`` of every synapse, row by row."""
         live = (np.arange(self.row_cap)[None, :] < self.row_len[:, None]).ravel()
         pre = np.repeat(np.arange(self.n_pre, dtype=np.int64), self.row_len)
-        return pre, self.post[live], self.weight[live]
+        post, weight = self.post[live], self.weight[live]
+        if self.diagonal:
+            keep = pre != post
+            return pre[keep], post[keep], weight[keep]
+        return pre, post, weight
 
     def matrix(self) -> NDArray[np.float32]:
         """The weights as a dense ``(n_pre, n_post)`` matrix, 0 where no synapse is."""
@@ -62,8 +72,8 @@ class TableView(NamedTuple):
         return out
 
 
-def table_view(t: EpropTable) -> TableView:
-    """A read-only view of table ``t``'s synapses."""
+def table_view(t: EpropTable, diagonal: bool = False) -> TableView:
+    """A read-only view of table ``t``'s synapses (``diagonal``: the dense recurrent matrix)."""
     return TableView(
         n_pre=int(t.dims[D_N_PRE]),
         n_post=int(t.dims[D_N_POST]),
@@ -74,6 +84,7 @@ def table_view(t: EpropTable) -> TableView:
         formed=int(t.stats[S_FORMED]),
         removed=int(t.stats[S_REMOVED]),
         refused=int(t.stats[S_REFUSED_ROW]),
+        diagonal=diagonal,
     )
 
 
@@ -127,12 +138,13 @@ def make_snapshot(
     backend: str,
     realtime_factor: float | None,
     dt_ms: float,
+    dense: bool,
     train_batches: int,
     test_batches: int,
     events: NDArray[np.void],
     batches: NDArray[np.void],
 ) -> ClassifierSnapshot:
-    """A :class:`ClassifierSnapshot` of ``state``."""
+    """A :class:`ClassifierSnapshot` of ``state`` (``dense``: the tables are full matrices)."""
     assert state.shown_info.shape == (N_SHOWN,)
     return ClassifierSnapshot(
         seq=seq,
@@ -148,7 +160,7 @@ def make_snapshot(
         trial_steps=int(state.trace_z.shape[0]),
         updates=int(state.clock[C_UPDATES]),
         tin=table_view(state.tin),
-        trec=table_view(state.trec),
+        trec=table_view(state.trec, diagonal=dense),
         w_out=frozen_copy(state.w_out),
         b_out=frozen_copy(state.b_out),
         shown_z=frozen_copy(state.shown_z),

@@ -574,9 +574,17 @@ def _score(y_sum: NDArray[np.float32], label: int) -> tuple[float, int, int]:
 
 @njit(cache=True, nogil=True)
 def _batch_row(
-    row: NDArray[np.float64], clock: NDArray[np.int64], acc: NDArray[np.float64], tin: Any, trec: Any
+    row: NDArray[np.float64],
+    clock: NDArray[np.int64],
+    acc: NDArray[np.float64],
+    tin: Any,
+    trec: Any,
+    ip: NDArray[np.int64],
 ) -> None:
-    """The row of the training batch that just ended (its test fields NaN)."""
+    """The row of the training batch that just ended (its test fields NaN).
+
+    The dense recurrent matrix's diagonal, held at zero weight, is not counted among its synapses.
+    """
     row[R_HELD] = 1.0
     row[R_EPOCH] = clock[C_EPOCH]
     row[R_BATCH] = clock[C_BATCH]
@@ -590,7 +598,7 @@ def _batch_row(
     row[R_REMOVED_IN] = acc[A_REMOVED_IN]
     row[R_REGROWN_IN] = acc[A_REGROWN_IN]
     row[R_REFUSED_IN] = acc[A_REFUSED_IN]
-    row[R_SYNAPSES_REC] = trec.row_len.sum()
+    row[R_SYNAPSES_REC] = trec.row_len.sum() - (trec.dims[D_N_POST] if ip[I_DENSE] != 0 else 0)
     row[R_REMOVED_REC] = acc[A_REMOVED_IN + 3]
     row[R_REGROWN_REC] = acc[A_REGROWN_IN + 3]
     row[R_REFUSED_REC] = acc[A_REFUSED_IN + 3]
@@ -735,7 +743,7 @@ def finish_segment(
                 acc[A_REGROWN_IN + 3 * code] = regrown
                 acc[A_REFUSED_IN + 3 * code] = refused
         last = clock[C_BATCH] == ip[I_TRAIN_BATCHES] - 1
-        _batch_row(pending if last else row_out, clock, acc, tin, trec)
+        _batch_row(pending if last else row_out, clock, acc, tin, trec, ip)
         if not last:
             row_out[0] = 1.0
         acc[A_TRAIN_LOSS] = 0.0

@@ -246,7 +246,8 @@ extern "C" __global__ void __launch_bounds__(CLS_MAX_BLOCK) cls_end_batch(const 
     const long long train_batches = net.ip[I_TRAIN_BATCHES];
     const long long batches = train_batches + net.ip[I_TEST_BATCHES];
     const long long syn_in = cls_synapses(net.tin, &total);
-    const long long syn_rec = cls_synapses(net.trec, &total);
+    // The dense recurrent matrix's diagonal, held at zero weight, is not counted among its synapses.
+    const long long syn_rec = cls_synapses(net.trec, &total) - (net.ip[I_DENSE] != 0 ? net.trec.n_post : 0);
     if (tid == 0) {
         double* acc = net.acc;
         double* row = net.row_out;
