@@ -29,6 +29,8 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
+_SCALE_HELP = "topographic map presets: grid side 16 x SCALE (default: the preset's)"
+
 
 def _parser() -> argparse.ArgumentParser:
     from app.presets import DEFAULT_PRESET
@@ -36,13 +38,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="rewire-lab",
-        description="Rewire Lab: topographic maps that form by synaptic rewiring and STDP.",
+        description="Rewire Lab: structural plasticity in spiking networks, live: topographic maps that "
+        "form by rewiring and STDP, sparse classifiers trained with DEEP R.",
     )
     win = p.add_argument_group("window (when no command is given)")
     win.add_argument(
         "--preset", default=DEFAULT_PRESET, help="preset name or YAML file (default: %(default)s)"
     )
-    win.add_argument("--scale", type=int, help="grid side 16 x SCALE (default: the preset's)")
+    win.add_argument("--scale", type=int, help=_SCALE_HELP)
     win.add_argument("--seed", type=int, help="random seed (default: the preset's)")
     win.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="default: %(default)s")
     win.add_argument(
@@ -79,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="how long to run, in the preset's unit: model seconds, or epochs (default: the preset's)",
     )
-    run.add_argument("--scale", type=int, help="grid side 16 x SCALE (default: the preset's)")
+    run.add_argument("--scale", type=int, help=_SCALE_HELP)
     run.add_argument("--seed", type=int, help="random seed (default: the preset's)")
     run.add_argument(
         "--set",
@@ -100,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-every",
         type=float,
         metavar="S",
-        help="also save the checkpoint every S model seconds, so a killed run can resume from it",
+        help="also save the checkpoint every S (in the preset's unit: model seconds, or epochs), "
+        "so a killed run can resume from it",
     )
     run.add_argument(
         "--resume", type=Path, help="continue the run saved in this checkpoint (its preset applies)"
@@ -116,7 +120,10 @@ def _parser() -> argparse.ArgumentParser:
         "--backend", nargs="+", default=["auto"], choices=BACKEND_CHOICES, help="default: auto"
     )
     bench.add_argument(
-        "--duration", type=float, default=2.0, help="model seconds per measurement (default: 2)"
+        "--duration",
+        type=float,
+        default=2.0,
+        help="length of each measurement: model seconds, or training batches for a classifier (default: 2)",
     )
     bench.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     for key, knob in _bench_knobs():
@@ -171,6 +178,12 @@ def _with_overrides(  # type: ignore[no-untyped-def]
     if changes:
         cfg = cfg.replace_all(changes, source="--set")
     if scale is not None:
+        from sim.parameters import iter_params
+
+        if "network.scale" not in {path for path, _, _ in iter_params(cfg)}:
+            raise _UserError(
+                f"--scale: applies to topographic map presets; {cfg.name} is a {cfg.experiment} preset"
+            )
         cfg = cfg.replace("network.scale", scale, source="--scale")
     if seed is not None:
         cfg = cfg.replace("run.seed", seed, source="--seed")
@@ -210,9 +223,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from app.presets import DEFAULT_PRESET
     from sim.files import check_file_target, check_folder_target
 
-    if args.duration is not None:
-        check_duration(args.duration, None, "--duration")
     if args.resume is not None:
+        if args.duration is not None:
+            check_duration(args.duration, None, "--duration")
         given = [
             name
             for name, value in (
@@ -242,6 +255,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             step_ms = experiment_of(cfg).model_seconds(cfg, 1) * 1e3
             check_duration(args.duration, step_ms, "--duration", type(cfg))
+        if args.checkpoint_every is not None:
+            check_duration(args.checkpoint_every, None, "--checkpoint-every", type(cfg))
     from sim.backends import resolve_backend_name
 
     resolve_backend_name(args.backend)  # an unavailable backend is refused before anything is written
@@ -261,6 +276,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     s = result.summary
     final = s["final"]
     if result.interrupted:
+        from sim.experiment import get_experiment
+
         name = signal.Signals(stop.signum or signal.SIGINT).name
         how = (
             f"; checkpoint {result.checkpoint}: continue with "
@@ -268,8 +285,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if result.checkpoint is not None
             else ""
         )
+        unit = get_experiment(s["experiment"]).time_unit or "s"
         print(
-            f"{name}: stopped at t = {s['t_end_s']:g} s of {s['t_start_s'] + s['duration_s']:g} s; "
+            f"{name}: stopped at t = {s['t_end_s']:g} {unit} of {s['t_start_s'] + s['duration_s']:g} {unit}; "
             f"results so far in {result.out_dir} (no figures){how}",
             file=sys.stderr,
         )
@@ -305,7 +323,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from app.experiment import app_experiment_of
 
     if not args.duration > 0:
-        raise _UserError(f"--duration: must be a positive number of model seconds, got {args.duration}")
+        raise _UserError(f"--duration: must be a positive number, got {args.duration}")
     cfg = _with_overrides(args.preset, None, None)
     exp = app_experiment_of(cfg)
     own = {knob.flag for knob in exp.bench_knobs}

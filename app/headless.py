@@ -33,10 +33,9 @@ from numpy.typing import NDArray
 from app.eventlog import EventLogWriter
 from app.experiment import all_run_files, app_experiment_of
 from app.metrics import MetricsCsvWriter, MetricsRecorder
-from sim.config import config_type as config_type_of
 from sim.engine import Engine
 from sim.errors import ConfigError, OutputError
-from sim.experiment import DEFAULT_EXPERIMENT, experiment_keys, experiment_of
+from sim.experiment import experiment_keys, experiment_of
 from sim.files import TEMP_SUFFIX, check_file_target, check_folder_target, write_atomic
 from sim.parameters import ConfigRoot
 
@@ -115,11 +114,16 @@ def write_npz(path: Path, **arrays: NDArray[Any]) -> None:
 def check_duration(
     duration: float, dt_ms: float | None, what: str = "duration", config_type: type[ConfigRoot] | None = None
 ) -> float:
-    """Validate a length of model time in seconds: positive, finite, at most ``run.duration``'s
-    upper bound (of ``config_type``, default the topographic map's) and, given the time step
-    ``dt_ms``, at least one step."""
-    root = config_type if config_type is not None else config_type_of(DEFAULT_EXPERIMENT)
-    spec = root.param_spec("run.duration")
+    """Validate a length of run time in ``config_type``'s unit (``run.duration``'s: model seconds,
+    epochs): positive, finite, at most ``run.duration``'s upper bound and, given the time step
+    ``dt_ms``, at least one step. Without ``config_type`` (the preset not yet known) only
+    positive and finite."""
+    if config_type is None:
+        value = float(duration)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{what}: must be a positive number, in the preset's unit, got {value:g}")
+        return value
+    spec = config_type.param_spec("run.duration")
     hi = spec.hi
     unit = "model seconds" if spec.unit in ("", "s") else spec.unit
     value = float(duration)
@@ -155,11 +159,11 @@ def run_headless(
 ) -> RunResult:
     """Run ``config`` headless and write every output file into ``out_dir``.
 
-    ``duration`` (model seconds) defaults to the configuration's
-    ``run.duration``; ``seed`` to ``run.seed``. With ``resume`` the run
-    continues the checkpoint (whose configuration and seed then apply) for
-    ``duration`` more seconds; with ``checkpoint`` the final state is saved
-    there, and with ``checkpoint_every`` also every so many model seconds.
+    ``duration`` (in the experiment's unit: model seconds, epochs) defaults
+    to the configuration's ``run.duration``; ``seed`` to ``run.seed``. With
+    ``resume`` the run continues the checkpoint (whose configuration and seed
+    then apply) for ``duration`` more; with ``checkpoint`` the final state is
+    saved there, and with ``checkpoint_every`` also every so often.
 
     Every target is checked before the network is built, and the output folder
     is cleared of an earlier run's files only once the network is built.
@@ -177,6 +181,8 @@ def run_headless(
         check_duration(checkpoint_every, None, "checkpoint_every")
     if resume is None:  # refused before the build; a checkpoint's time step is known after it
         duration = _check_run_duration(config, duration)
+        if checkpoint_every is not None:
+            check_duration(checkpoint_every, None, "checkpoint_every", type(config))
     wall0 = time.perf_counter()
     if resume is not None:
         engine = Engine.from_checkpoint(resume, backend=backend)
@@ -186,6 +192,8 @@ def run_headless(
     with engine as eng:
         if resume is not None:
             duration = _check_run_duration(config, duration)
+            if checkpoint_every is not None:
+                check_duration(checkpoint_every, None, "checkpoint_every", type(config))
         assert duration is not None
         build_s = time.perf_counter() - wall0
         prepare_output_dir(out_dir)

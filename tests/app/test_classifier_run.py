@@ -129,6 +129,29 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not (out / "metrics.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "-1"], "--duration: must be a positive number of epochs"),
+        (
+            ["--checkpoint-every", "1e9", "--checkpoint", "c.ckpt"],
+            "--checkpoint-every: must be a positive number of epochs",
+        ),
+        (["--scale", "2"], "--scale: applies to topographic map presets"),
+    ],
+)
+def test_command_line_times_are_epochs_and_topographic_options_refused(
+    preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        cli.main(["run", "--preset", str(preset), "--out", str(out), "--quiet", *args]) == cli.EXIT_USER_ERROR
+    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
 def test_a_checkpoint_of_another_experiment_is_refused_and_the_network_kept(
     preset: Path, tmp_path: Path
 ) -> None:
