@@ -139,7 +139,10 @@ def test_classifier_views_draw_the_run_and_the_window_switches_back(
         low, high = image.levels
         assert high > 0 and low == -high
         assert image.colours.limit == high and masks.synapses[name] == tab.n_synapses
-        assert f"{tab.n_synapses:,} synapses" in image.plot.titleLabel.text
+        pairs = N_HIDDEN * (N_HIDDEN - 1) if name == "rec" else N_IN * N_HIDDEN  # no self-connections
+        assert tab.pairs == pairs
+        share = 100.0 * tab.n_synapses / pairs
+        assert f"{tab.n_synapses:,} synapses ({share:.1f}%)" in image.plot.titleLabel.text
         assert np.all(history.last_events["step"] == last_update_step(snap))
         mine = history.last_events[history.last_events["projection"] == (0 if name == "in" else 1)]
         assert len(image.pruned.data) == int((mine["kind"] == REMOVED).sum())

@@ -41,6 +41,13 @@ class TableView(NamedTuple):
     removed: int
     refused: int
     diagonal: bool = False
+    #: Hidden -> hidden: no neuron connects to itself, so ``n_pre`` of the pairs are not possible.
+    recurrent: bool = False
+
+    @property
+    def pairs(self) -> int:
+        """Pairs a synapse may join (self-connections excluded in a recurrent table)."""
+        return self.n_pre * self.n_post - (self.n_pre if self.recurrent else 0)
 
     @property
     def n_synapses(self) -> int:
@@ -72,7 +79,7 @@ class TableView(NamedTuple):
         return out
 
 
-def table_view(t: EpropTable, diagonal: bool = False) -> TableView:
+def table_view(t: EpropTable, recurrent: bool = False, diagonal: bool = False) -> TableView:
     """A read-only view of table ``t``'s synapses (``diagonal``: the dense recurrent matrix)."""
     return TableView(
         n_pre=int(t.dims[D_N_PRE]),
@@ -85,6 +92,7 @@ def table_view(t: EpropTable, diagonal: bool = False) -> TableView:
         removed=int(t.stats[S_REMOVED]),
         refused=int(t.stats[S_REFUSED_ROW]),
         diagonal=diagonal,
+        recurrent=recurrent,
     )
 
 
@@ -160,7 +168,7 @@ def make_snapshot(
         trial_steps=int(state.trace_z.shape[0]),
         updates=int(state.clock[C_UPDATES]),
         tin=table_view(state.tin),
-        trec=table_view(state.trec, diagonal=dense),
+        trec=table_view(state.trec, recurrent=True, diagonal=dense),
         w_out=frozen_copy(state.w_out),
         b_out=frozen_copy(state.b_out),
         shown_z=frozen_copy(state.shown_z),

@@ -229,7 +229,7 @@ class MasksView(View[Frame]):
             mine = events[events["projection"] == table.code]
             image.set_events(mine)
             self.synapses[table.name] = view.n_synapses
-            self._set_title(image, table, view.n_synapses, view.n_pre * view.n_post, mine, deep_r)
+            self._set_title(image, table, view.n_synapses, view.pairs, mine, deep_r)
 
     @staticmethod
     def _set_title(
