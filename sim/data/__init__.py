@@ -12,6 +12,12 @@ trains), reproducibly from a seed:
 
 Every failure in the caller's values or files is a :class:`~sim.errors.ConfigError`
 whose key path starts with ``data.`` (``seed`` for the seed).
+
+Image data sets (static images, e.g. for a convolutional network):
+:func:`load_image_dataset` builds one of :data:`IMAGE_DATASETS` (``digits``,
+``shapes``, ``cifar10``) as an :class:`~sim.data.images.ImageDataset`, and
+:func:`image_dataset_shape` gives its ``(C, H, W, n_classes)`` without loading
+it (:mod:`sim.data.images`).
 """
 
 from __future__ import annotations
@@ -21,17 +27,22 @@ from typing import Any
 
 from sim.data import digits, shd, synthetic, yin_yang
 from sim.data.digits import digits_images, digits_split
+from sim.data.images import IMAGE_DATASETS, ImageDataset, image_dataset_shape, load_image_dataset
 from sim.data.spikes import MAX_EXAMPLES, MAX_SPIKES, SpikeData, SpikeDataset, int_value, positive_float
 from sim.errors import ConfigError, short_repr
 
 __all__ = [
     "DATASETS",
+    "IMAGE_DATASETS",
     "MAX_EXAMPLES",
     "MAX_SPIKES",
+    "ImageDataset",
     "SpikeData",
     "SpikeDataset",
     "digits_images",
     "digits_split",
+    "image_dataset_shape",
+    "load_image_dataset",
     "load_spike_dataset",
 ]
 

@@ -1,0 +1,304 @@
+"""Channel pruning and regrowth by spiking activity (SCA, Li et al. 2024), on conv/BN/LIF triples.
+
+A masked output channel has its BatchNorm scale ``gamma`` and shift ``beta``
+held at 0: its BN output is exactly 0 whatever the running statistics, so its
+neurons never spike and its conv filter gets no gradient, while ``dL/dgamma``
+(the normalised conv output times the loss's gradient there) still says how
+much the loss would fall if the channel came back.
+
+Importance of a channel is the mean ``|V|`` (membrane potential before reset)
+over steps, samples and positions, accumulated over the batches since the last
+mask update (optionally plus the spike rate). At an update:
+
+1. the mask is brought to the target sparsity ``s`` (the first update masks the
+   lowest-scoring channels; a changed ``s`` masks or regrows the difference);
+2. ``sca`` then masks a further fraction ``p`` of the kept channels with the
+   lowest scores and unmasks as many of those masked before, with the largest
+   accumulated ``|dL/dgamma|``, so ``s`` stays exactly constant.
+
+Ranking is global over all blocks; every block keeps at least one channel. A
+regrown channel's ``gamma`` restarts at its initial value and ``beta`` at 0,
+and their optimiser moments are cleared.
+
+Modes: ``sca`` (prune and regrow), ``prune_only`` (step 1 only), ``random``
+(a random mask of sparsity ``s`` drawn at the start, then fixed) and ``none``
+(no mask).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from sim.experiments.channels.nn.network import LIF, triples
+
+#: The pruning modes.
+MODES = ("sca", "prune_only", "random", "none")
+
+
+@dataclass(frozen=True)
+class MaskUpdate:
+    """What one mask update did: ``(block, channel)`` pairs masked and unmasked, the channels each
+    block keeps after it, and the scores it ranked by (per block, float64)."""
+
+    index: int
+    pruned: tuple[tuple[int, int], ...]
+    regrown: tuple[tuple[int, int], ...]
+    kept: tuple[int, ...]
+    importance: tuple[NDArray[np.float64], ...] = field(repr=False)
+    gamma_grad: tuple[NDArray[np.float64], ...] = field(repr=False)
+
+
+class ChannelPruner:
+    """Masks the output channels of the conv/BN/neuron triples of ``model``.
+
+    Call :meth:`after_backward` after every ``loss.backward()`` (before the
+    optimiser step), :meth:`apply` after every optimiser step, and
+    :meth:`update` whenever the mask should change (every epoch by default).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Iterable[tuple[nn.Conv2d, nn.BatchNorm2d, LIF]],
+        *,
+        mode: str = "sca",
+        sparsity: float = 0.5,
+        fraction: float = 0.1,
+        use_rate: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.triples = list(triples(model) if isinstance(model, nn.Module) else model)
+        if not self.triples:
+            raise ValueError("the model has no conv -> BatchNorm2d -> LIF triple to prune")
+        self.mode = mode
+        self.sparsity = check_sparsity(sparsity)
+        self.fraction = check_fraction(fraction)
+        self.use_rate = bool(use_rate)
+        self.updates = 0
+        self.masks = [torch.ones(bn.num_features, dtype=torch.bool) for _, bn, _ in self.triples]
+        self.gamma_init = [bn.weight.detach().clone() for _, bn, _ in self.triples]
+        self.grad_sum = [torch.zeros(bn.num_features, dtype=torch.float64) for _, bn, _ in self.triples]
+        self.grad_passes = 0
+        for _, _, neuron in self.triples:
+            neuron.recording = True
+        if mode == "random":
+            self._mask_lowest(np.random.default_rng(seed).random(self.n_channels), self.target_masked())
+        self.apply()
+
+    # -- sizes ------------------------------------------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        """Output channels of every block."""
+        return [int(m.numel()) for m in self.masks]
+
+    @property
+    def n_channels(self) -> int:
+        """Output channels of all blocks together."""
+        return sum(self.sizes)
+
+    def kept(self) -> list[int]:
+        """Channels every block keeps."""
+        return [int(m.sum()) for m in self.masks]
+
+    @property
+    def channel_sparsity(self) -> float:
+        """Share of all channels masked."""
+        return 1.0 - sum(self.kept()) / self.n_channels
+
+    def target_masked(self) -> int:
+        """Channels to mask at sparsity :attr:`sparsity` (each block keeps one at least)."""
+        if self.mode == "none":
+            return 0
+        return min(round(self.sparsity * self.n_channels), self.n_channels - len(self.masks))
+
+    # -- training hooks ---------------------------------------------------------------------------
+    def after_backward(self) -> None:
+        """Add ``|dL/dgamma|`` of every channel (the regrowth score) to the accumulators."""
+        for acc, (_, bn, _) in zip(self.grad_sum, self.triples, strict=True):
+            if bn.weight.grad is not None:
+                acc += bn.weight.grad.detach().abs().to(acc.device, torch.float64).cpu()
+        self.grad_passes += 1
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Hold ``gamma`` and ``beta`` of every masked channel at 0."""
+        for mask, (_, bn, _) in zip(self.masks, self.triples, strict=True):
+            off = ~mask.to(bn.weight.device)
+            bn.weight[off] = 0.0
+            bn.bias[off] = 0.0
+
+    def importance(self) -> list[NDArray[np.float64]]:
+        """Every block's channel scores since the last update: mean ``|V|`` (plus the spike rate
+        with ``use_rate``); zeros before any forward pass."""
+        out = []
+        for _, _, neuron in self.triples:
+            passes = max(neuron.passes, 1)
+            score = neuron.v_abs_sum.detach().cpu().numpy() / passes
+            if self.use_rate:
+                score = score + neuron.rate_sum.detach().cpu().numpy() / passes
+            out.append(np.asarray(score, np.float64))
+        return out
+
+    def gamma_grad(self) -> list[NDArray[np.float64]]:
+        """Every block's mean ``|dL/dgamma|`` since the last update."""
+        passes = max(self.grad_passes, 1)
+        return [g.numpy() / passes for g in self.grad_sum]
+
+    # -- the update -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def update(self, optimizer: torch.optim.Optimizer | None = None) -> MaskUpdate:
+        """Change the mask (see the module's description), restart regrown channels, clear the
+        accumulators, and return what changed."""
+        scores = self.importance()
+        grads = self.gamma_grad()
+        flat_score = np.concatenate(scores)
+        flat_grad = np.concatenate(grads)
+        before = self._flat_mask()
+        if self.mode in ("sca", "prune_only"):
+            target = self.target_masked()
+            masked = int((~before).sum())
+            if masked < target:
+                self._mask_lowest(flat_score, target - masked)
+            elif masked > target:
+                self._unmask_largest(flat_grad, masked - target, ~before)
+            if self.mode == "sca" and self.updates > 0:
+                was_masked = ~before & ~self._flat_mask()
+                n_swap = min(round(self.fraction * sum(self.kept())), int(was_masked.sum()))
+                if n_swap > 0:
+                    pruned = self._mask_lowest(flat_score, n_swap)
+                    self._unmask_largest(flat_grad, pruned, was_masked)
+        after = self._flat_mask()
+        pruned_idx = np.flatnonzero(before & ~after)
+        regrown_idx = np.flatnonzero(~before & after)
+        self._restart(regrown_idx, optimizer)
+        self.apply()
+        for _, _, neuron in self.triples:
+            neuron.clear_record()
+        for g in self.grad_sum:
+            g.zero_()
+        self.grad_passes = 0
+        result = MaskUpdate(
+            index=self.updates,
+            pruned=tuple(self._locate(int(i)) for i in pruned_idx),
+            regrown=tuple(self._locate(int(i)) for i in regrown_idx),
+            kept=tuple(self.kept()),
+            importance=tuple(scores),
+            gamma_grad=tuple(grads),
+        )
+        self.updates += 1
+        return result
+
+    def _flat_mask(self) -> NDArray[np.bool_]:
+        return np.concatenate([m.numpy() for m in self.masks])
+
+    def _locate(self, flat: int) -> tuple[int, int]:
+        offsets = np.cumsum([0, *self.sizes])
+        block = int(np.searchsorted(offsets, flat, side="right") - 1)
+        return block, int(flat - offsets[block])
+
+    def _set(self, flat: int, value: bool) -> None:
+        block, channel = self._locate(flat)
+        self.masks[block][channel] = value
+
+    def _mask_lowest(self, score: NDArray[np.float64], n: int) -> int:
+        """Mask up to ``n`` kept channels, lowest ``score`` first (ties: lower index first),
+        never a block's last one; returns how many."""
+        kept = self.kept()
+        flat = self._flat_mask()
+        done = 0
+        for i in np.argsort(score, kind="stable"):
+            if done == n:
+                break
+            if not flat[i]:
+                continue
+            block, _ = self._locate(int(i))
+            if kept[block] <= 1:
+                continue
+            self._set(int(i), False)
+            kept[block] -= 1
+            done += 1
+        return done
+
+    def _unmask_largest(self, grad: NDArray[np.float64], n: int, candidates: NDArray[np.bool_]) -> int:
+        """Unmask up to ``n`` of ``candidates``, largest ``grad`` first (ties: lower index first)."""
+        done = 0
+        for i in np.argsort(-grad, kind="stable"):
+            if done == n:
+                break
+            if candidates[i]:
+                self._set(int(i), True)
+                done += 1
+        return done
+
+    def _restart(self, flat: NDArray[np.int64], optimizer: torch.optim.Optimizer | None) -> None:
+        """Regrown channels: ``gamma`` back to its initial value, ``beta`` to 0, moments cleared."""
+        for i in flat:
+            block, channel = self._locate(int(i))
+            bn = self.triples[block][1]
+            bn.weight[channel] = self.gamma_init[block][channel].to(bn.weight.device)
+            bn.bias[channel] = 0.0
+            if optimizer is None:
+                continue
+            for param in (bn.weight, bn.bias):
+                for value in optimizer.state.get(param, {}).values():
+                    if isinstance(value, torch.Tensor) and value.shape == param.shape:
+                        value[channel] = 0.0
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, object]:
+        """Everything :meth:`load_state_dict` needs to continue exactly."""
+        return {
+            "updates": self.updates,
+            "masks": [m.clone() for m in self.masks],
+            "gamma_init": [g.clone() for g in self.gamma_init],
+            "grad_sum": [g.clone() for g in self.grad_sum],
+            "grad_passes": self.grad_passes,
+            "v_abs_sum": [n.v_abs_sum.clone() for _, _, n in self.triples],
+            "rate_sum": [n.rate_sum.clone() for _, _, n in self.triples],
+            "passes": [n.passes for _, _, n in self.triples],
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Continue from :meth:`state_dict`'s ``state`` (shapes must match this model's)."""
+        masks = list(state["masks"])  # type: ignore[call-overload]
+        saved = [int(m.numel()) for m in masks]
+        if saved != self.sizes:
+            raise ValueError(f"the saved masks have {saved} channels, not {self.sizes}")
+        self.updates = int(state["updates"])  # type: ignore[call-overload]
+        self.masks = [m.clone().to(torch.bool) for m in masks]
+        self.gamma_init = [g.clone() for g in state["gamma_init"]]  # type: ignore[attr-defined]
+        self.grad_sum = [g.clone() for g in state["grad_sum"]]  # type: ignore[attr-defined]
+        self.grad_passes = int(state["grad_passes"])  # type: ignore[call-overload]
+        for (_, _, neuron), v, r, p in zip(
+            self.triples,
+            state["v_abs_sum"],
+            state["rate_sum"],
+            state["passes"],
+            strict=True,  # type: ignore[call-overload]
+        ):
+            neuron.v_abs_sum.copy_(v)
+            neuron.rate_sum.copy_(r)
+            neuron.passes = int(p)
+
+
+def check_sparsity(value: float) -> float:
+    """A channel sparsity: in [0, 1)."""
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"the channel sparsity must be in [0, 1), got {value:g}")
+    return value
+
+
+def check_fraction(value: float) -> float:
+    """An update fraction: in [0, 1]."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"the update fraction must be in [0, 1], got {value:g}")
+    return value

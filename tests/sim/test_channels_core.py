@@ -1,0 +1,274 @@
+"""The channel experiment's network, SCA pruner and compaction (PyTorch), on small networks."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sim.errors import ConfigError
+from sim.experiments.channels.layers import Conv, Pool, Readout, parse_layers, plan_shapes
+from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
+from sim.experiments.channels.nn.network import LIF, SpikingConvNet, spike, triples
+from sim.experiments.channels.nn.sca import ChannelPruner
+
+LAYERS = "8C3-AP2-12C3-AP2-12C3-4FC"
+SHAPE = (1, 16, 16)
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+
+
+def network() -> SpikingConvNet:
+    return SpikingConvNet(parse_layers(LAYERS), SHAPE, steps=4)
+
+
+def batch(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand((n, *SHAPE), generator=g) * 2.0, torch.randint(0, 4, (n,), generator=g)
+
+
+def train(model: nn.Module, pruner: ChannelPruner | None, batches: int, opt: torch.optim.Optimizer) -> None:
+    x, y = batch()
+    for _ in range(batches):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        if pruner is not None:
+            pruner.after_backward()
+        opt.step()
+        if pruner is not None:
+            pruner.apply()
+
+
+# -- the layer string ---------------------------------------------------------------------------
+
+
+def test_layer_strings_parse_to_blocks_pools_and_a_readout() -> None:
+    assert parse_layers("64C3-AP2-128C3-10FC") == (Conv(64, 3), Pool(2), Conv(128, 3), Readout(10))
+    assert plan_shapes(parse_layers(LAYERS), SHAPE) == [
+        (8, 16, 16),
+        (8, 8, 8),
+        (12, 8, 8),
+        (12, 4, 4),
+        (12, 4, 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("64C3-XP2-10FC", "'XP2' (layer 2, character 6) is not a layer"),
+        ("64C4-10FC", "'64C4' (layer 1, character 1): the kernel must be odd"),
+        ("64C3-10FC-AP2", "'AP2' (layer 3, character 11) follows the readout"),
+        ("64C3-AP2", "must end with the readout"),
+        ("AP2-10FC", "must start with a conv block"),
+        ("10FC", "has no conv block"),
+        ("0C3-10FC", "channels must be in"),
+        ("", "must be a layer string"),
+    ],
+)
+def test_a_bad_layer_string_is_named_with_its_position(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"network\.layers") as info:
+        parse_layers(text)
+    assert message in str(info.value)
+
+
+def test_a_pooling_that_leaves_no_pixel_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"AP2 \(layer 4\) pools a 1x1 map"):
+        plan_shapes(parse_layers("4C3-AP4-AP2-AP2-2FC"), (1, 8, 8))
+
+
+# -- neurons --------------------------------------------------------------------------------------
+
+
+def test_lif_integrates_decays_fires_and_resets_hard() -> None:
+    lif = LIF(1)
+    x = torch.full((4, 1, 1), 1.5)
+    # h: 0.75, then 0.75 + (1.5 - 0.75) / 2 = 1.125 >= 1: spike, reset to 0, then again 0.75, 1.125
+    assert lif(x).flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+    lif.recording = True
+    lif(x)
+    np.testing.assert_allclose(lif.v_abs_sum.item(), (0.75 + 1.125) / 2)
+    assert lif.rate_sum.item() == 0.5 and lif.passes == 1
+
+
+def test_the_surrogate_is_the_sigmoid_derivative_with_slope_4() -> None:
+    x = torch.tensor([0.0, 0.5, -1.0], requires_grad=True)
+    spike(x).sum().backward()
+    s = torch.sigmoid(4.0 * x.detach())
+    torch.testing.assert_close(x.grad, 4.0 * s * (1 - s))
+    assert spike(torch.tensor([-1e-6, 0.0])).tolist() == [0.0, 1.0]
+
+
+def test_triples_are_found_in_a_users_own_model() -> None:
+    own = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        LIF(6),
+        nn.Conv2d(6, 5, 1),
+        nn.BatchNorm2d(5),
+        LIF(5),
+    )
+    found = list(triples(own))
+    assert [(c.out_channels, b.num_features, n.v_abs_sum.numel()) for c, b, n in found] == [
+        (6, 6, 6),
+        (5, 5, 5),
+    ]
+    assert len(list(triples(network()))) == 3
+
+
+# -- masking and SCA ------------------------------------------------------------------------------
+
+
+def test_a_masked_channel_is_exactly_silent_and_its_gamma_gradient_informative() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="random", sparsity=0.5, seed=3)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    train(model, pruner, 3, opt)  # running statistics and biases move
+    outputs: list[torch.Tensor] = []
+    hooks = [b.neuron.register_forward_hook(lambda _m, _i, o: outputs.append(o)) for b in model.blocks()]
+    x, y = batch()
+    for mode in (model.train, model.eval):
+        mode()
+        outputs.clear()
+        model.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        for block, mask, z in zip(model.blocks(), pruner.masks, outputs, strict=True):
+            assert torch.all(z[:, :, ~mask] == 0)
+            assert torch.all(block.conv.weight.grad[~mask] == 0)
+            assert torch.all(block.bn.weight[~mask] == 0) and torch.all(block.bn.bias[~mask] == 0)
+        assert outputs[0][:, :, pruner.masks[0]].sum() > 0  # the kept channels do spike
+    for hook in hooks:
+        hook.remove()
+    assert any(
+        float(b.bn.weight.grad[~m].abs().sum()) > 0 for b, m in zip(model.blocks(), pruner.masks, strict=True)
+    )
+
+
+def test_sca_reaches_the_sparsity_then_swaps_keeping_it_exactly() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.5, fraction=0.25)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    train(model, pruner, 2, opt)
+    first = pruner.update(opt)
+    n = pruner.n_channels
+    assert n - sum(first.kept) == round(0.5 * n) and not first.regrown and all(k >= 1 for k in first.kept)
+    # the first update masked the lowest scores among all blocks at once, but a block's last channel
+    scores = np.concatenate(first.importance)
+    masked = ~np.concatenate([m.numpy() for m in pruner.masks])
+    sole = np.concatenate([np.full(m.numel(), int(m.sum()) == 1) for m in pruner.masks])
+    assert scores[masked].max() <= scores[~masked & ~sole].min()
+    for _ in range(3):
+        train(model, pruner, 2, opt)
+        scores = np.concatenate(pruner.importance())
+        grads = np.concatenate(pruner.gamma_grad())
+        before = ~np.concatenate([m.numpy() for m in pruner.masks])
+        update = pruner.update(opt)
+        swap = round(0.25 * sum(first.kept))
+        assert len(update.pruned) == len(update.regrown) == swap
+        assert pruner.channel_sparsity == pytest.approx(round(0.5 * n) / n)
+        flat = np.cumsum([0, *pruner.sizes])
+        pruned = np.array([flat[b] + c for b, c in update.pruned])
+        regrown = np.array([flat[b] + c for b, c in update.regrown])
+        # the pruned were the lowest scores of the kept, but for a block's last channel
+        survived = ~before.copy()
+        survived[pruned] = False
+        block_of = np.repeat(np.arange(len(pruner.sizes)), pruner.sizes)
+        left = np.bincount(block_of[survived], minlength=len(pruner.sizes))
+        could_go = survived & (left[block_of] > 1)
+        assert scores[pruned].max() <= scores[could_go].min()
+        assert grads[regrown].min() >= np.sort(grads[before])[::-1][swap - 1] - 1e-12
+        for b, c in update.regrown:
+            bn = pruner.triples[b][1]
+            assert bn.weight[c] == 1.0 and bn.bias[c] == 0.0
+            assert opt.state[bn.weight]["exp_avg"][c] == 0.0 and opt.state[bn.weight]["exp_avg_sq"][c] == 0.0
+
+
+def test_prune_only_changes_the_mask_once_random_never_and_none_not_at_all() -> None:
+    model = network()
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    pruner = ChannelPruner(model, mode="prune_only", sparsity=0.4, fraction=0.3)
+    train(model, pruner, 1, opt)
+    pruner.update()
+    mask = [m.clone() for m in pruner.masks]
+    train(model, pruner, 1, opt)
+    assert not pruner.update().pruned and all(
+        torch.equal(a, b) for a, b in zip(mask, pruner.masks, strict=True)
+    )
+    pruner.sparsity = 0.6  # a live change: the difference is masked at the next update
+    assert len(pruner.update().pruned) == round(0.6 * pruner.n_channels) - round(0.4 * pruner.n_channels)
+
+    a = ChannelPruner(network(), mode="random", sparsity=0.5, seed=7)
+    b = ChannelPruner(network(), mode="random", sparsity=0.5, seed=7)
+    assert all(torch.equal(x, y) for x, y in zip(a.masks, b.masks, strict=True))
+    assert a.channel_sparsity == pytest.approx(round(0.5 * a.n_channels) / a.n_channels)
+    assert not a.update().pruned
+    none = ChannelPruner(network(), mode="none", sparsity=0.5)
+    assert none.channel_sparsity == 0.0 and not none.update().pruned
+
+
+def test_every_block_keeps_a_channel_at_high_sparsity() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.99)
+    train(model, pruner, 1, torch.optim.SGD(model.parameters(), 0.1))
+    update = pruner.update()
+    assert min(update.kept) >= 1 and sum(update.kept) == len(update.kept)
+
+
+def test_the_pruner_continues_exactly_from_its_state() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.5, fraction=0.25)
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    train(model, pruner, 1, opt)
+    pruner.update()
+    train(model, pruner, 1, opt)
+    twin_model = copy.deepcopy(model)
+    twin = ChannelPruner(twin_model, mode="sca", sparsity=0.5, fraction=0.25)
+    twin.load_state_dict(pruner.state_dict())
+    a, b = pruner.update(), twin.update()
+    assert a.pruned == b.pruned and a.regrown == b.regrown and a.kept == b.kept
+
+
+# -- compaction -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_the_compact_network_gives_the_masked_networks_logits(mode: str) -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.6, fraction=0.25)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(3):
+        train(model, pruner, 2, opt)
+        pruner.update(opt)
+    small = compact(model, pruner.masks)
+    getattr(model, mode)()
+    getattr(small, mode)()
+    x, _ = batch(16)
+    with torch.no_grad():
+        masked, compacted = model(x), small(x)
+    assert torch.equal(masked, compacted)
+    assert masked.abs().sum() > 0
+    assert [b.bn.num_features for b in small.blocks()] == pruner.kept()
+    layers, kept = parse_layers(LAYERS), pruner.kept()
+    assert sum(p.numel() for p in small.parameters()) == parameter_count(layers, SHAPE, kept)
+    assert sum(p.numel() for p in model.parameters()) == parameter_count(layers, SHAPE)
+    assert synops_per_sample(small, x) <= synops_per_sample(model, x)
+
+
+def test_synops_count_every_spike_times_its_fan_out() -> None:
+    model = SpikingConvNet(parse_layers("2C3-3FC"), (1, 4, 4), steps=2).eval()
+    with torch.no_grad():
+        model.blocks()[0].conv.weight.fill_(1.0)
+    x = torch.ones(5, 1, 4, 4)  # every conv output >= 4: every neuron fires at every step
+    assert synops_per_sample(model, x) == 2 * (2 * 4 * 4) * 3  # steps x spikes x readout fan-out
+    model2 = SpikingConvNet(parse_layers("1C1-1C3-2FC"), (1, 3, 3), steps=1).eval()
+    with torch.no_grad():
+        model2.blocks()[0].conv.weight.fill_(5.0)
+        model2.blocks()[1].conv.weight.fill_(-1.0)  # silent: the readout counts nothing
+    # 9 spikes into a 3x3 conv with padding 1 on a 3x3 map: 4 corners reach 4, 4 edges 6, the centre 9
+    assert synops_per_sample(model2, torch.ones(1, 1, 3, 3)) == 4 * 4 + 4 * 6 + 9
