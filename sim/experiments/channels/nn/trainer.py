@@ -1,0 +1,232 @@
+"""Training of the channel-pruning network, one batch at a time, resumable exactly.
+
+A :class:`Trainer` owns the network, its SCA pruner, the optimiser and the
+learning-rate schedule. :meth:`Trainer.train_batch` trains one batch (BPTT,
+the L1 term on BN scales, the pruner's hooks around the optimiser step); at
+the end of an epoch it scores the test set, updates the mask (unless the
+update interval counts batches), steps the schedule and returns the epoch's
+record. The order of the training images in an epoch is drawn from the seed
+and the epoch, so :meth:`Trainer.state_dict` (weights, optimiser, schedule,
+pruner, position, running sums) is all a resumed run needs to continue
+exactly on the same device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sim.data.images import ImageDataset
+from sim.experiments.channels.config import ChannelsConfig
+from sim.experiments.channels.layers import parse_layers
+from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
+from sim.experiments.channels.nn.network import SpikingConvNet
+from sim.experiments.channels.nn.sca import ChannelPruner, MaskUpdate
+
+#: Test images the SynOps of an epoch's record are measured on.
+SYNOPS_SAMPLES = 256
+#: Images per forward pass when scoring the test set.
+EVAL_BATCH = 512
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch's results, and the network as it would be compacted at its end."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    channel_sparsity: float
+    kept: tuple[int, ...]
+    params: int
+    synops: float
+    update: MaskUpdate | None
+
+
+class Trainer:
+    """Trains ``config``'s network on ``data`` from ``seed``, on ``device``."""
+
+    def __init__(self, config: ChannelsConfig, data: ImageDataset, seed: int, device: str = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        self.layers = parse_layers(config.network.layers)
+        self.train_x = torch.from_numpy(np.array(data.train_images)).to(self.device)
+        self.train_y = torch.from_numpy(np.array(data.train_labels)).to(self.device)
+        self.test_x = torch.from_numpy(np.array(data.test_images)).to(self.device)
+        self.test_y = torch.from_numpy(np.array(data.test_labels)).to(self.device)
+        self.in_shape = data.shape
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = config.network
+            self.model = SpikingConvNet(self.layers, data.shape, steps=net.steps, tau=net.tau, v_th=net.v_th)
+        self.model.to(self.device)
+        p = config.pruning
+        self.pruner = ChannelPruner(
+            self.model,
+            mode=p.mode,
+            sparsity=p.sparsity,
+            fraction=p.fraction,
+            use_rate=p.use_rate,
+            seed=self.seed,
+        )
+        learning = config.learning
+        if learning.optimiser == "adam":
+            self.optimiser: torch.optim.Optimizer = torch.optim.Adam(self.model.parameters(), lr=learning.lr)
+        else:
+            self.optimiser = torch.optim.SGD(
+                self.model.parameters(), lr=learning.lr, momentum=learning.momentum
+            )
+        self.epochs_planned = max(1, int(np.ceil(config.run.duration)))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._lr_factor)
+        self.epoch = 0
+        self.batch = 0
+        self.batches_done = 0
+        self._loss_sum = 0.0
+        self._correct = 0
+        self._seen = 0
+
+    # -- sizes ------------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        """Images per training batch."""
+        return self.config.data.batch_size
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Training batches of an epoch (the last may be smaller)."""
+        return -(-int(self.train_x.shape[0]) // self.batch_size)
+
+    def _lr_factor(self, epoch: int) -> float:
+        if not self.config.learning.cosine:
+            return 1.0
+        return 0.5 * (1.0 + float(np.cos(np.pi * min(epoch, self.epochs_planned) / self.epochs_planned)))
+
+    def _order(self) -> Tensor:
+        rng = np.random.default_rng([self.seed, 0x43484E4C, self.epoch])  # "CHNL"
+        return torch.from_numpy(rng.permutation(int(self.train_x.shape[0]))).to(self.device)
+
+    # -- live parameters --------------------------------------------------------------------------
+    def apply_live(self, config: ChannelsConfig) -> None:
+        """Take ``config``'s live parameters (s, p, interval, rate option, L1, learning rate)."""
+        self.config = config
+        p = config.pruning
+        self.pruner.sparsity = p.sparsity
+        self.pruner.fraction = p.fraction
+        self.pruner.use_rate = p.use_rate
+        self.schedule.base_lrs = [config.learning.lr for _ in self.optimiser.param_groups]
+        for group in self.optimiser.param_groups:
+            group["lr"] = config.learning.lr * self._lr_factor(self.epoch)
+
+    # -- training ---------------------------------------------------------------------------------
+    def train_batch(self) -> EpochRecord | None:
+        """Train the next batch; at an epoch's end also score the test set and return its record."""
+        model = self.model
+        model.train()
+        size = self.batch_size
+        index = self._order()[self.batch * size : (self.batch + 1) * size]
+        x, y = self.train_x[index], self.train_y[index]
+        self.optimiser.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        total = loss
+        if self.config.pruning.l1 > 0:
+            total = loss + self.config.pruning.l1 * sum(
+                bn.weight.abs().sum() for _, bn, _ in self.pruner.triples
+            )
+        total.backward()
+        self.pruner.after_backward()
+        self.optimiser.step()
+        self.pruner.apply()
+        self._loss_sum += float(loss.detach()) * len(index)
+        self._correct += int((logits.detach().argmax(dim=1) == y).sum())
+        self._seen += len(index)
+        self.batch += 1
+        self.batches_done += 1
+        interval = self.config.pruning.interval
+        update = None
+        if interval > 0 and self.batches_done % interval == 0:
+            update = self.pruner.update(self.optimiser)
+        if self.batch < self.batches_per_epoch:
+            return None
+        return self._end_epoch(update)
+
+    def _end_epoch(self, update: MaskUpdate | None) -> EpochRecord:
+        if self.config.pruning.interval == 0:
+            update = self.pruner.update(self.optimiser)
+        test_accuracy = self.accuracy(self.model)
+        small = self.compact()
+        record = EpochRecord(
+            epoch=self.epoch,
+            train_loss=self._loss_sum / max(self._seen, 1),
+            train_accuracy=self._correct / max(self._seen, 1),
+            test_accuracy=test_accuracy,
+            channel_sparsity=self.pruner.channel_sparsity,
+            kept=tuple(self.pruner.kept()),
+            params=parameter_count(self.layers, self.in_shape, self.pruner.kept()),
+            synops=self.synops(small),
+            update=update,
+        )
+        self.epoch += 1
+        self.batch = 0
+        self._loss_sum, self._correct, self._seen = 0.0, 0, 0
+        self.schedule.step()
+        return record
+
+    # -- measures ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def accuracy(self, model: nn.Module) -> float:
+        """Share of the test set ``model`` classifies right (in eval mode)."""
+        model.eval()
+        correct = 0
+        for start in range(0, int(self.test_x.shape[0]), EVAL_BATCH):
+            x = self.test_x[start : start + EVAL_BATCH]
+            correct += int((model(x).argmax(dim=1) == self.test_y[start : start + EVAL_BATCH]).sum())
+        return correct / max(int(self.test_x.shape[0]), 1)
+
+    def compact(self) -> SpikingConvNet:
+        """The network with its masked channels removed (eval mode)."""
+        return compact(self.model, self.pruner.masks).eval()
+
+    def synops(self, model: SpikingConvNet) -> float:
+        """SynOps per sample of ``model`` on the first :data:`SYNOPS_SAMPLES` test images."""
+        model.eval()
+        return synops_per_sample(model, self.test_x[:SYNOPS_SAMPLES])
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to continue exactly (tensors on the CPU)."""
+        return {
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "optimiser": _to_cpu(self.optimiser.state_dict()),
+            "schedule": self.schedule.state_dict(),
+            "pruner": _to_cpu(self.pruner.state_dict()),
+            "position": [self.epoch, self.batch, self.batches_done, self._correct, self._seen],
+            "loss_sum": self._loss_sum,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`'s ``state``."""
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.pruner.load_state_dict(state["pruner"])
+        self.epoch, self.batch, self.batches_done, self._correct, self._seen = (
+            int(v) for v in state["position"]
+        )
+        self._loss_sum = float(state["loss_sum"])
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(v) for v in value]
+    return value
