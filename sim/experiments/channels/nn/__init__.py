@@ -1,0 +1,1 @@
+"""The channel experiment's PyTorch modules: network, SCA pruner, compaction, trainer."""
