@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,3 +95,63 @@ def test_a_resumed_trainer_continues_exactly() -> None:
         straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
+
+
+# -- the state as arrays (the checkpoint's form) --------------------------------------------------
+
+
+@pytest.mark.parametrize("optimiser", ["adam", "sgd"])
+def test_the_state_as_arrays_has_its_layout_and_resumes_exactly(optimiser: str) -> None:
+    from sim.experiments.channels.nn.state import load_state_arrays, state_arrays, state_layout
+
+    straight = make(**{"learning.optimiser": optimiser})
+    layout = state_layout(straight.config, straight.in_shape)
+    fresh = state_arrays(straight)  # before any step: zero moments stand for none
+    assert {k: (v.shape, v.dtype) for k, v in fresh.items()} == layout
+    run(straight, 4)
+    arrays = state_arrays(straight)
+    assert {k: (v.shape, v.dtype) for k, v in arrays.items()} == layout
+    expected = run(straight, 5)
+    resumed = make(**{"learning.optimiser": optimiser})
+    load_state_arrays(resumed, arrays)
+    got = run(resumed, 5)
+    assert [(r.train_loss, r.test_accuracy, r.kept) for r in got] == [
+        (r.train_loss, r.test_accuracy, r.kept) for r in expected
+    ]
+    for (name, x), (_, y) in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
+    other = make(**{"learning.optimiser": optimiser})
+    load_state_arrays(other, fresh)  # a state before any step continues as a new trainer does
+    twin = make(**{"learning.optimiser": optimiser})
+    assert run(other, 3)[0].train_loss == run(twin, 3)[0].train_loss
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("loss_sum"), "loss_sum: missing"),
+        (
+            lambda a: a.__setitem__("model/readout.bias", np.zeros(5, np.float32)),
+            "model/readout.bias: expected",
+        ),
+        (lambda a: a["model/body.0.conv.weight"].__setitem__((0, 0, 0, 0), np.nan), "not finite"),
+        (lambda a: a["pruner/1/mask"].fill(False), "masks every channel"),
+        (lambda a: a["position"].__setitem__(1, 99), "do not fit an epoch"),
+        (lambda a: a["pruner/0/passes"].__setitem__((), -1), "negative count"),
+    ],
+)
+def test_bad_state_arrays_are_refused_before_the_trainer_sees_them(change: Any, message: str) -> None:
+    from sim.experiments.channels.nn.state import load_state_arrays, state_arrays
+
+    trainer = make()
+    run(trainer, 1)
+    arrays = {k: np.array(v) for k, v in state_arrays(trainer).items()}
+    change(arrays)
+    target = make()
+    before = copy.deepcopy(target.model.state_dict())
+    with pytest.raises(ValueError, match=message):
+        load_state_arrays(target, arrays)
+    for name, value in target.model.state_dict().items():
+        assert torch.equal(value, before[name]), name
