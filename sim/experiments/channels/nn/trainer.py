@@ -90,6 +90,7 @@ class Trainer:
         self._loss_sum = 0.0
         self._correct = 0
         self._seen = 0
+        self._order_of: tuple[int, Tensor] | None = None
 
     # -- sizes ------------------------------------------------------------------------------------
     @property
@@ -108,8 +109,12 @@ class Trainer:
         return 0.5 * (1.0 + float(np.cos(np.pi * min(epoch, self.epochs_planned) / self.epochs_planned)))
 
     def _order(self) -> Tensor:
-        rng = np.random.default_rng([self.seed, 0x43484E4C, self.epoch])  # "CHNL"
-        return torch.from_numpy(rng.permutation(int(self.train_x.shape[0]))).to(self.device)
+        """The epoch's order of the training images, drawn from the seed and the epoch."""
+        if self._order_of is None or self._order_of[0] != self.epoch:
+            rng = np.random.default_rng([self.seed, 0x43484E4C, self.epoch])  # "CHNL"
+            order = torch.from_numpy(rng.permutation(int(self.train_x.shape[0]))).to(self.device)
+            self._order_of = (self.epoch, order)
+        return self._order_of[1]
 
     # -- live parameters --------------------------------------------------------------------------
     def apply_live(self, config: ChannelsConfig) -> None:
