@@ -20,9 +20,7 @@ unreachable, differences (subnormals flushed, the noise's ``log``/``cos``).
 from __future__ import annotations
 
 import math
-import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,7 @@ from sim.experiments.classifier.cuda.backend import (
 from sim.experiments.classifier.experiment import EXPERIMENT
 from sim.experiments.classifier.params import C_EPOCH
 from sim.experiments.classifier.state import ClassifierState
+from tests.support.nvcc import resource_usage as nvcc_resource_usage
 
 CUDA_DIR = Path(cuda_backend.__file__).resolve().parent
 HAS_GXX = shutil.which("g++") is not None
@@ -329,32 +328,7 @@ def test_expf_port_equals_the_cpu_kernels_exp(kind: str) -> None:
 
 def _nvcc_resources(arch: str, tmp_path: Path) -> dict[str, tuple[int, int]]:
     """``kernel -> (registers per thread, static shared bytes)``, the module compiled as the backend does."""
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc is not installed")
-    source = tmp_path / "module.cu"  # the generated interface, then the kernels, as NVRTC gets them
-    source.write_text(module_source())
-    out = tmp_path / "kernels.cubin"
-    result = subprocess.run(
-        [nvcc, "-cubin", f"-arch={arch}", "--resource-usage", *COMPILE_OPTIONS, str(source), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"{arch}:\n{result.stderr}"
-    usage: dict[str, tuple[int, int]] = {}
-    kernel = None
-    for line in (result.stdout + result.stderr).splitlines():
-        m = re.search(r"Compiling entry function '(\w+)'", line)
-        if m:
-            kernel = m.group(1)
-        m = re.search(r"Used (\d+) registers", line)
-        if m and kernel is not None:
-            smem = re.search(r"(\d+) bytes smem", line)
-            usage[kernel] = (int(m.group(1)), int(smem.group(1)) if smem else 0)
-            kernel = None
-    return usage
+    return nvcc_resource_usage(module_source(), arch, tmp_path, COMPILE_OPTIONS)
 
 
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])

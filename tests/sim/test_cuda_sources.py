@@ -5,7 +5,6 @@ The Philox known-answer kernel also runs when a CUDA device and CuPy are present
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from sim.philox import philox4x32
+from tests.support.nvcc import resource_usage as nvcc_resource_usage
 
 CUDA_DIR = Path(__file__).resolve().parents[2] / "sim" / "backends" / "cuda"
 SOURCES = sorted(CUDA_DIR.glob("*.cu"))
@@ -83,42 +83,7 @@ def resource_usage(arch: str, tmp_path: Path) -> dict[str, tuple[int, int]]:
     """``kernel -> (registers per thread, static shared bytes)`` from ptxas, compiled as the backend does."""
     from sim.experiments.topomap.cuda.backend import COMPILE_OPTIONS, module_source
 
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc is not installed")
-    out = str(tmp_path / "kernels.cubin")
-    source = tmp_path / "module.cu"  # the generated interface, then the kernels, as NVRTC gets them
-    source.write_text(module_source())
-    result = subprocess.run(
-        [
-            nvcc,
-            "-cubin",
-            f"-arch={arch}",
-            "--resource-usage",
-            *COMPILE_OPTIONS,
-            f"-I{CUDA_DIR}",
-            str(source),
-            "-o",
-            out,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    usage: dict[str, tuple[int, int]] = {}
-    kernel = None
-    for line in (result.stdout + result.stderr).splitlines():
-        m = re.search(r"Compiling entry function '(\w+)'", line)
-        if m:
-            kernel = m.group(1)
-        m = re.search(r"Used (\d+) registers", line)
-        if m and kernel is not None:
-            smem = re.search(r"(\d+) bytes smem", line)
-            usage[kernel] = (int(m.group(1)), int(smem.group(1)) if smem else 0)
-            kernel = None
-    return usage
+    return nvcc_resource_usage(module_source(), arch, tmp_path, [*COMPILE_OPTIONS, f"-I{CUDA_DIR}"])
 
 
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])

@@ -75,6 +75,16 @@ _LABEL_SIZE = 11
 #: Series with at most this many points are drawn with markers.
 _MARKER_LIMIT = 40
 #: Table names for titles.
+#: The test set's scores at epoch ends: vermilion diamonds over the per-batch lines.
+_TEST_MARKS: dict[str, Any] = {
+    "linestyle": "none",
+    "marker": "D",
+    "markersize": 7,
+    "color": _VERMILION,
+    "markeredgecolor": "black",
+    "markeredgewidth": 0.6,
+    "zorder": 5,
+}
 _TABLE_TITLES = {TABLE_IN: "input \u2192 hidden", TABLE_REC: "hidden \u2192 hidden"}
 _PRE_LABELS = {TABLE_IN: "pre: input unit", TABLE_REC: "pre: hidden neuron"}
 
@@ -294,28 +304,12 @@ def _learning_figure(
     handles: list[Artist] = []
     if t.size:
         handles += _per_batch(ax_loss, t, table["epoch"], table["train_loss"], _BLUE, "training")
-        ax_loss.plot(
-            t_test,
-            table["test_loss"][tested],
-            linestyle="none",
-            marker="D",
-            markersize=7,
-            color=_VERMILION,
-            markeredgecolor="black",
-            markeredgewidth=0.6,
-            zorder=5,
-        )
+        ax_loss.plot(t_test, table["test_loss"][tested], **_TEST_MARKS)
         _per_batch(ax_acc, t, table["epoch"], table["train_accuracy"], _BLUE, "training")
         (test_marks,) = ax_acc.plot(
             t_test,
             table["test_accuracy"][tested],
-            linestyle="none",
-            marker="D",
-            markersize=7,
-            color=_VERMILION,
-            markeredgecolor="black",
-            markeredgewidth=0.6,
-            zorder=5,
+            **_TEST_MARKS,
             label=f"test set, end of each epoch ({int(tested.sum())})",
             gid="test_accuracy",
         )
