@@ -24,9 +24,11 @@ __device__ int rl_block_prefix(int count, int* scan, int* total)
     return at;
 }
 
-// Ascending bitonic sort of v[0, size), size a power of two (pad with ~0ULL). v may be shared or
-// global memory. Ends with a barrier.
-__device__ void rl_block_sort(unsigned long long* v, long long size)
+// The compare-exchange network of an ascending bitonic sort of [0, size), size a power of two, run
+// by the whole block: order(i, j, ascending) puts elements i < j in ascending order when `ascending`,
+// else in descending order. Ends with a barrier.
+template <class Order>
+__device__ void rl_block_bitonic(long long size, Order order)
 {
     const long long tid = threadIdx.x;
     const long long nthr = blockDim.x;
@@ -37,17 +39,42 @@ __device__ void rl_block_sort(unsigned long long* v, long long size)
                 // Pair p compares elements i and i + j, where i has bit j clear.
                 const long long low = p & (j - 1);
                 const long long i = ((p - low) << 1) + low;
-                const unsigned long long a = v[i];
-                const unsigned long long b = v[i + j];
-                const bool ascending = (i & k) == 0;
-                if ((a > b) == ascending) {
-                    v[i] = b;
-                    v[i + j] = a;
-                }
+                order(i, i + j, (i & k) == 0);
             }
             __syncthreads();
         }
     }
+}
+
+// Ascending bitonic sort of v[0, size), size a power of two (pad with ~0ULL). v may be shared or
+// global memory. Ends with a barrier.
+__device__ void rl_block_sort(unsigned long long* v, long long size)
+{
+    rl_block_bitonic(size, [v](long long i, long long j, bool ascending) {
+        const unsigned long long a = v[i];
+        const unsigned long long b = v[j];
+        if ((a > b) == ascending) {
+            v[i] = b;
+            v[j] = a;
+        }
+    });
+}
+
+// (key, index) pairs of v and idx [0, size) sorted ascending by key, then index, size a power of two:
+// with distinct indices, a stable order of the keys. Ends with a barrier.
+__device__ void rl_block_sort_pairs(unsigned long long* v, int* idx, long long size)
+{
+    rl_block_bitonic(size, [v, idx](long long i, long long j, bool ascending) {
+        const unsigned long long a = v[i], b = v[j];
+        const int ia = idx[i], ib = idx[j];
+        const bool greater = a > b || (a == b && ia > ib);
+        if (greater == ascending) {
+            v[i] = b;
+            v[j] = a;
+            idx[i] = ib;
+            idx[j] = ia;
+        }
+    });
 }
 
 // The chunk [*lo, *hi) of [0, count) that this thread owns when work must stay in order.

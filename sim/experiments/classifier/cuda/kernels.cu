@@ -187,33 +187,6 @@ __device__ void cls_batch_row(const Net& net, double* row, long long syn_in, lon
     row[R_REFUSED_REC] = acc[A_REFUSED_REC];
 }
 
-// (key, index) pairs of v and idx [0, size) sorted ascending, size a power of two: a stable order
-// of the keys (bitonic, by the whole block). Ends with a barrier.
-__device__ void cls_sort_pairs(unsigned long long* v, int* idx, long long size)
-{
-    const long long tid = threadIdx.x;
-    const long long nthr = blockDim.x;
-    __syncthreads();
-    for (long long k = 2; k <= size; k <<= 1) {
-        for (long long j = k >> 1; j > 0; j >>= 1) {
-            for (long long p = tid; p < size / 2; p += nthr) {
-                const long long low = p & (j - 1);
-                const long long i = ((p - low) << 1) + low;
-                const unsigned long long a = v[i], b = v[i + j];
-                const int ia = idx[i], ib = idx[i + j];
-                const bool greater = a > b || (a == b && ia > ib);
-                if (greater == ((i & k) == 0)) {
-                    v[i] = b;
-                    v[i + j] = a;
-                    idx[i] = ib;
-                    idx[i + j] = ia;
-                }
-            }
-            __syncthreads();
-        }
-    }
-}
-
 // The training order of `epoch` into net.order (training_order): examples sorted by a counter-based
 // key each, ties by index (the CPU's stable argsort). `size`: a power of two >= n_train.
 __device__ void cls_training_order(const Net& net, long long epoch, long long size)
@@ -229,7 +202,7 @@ __device__ void cls_training_order(const Net& net, long long epoch, long long si
             net.sort_idx[i] = 0x7fffffff;
         }
     }
-    cls_sort_pairs(net.sort_keys, net.sort_idx, size);
+    rl_block_sort_pairs(net.sort_keys, net.sort_idx, size);
     for (long long i = threadIdx.x; i < n_train; i += blockDim.x) net.order[i] = net.sort_idx[i];
     __syncthreads();
 }
