@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
         "--duration",
         type=float,
         default=2.0,
-        help="length of each measurement: model seconds, or training batches for a classifier (default: 2)",
+        help="length of each measurement: model seconds, or training batches for a classifier or a "
+        "channel network (default: 2)",
     )
     bench.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     for key, knob in _bench_knobs():
@@ -137,8 +138,42 @@ def _parser() -> argparse.ArgumentParser:
             )
     bench.add_argument("--json", type=Path, help="also write the records to this JSON file")
 
+    compact = sub.add_parser(
+        "compact",
+        help="remove a channel network's masked channels physically and measure it before and after",
+    )
+    compact.add_argument("checkpoint", type=Path, help="checkpoint of a channel network (run --checkpoint)")
+    compact.add_argument(
+        "--out", required=True, type=Path, help="folder for mask.npz, compact_model.npz, compaction.json"
+    )
+    compact.add_argument(
+        "--backend", default="auto", choices=BACKEND_CHOICES, help="where to measure (default: %(default)s)"
+    )
+
     sub.add_parser("presets", help="list the presets")
     return p
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from sim.checkpoint import load_checkpoint
+    from sim.engine import Engine
+    from sim.files import check_folder_target
+
+    check_folder_target(args.out, "--out")
+    ckpt = load_checkpoint(args.checkpoint)
+    if ckpt.config.experiment != "channels":
+        raise _UserError(
+            f"{args.checkpoint}: a checkpoint of experiment '{ckpt.config.experiment}'; compact takes one "
+            "of a channel network ('channels')"
+        )
+    from app.experiments.channels.compaction import compact_engine, compaction_line, write_compaction
+
+    with Engine.from_checkpoint(args.checkpoint, backend=args.backend) as eng:
+        result = compact_engine(eng)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_compaction(args.out, result, ckpt.config)
+    print(f"{ckpt.config.name}: {compaction_line(result)}; wrote {args.out}")
+    return 0
 
 
 def _cmd_presets() -> int:
@@ -259,7 +294,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             check_duration(args.checkpoint_every, None, "--checkpoint-every", type(cfg))
     from sim.backends import resolve_backend_name
 
-    resolve_backend_name(args.backend)  # an unavailable backend is refused before anything is written
+    if cfg is not None:  # an unavailable backend is refused before anything is written
+        resolve_backend_name(args.backend, cfg.experiment)
     with _StopRequests() as stop:
         result = run_headless(
             cfg,  # type: ignore[arg-type]  # None only with resume, where the checkpoint's applies
@@ -367,7 +403,7 @@ def _cmd_window(args: argparse.Namespace) -> int:
     from sim.backends import resolve_backend_name
 
     cfg = _with_overrides(args.preset, args.scale, args.seed)
-    resolve_backend_name(args.backend)  # an unavailable backend is refused before the window opens
+    resolve_backend_name(args.backend, cfg.experiment)  # an unavailable backend: refused before the window
     env = os.environ
     if sys.platform.startswith("linux") and not (
         env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM")
@@ -489,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(args)
         if args.command == "presets":
             return _cmd_presets()
+        if args.command == "compact":
+            return _cmd_compact(args)
         return _cmd_window(args)
     except (RewireLabError, _UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)

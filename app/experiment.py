@@ -30,6 +30,7 @@ from sim.errors import ConfigError, short_repr
 BUILTIN_APP_EXPERIMENTS: dict[str, str] = {
     "topomap": "app.experiments.topomap.experiment",
     "classifier": "app.experiments.classifier.experiment",
+    "channels": "app.experiments.channels.experiment",
 }
 
 #: Column name -> values (``t`` first): a run's metrics table.
@@ -96,10 +97,15 @@ class AppExperiment:
         """One line of the benchmark table."""
         raise NotImplementedError
 
+    def columns_for(self, config: Any) -> tuple[str, ...]:
+        """The metrics columns of a run of ``config`` (:attr:`columns`, unless they depend on the
+        network: one per layer, say)."""
+        return self.columns
+
     def history(self, config: Any, snapshot: Any) -> History:
         """A new, empty history of a network of ``config`` (whose first snapshot is ``snapshot``)."""
         return History(
-            self.columns,
+            self.columns_for(config),
             lambda frame, previous: self.metrics_row(frame.snapshot, previous),
             config.get("run.record_interval"),
         )
@@ -124,7 +130,7 @@ class AppExperiment:
 
     def result_line(self, final: Mapping[str, float]) -> str:
         """The final metrics in a few words, for the line ``run`` prints at the end."""
-        shown = [c for c in self.columns if c != "t"][:4]
+        shown = [c for c in final if c != "t"][:4]
         return ", ".join(f"{c} {final[c]:.4g}" for c in shown)
 
     def metrics_row(self, snapshot: Any, previous: Any | None) -> dict[str, float]:
@@ -143,9 +149,18 @@ class AppExperiment:
         """A fresh accumulator of a run's events."""
         raise NotImplementedError
 
+    def observe(self, stats: EventStats, snapshot: Any) -> None:
+        """Let ``stats`` keep what its figures need of every snapshot a headless run takes (each
+        once, in order: their records together are the run's); nothing by default."""
+
     def write_results(self, out_dir: Path, final: Any, config: Any) -> list[Path]:
         """Write the run's final data files (:attr:`data_files`) atomically; return their paths."""
         return []
+
+    def write_final(self, out_dir: Path, engine: Any, config: Any) -> tuple[list[Path], dict[str, Any]]:
+        """Outputs that need the whole final state (``engine`` is still open): files written
+        atomically, and what they add to ``summary.json``. None by default."""
+        return [], {}
 
     def summary(
         self, config: Any, start: Any, final: Any, metrics: Metrics, stats: EventStats, sim_wall: float

@@ -201,7 +201,8 @@ def run_headless(
         eng.take_events()  # a resumed run's log starts at its checkpoint
         exp = app_experiment_of(config)
         counts = exp.event_stats(config)
-        recorder = MetricsRecorder(exp.columns, exp.metrics_rows)
+        columns = exp.columns_for(config)
+        recorder = MetricsRecorder(columns, exp.metrics_rows)
         record_steps = max(1, eng.steps_for(config.get("run.record_interval")))
         chunk_steps = max(1, eng.steps_for(CHUNK_SECONDS))
         ckpt_steps = max(1, eng.steps_for(checkpoint_every)) if checkpoint_every is not None else None
@@ -215,13 +216,14 @@ def run_headless(
         seconds = eng.experiment.model_seconds
         bar = _progress_bar(duration, f"{config.name} on {eng.backend_name}", progress, exp.progress_unit)
         with contextlib.ExitStack() as files:
-            csv_out = MetricsCsvWriter(metrics_path, exp.columns)
+            csv_out = MetricsCsvWriter(metrics_path, columns)
             files.callback(csv_out.close)
             log = EventLogWriter(events_path)
             files.callback(log.close)
             if bar is not None:
                 files.callback(bar.close)
             start = eng.snapshot()
+            exp.observe(counts, start)
             restored: list[dict[str, float]] = []
             if eng.loaded_history is not None:  # a resumed run's table starts where the run began
                 restored = recorder.continue_from(eng.loaded_history, start)
@@ -247,7 +249,9 @@ def run_headless(
                     bar.update(seconds(config, n))
                 interrupted = stop is not None and stop() and done < total_steps
                 if done == next_record or interrupted:
-                    for row in recorder.record(eng.snapshot()):
+                    snap = eng.snapshot()
+                    exp.observe(counts, snap)
+                    for row in recorder.record(snap):
                         csv_out.append_row(row)
                     next_record = min(total_steps, next_record + record_steps)
                 if done == next_ckpt and checkpoint is not None and done < total_steps:
@@ -256,11 +260,14 @@ def run_headless(
                 if interrupted:
                     break
         final = eng.snapshot()
+        exp.observe(counts, final)
         rtf = seconds(config, done) / sim_wall if sim_wall > 0 else float("nan")
         seed_used = eng.seed
         backend_used = eng.backend_name
         metrics = recorder.table()
         files_written = [metrics_path, events_path, *exp.write_results(out_dir, final, config)]
+        final_files, final_summary = exp.write_final(out_dir, eng, config) if not interrupted else ([], {})
+        files_written += final_files
         summary: dict[str, Any] = {
             "preset": config.name,
             "experiment": config.experiment,
@@ -275,9 +282,10 @@ def run_headless(
             "resumed_from": str(resume) if resume is not None else None,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
             "steps": done,
-            "final": {c: float(metrics[c][-1]) if len(metrics[c]) else math.nan for c in exp.columns},
+            "final": {c: float(metrics[c][-1]) if len(metrics[c]) else math.nan for c in columns},
             "events_recorded": log.count,
             **exp.summary(config, start, final, metrics, counts, sim_wall),
+            **final_summary,
             "realtime_factor": rtf,
             "build_seconds": build_s,
         }

@@ -21,11 +21,15 @@ class ViewContext(QObject):
         (neuron ``(x, y)`` sits at the point ``(x, y)``).
     lesion_tool_changed(str)
         ``""`` (no tool), ``"cut"`` or ``"silence"``.
+    command_requested(object)
+        A view asks the window to send this :class:`app.commands.Command` to the
+        simulation thread (a view's own buttons: the channel network's compaction).
     """
 
     selection_changed = pyqtSignal(int)
     region_selected = pyqtSignal(float, float, float, float)
     lesion_tool_changed = pyqtSignal(str)
+    command_requested = pyqtSignal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

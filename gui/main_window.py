@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
             _required(self.statusBar()).addPermanentWidget(label)
 
         self.context.region_selected.connect(self._on_region_selected)
+        self.context.command_requested.connect(self.send)
         self._install_experiment(experiment_for(config))
         self._build_menus()
 

@@ -27,6 +27,7 @@ from sim.parameters import ConfigRoot
 BUILTIN_EXPERIMENTS: dict[str, str] = {
     "topomap": "sim.experiments.topomap.experiment",
     "classifier": "sim.experiments.classifier.experiment",
+    "channels": "sim.experiments.channels.experiment",
 }
 #: What a configuration file without an ``experiment:`` key configures.
 DEFAULT_EXPERIMENT = "topomap"

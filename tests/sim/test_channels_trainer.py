@@ -40,9 +40,9 @@ def make(seed: int = 1, **changes: object) -> Trainer:
 def run(trainer: Trainer, batches: int) -> list[EpochRecord]:
     records = []
     for _ in range(batches):
-        record = trainer.train_batch()
-        if record is not None:
-            records.append(record)
+        result = trainer.train_batch()
+        if result.record is not None:
+            records.append(result.record)
     return records
 
 
@@ -138,7 +138,7 @@ def test_the_state_as_arrays_has_its_layout_and_resumes_exactly(optimiser: str) 
         ),
         (lambda a: a["model/body.0.conv.weight"].__setitem__((0, 0, 0, 0), np.nan), "not finite"),
         (lambda a: a["pruner/1/mask"].fill(False), "masks every channel"),
-        (lambda a: a["position"].__setitem__(1, 99), "do not fit an epoch"),
+        (lambda a: a["position"].__setitem__(1, 99), "an epoch of this data set has 3 batches"),
         (lambda a: a["pruner/0/passes"].__setitem__((), -1), "negative count"),
     ],
 )

@@ -26,6 +26,7 @@ from sim.engine import Engine
 from sim.errors import CheckpointError, ConfigError
 from sim.events import EVENT_DTYPE, FF, FORMED, LAT, REMOVED
 from sim.experiment import experiment_keys, get_experiment, unregister_experiment
+from sim.experiments.channels.snapshot import ChannelsSnapshot
 from sim.experiments.classifier.snapshot import ClassifierSnapshot
 from sim.experiments.topomap.snapshot import Snapshot as TopomapSnapshot
 from sim.parameters import ConfigRoot
@@ -53,6 +54,36 @@ TOPOMAP_BUSY: dict[str, Any] = {
 }
 TOY_PRESET = toy.PRESETS_DIR / "toy" / "toy_small.yaml"
 CLASSIFIER_PRESET = REPO_ROOT / "presets" / "classifier" / "classifier_digits.yaml"
+CHANNELS_PRESET = REPO_ROOT / "presets" / "channels" / "channels_shapes.yaml"
+#: A channel-pruning network small enough for the suite, updating its mask every 4 batches.
+CHANNELS_SMALL: dict[str, Any] = {
+    "network.layers": "4C3-AP2-8C3-AP2-4FC",
+    "data.name": "shapes",
+    "data.classes": 4,
+    "data.size": 8,
+    "data.n_train": 64,
+    "data.n_test": 16,
+    "data.batch_size": 8,
+    "pruning.mode": "sca",
+    "pruning.sparsity": 0.5,
+    "pruning.fraction": 0.2,
+    "pruning.interval": 4,
+}
+
+
+def _channels_wiring(arrays: Arrays) -> Arrays:
+    return {k: v for k, v in arrays.items() if k.endswith("/mask")}
+
+
+def _channels_corrupt(entries: Arrays) -> tuple[str, ...]:
+    """A batch beyond the epoch's last (8 batches of 8 images)."""
+    entries["state.position"][1] = 8 + 7
+    return ("state.position[1]", "15")
+
+
+def _channels_units(eng: Engine) -> int:
+    arrays = eng.experiment.state_to_arrays(eng.state())
+    return max(int(v.size) for k, v in arrays.items() if k.endswith("/mask"))
 #: A classifier small enough for the suite that prunes and regrows within a few batches.
 CLASSIFIER_SMALL: dict[str, Any] = {
     "network.n_hidden": 16,
@@ -87,10 +118,18 @@ class Case:
     stop_rewiring: tuple[str, Any]
     #: A structural parameter and another value of it (another layout of the state).
     structural: tuple[str, Any]
-    #: Prefix of a synapse table's checkpoint entries (``state.<table>.post``).
-    table: str
+    #: Prefix of a synapse table's checkpoint entries (``state.<table>.post``); None: no table.
+    table: str | None
     #: Another experiment, whose checkpoints this one must refuse.
     other: str
+    #: The arrays of a state that hold its structure (default: the synapse tables' rows).
+    wiring: Callable[[Arrays], Arrays] | None = None
+    #: Puts an index out of range into a checkpoint's entries; returns what the refusal must name
+    #: (default: a target beyond the table's ``n_post``).
+    corrupt: Callable[[Arrays], tuple[str, ...]] | None = None
+    #: Largest id an event's ``pre`` or ``post`` may reach, plus one (default: the table's largest
+    #: population).
+    units: Callable[[Engine], int] | None = None
 
 
 EXPERIMENTS: dict[str, Case] = {
@@ -130,6 +169,21 @@ EXPERIMENTS: dict[str, Case] = {
         table="in",
         other="topomap",
     ),
+    "channels": Case(
+        config=lambda: load_config(CHANNELS_PRESET).replace_all(CHANNELS_SMALL),
+        preset=CHANNELS_PRESET,
+        steps=30,  # 7 mask updates (the first prunes, the others swap), then mid epoch
+        more=10,
+        snapshot_type=ChannelsSnapshot,
+        projections=frozenset({0, 1}),
+        stop_rewiring=("pruning.fraction", 0.0),
+        structural=("network.layers", "4C3-AP2-6C3-AP2-4FC"),
+        table=None,
+        other="classifier",
+        wiring=_channels_wiring,
+        corrupt=_channels_corrupt,
+        units=_channels_units,
+    ),
 }
 
 
@@ -162,6 +216,7 @@ PAIRS: dict[tuple[str, str], Support] = {
     ("toy", "cuda-emulator"): Support(skip=EMULATOR_REASON),
     ("classifier", "cpu"): EXACT,
     ("classifier", "cuda-emulator"): Support(skip=EMULATOR_REASON),
+    ("channels", "cpu"): EXACT,
 }
 
 
@@ -320,6 +375,9 @@ def check_events(events: np.ndarray, first_step: int, last_step: int, case: Case
 
 def neurons_of(eng: Engine) -> int:
     """Neurons the largest population of ``eng``'s network has (bounds the ids of events)."""
+    case = case_of(eng)
+    if case.units is not None:
+        return case.units(eng)
     return max(int(d) for d in eng.experiment.state_to_arrays(eng.state())[f"{case_of(eng).table}.dims"][:2])
 
 
@@ -446,11 +504,7 @@ def test_checkpoint_with_an_index_out_of_range_is_refused(
     eng.save_checkpoint(good)
     with np.load(good, allow_pickle=False) as data:
         entries = {k: data[k] for k in data.files}
-    prefix = f"state.{case.table}"
-    n_pre, n_post, row_cap, _col_cap = (int(d) for d in entries[f"{prefix}.dims"])
-    row = int(np.argmax(entries[f"{prefix}.row_len"] > 0))
-    assert entries[f"{prefix}.row_len"][row] > 0
-    entries[f"{prefix}.post"][row * row_cap] = n_post + 7
+    fragments = (case.corrupt or _corrupt_table(case))(entries)
     bad = tmp_path / "bad.npz"
     np.savez(bad, **entries)
 
@@ -458,11 +512,29 @@ def test_checkpoint_with_an_index_out_of_range_is_refused(
     before = arrays_of(eng)
     with pytest.raises(CheckpointError) as info:
         eng.load_checkpoint(bad)
-    assert_one_line(info.value, str(bad), f"{prefix}.post[{row * row_cap}]", str(n_post + 7))
+    assert_one_line(info.value, str(bad), *fragments)
     assert eng.step_count == 23
     assert_same_arrays(arrays_of(eng), before)
     eng.load_checkpoint(good)  # the file it was made from loads
-    assert eng.step_count == 20 and n_pre > 0
+    assert eng.step_count == 20
+
+
+def _corrupt_table(case: Case) -> Callable[[Arrays], tuple[str, ...]]:
+    """A synapse whose target is beyond the table's ``n_post``."""
+
+    def corrupt(entries: Arrays) -> tuple[str, ...]:
+        prefix = f"state.{case.table}"
+        _n_pre, n_post, row_cap, _col_cap = (int(d) for d in entries[f"{prefix}.dims"])
+        row = int(np.argmax(entries[f"{prefix}.row_len"] > 0))
+        assert entries[f"{prefix}.row_len"][row] > 0
+        entries[f"{prefix}.post"][row * row_cap] = n_post + 7
+        return (f"{prefix}.post[{row * row_cap}]", str(n_post + 7))
+
+    return corrupt
+
+
+def _table_wiring(arrays: Arrays) -> Arrays:
+    return {k: v for k, v in arrays.items() if k.endswith((".row_len", ".col_len", ".post"))}
 
 
 # --------------------------------------------------------------------------- changing a running network
@@ -480,12 +552,12 @@ def test_live_parameter_applies_structural_is_refused(pair: tuple[str, str], run
     assert eng.config.param_spec(path).live
     eng.set_parameter(path, value)
     assert eng.config.get(path) == value
-    wiring = (".row_len", ".col_len", ".post")
-    before = {k: v for k, v in arrays_of(eng).items() if k.endswith(wiring)}
-    assert f"{case.table}.post" in before
+    wiring = case.wiring or _table_wiring
+    before = wiring(arrays_of(eng))
+    assert before and (case.table is None or f"{case.table}.post" in before)
     eng.step(case.more)
     assert len(eng.take_events()) == 0
-    assert_same_arrays({k: v for k, v in arrays_of(eng).items() if k.endswith(wiring)}, before)
+    assert_same_arrays(wiring(arrays_of(eng)), before)
 
     path, value = case.structural
     assert not eng.config.param_spec(path).live

@@ -69,6 +69,11 @@ class PruningConfig:
         hi=10_000_000,
     )
     use_rate: bool = param(False, doc="Add the spike rate to the importance (mean |V|)")
+    normalise: bool = param(
+        False,
+        doc="Rank each block's importance relative to its own mean (off: raw mean |V| across blocks, "
+        "as the paper)",
+    )
     l1: float = param(1e-4, doc="L1 strength lambda on the BatchNorm scales", lo=0.0, hi=1.0)
 
 

@@ -17,6 +17,7 @@ layers and refuses a pooling that leaves no pixel.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.errors import ConfigError
@@ -129,3 +130,28 @@ def plan_shapes(
             break
         out.append((c, h, w))
     return out
+
+
+def compact_layers(layers: Sequence[Layer], kept: Sequence[int]) -> tuple[Layer, ...]:
+    """``layers`` with every conv block's channels replaced by ``kept`` (one per block, in order)."""
+    counts = iter(kept)
+    return tuple(Conv(next(counts), layer.kernel) if isinstance(layer, Conv) else layer for layer in layers)
+
+
+def parameter_count(
+    layers: Sequence[Layer], in_shape: tuple[int, int, int], kept: Sequence[int] | None = None
+) -> int:
+    """Trained parameters (conv weights, BN scales and shifts, readout weights and biases) of the
+    network of ``layers``, with ``kept`` channels per block if given (as it would be compacted)."""
+    spec = tuple(layers) if kept is None else compact_layers(layers, kept)
+    model_shapes = plan_shapes(spec, in_shape)
+    total, channels = 0, in_shape[0]
+    for layer in spec:
+        if isinstance(layer, Conv):
+            total += layer.channels * channels * layer.kernel**2 + 2 * layer.channels
+            channels = layer.channels
+    c, h, w = model_shapes[-1]
+    readout = spec[-1]
+    assert isinstance(readout, Readout)
+    classes = readout.classes
+    return total + classes * c * h * w + classes

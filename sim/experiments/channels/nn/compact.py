@@ -19,14 +19,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
-from sim.experiments.channels.layers import Conv, Layer, Readout, plan_shapes
+from sim.experiments.channels.layers import compact_layers, parameter_count
+
+__all__ = ["compact", "compact_layers", "parameter_count", "synops_per_sample"]
 from sim.experiments.channels.nn.network import ConvBlock, SpikingConvNet
-
-
-def compact_layers(layers: Sequence[Layer], kept: Sequence[int]) -> tuple[Layer, ...]:
-    """``layers`` with every conv block's channels replaced by ``kept`` (one per block, in order)."""
-    counts = iter(kept)
-    return tuple(Conv(next(counts), layer.kernel) if isinstance(layer, Conv) else layer for layer in layers)
 
 
 @torch.no_grad()
@@ -71,25 +67,6 @@ def _copy_bn(block: ConvBlock, new: ConvBlock, keep: Tensor) -> None:
     if new.bn.num_batches_tracked is not None and block.bn.num_batches_tracked is not None:
         new.bn.num_batches_tracked.copy_(block.bn.num_batches_tracked)
     new.bn.eps, new.bn.momentum = block.bn.eps, block.bn.momentum
-
-
-def parameter_count(
-    layers: Sequence[Layer], in_shape: tuple[int, int, int], kept: Sequence[int] | None = None
-) -> int:
-    """Trained parameters (conv weights, BN scales and shifts, readout weights and biases) of the
-    network of ``layers``, with ``kept`` channels per block if given (as it would be compacted)."""
-    spec = tuple(layers) if kept is None else compact_layers(layers, kept)
-    model_shapes = plan_shapes(spec, in_shape)
-    total, channels = 0, in_shape[0]
-    for layer in spec:
-        if isinstance(layer, Conv):
-            total += layer.channels * channels * layer.kernel**2 + 2 * layer.channels
-            channels = layer.channels
-    c, h, w = model_shapes[-1]
-    readout = spec[-1]
-    assert isinstance(readout, Readout)
-    classes = readout.classes
-    return total + classes * c * h * w + classes
 
 
 @torch.no_grad()

@@ -16,7 +16,11 @@ mask update (optionally plus the spike rate). At an update:
    lowest scores and unmasks as many of those masked before, with the largest
    accumulated ``|dL/dgamma|``, so ``s`` stays exactly constant.
 
-Ranking is global over all blocks; every block keeps at least one channel. A
+Ranking is global over all blocks; every block keeps at least one channel.
+With ``normalise`` each block's scores are first divided by their mean over
+the block's kept channels: in a small network the first block, driven by the
+image at every step, has a larger ``|V|`` than the blocks fed by sparse
+spikes, and a raw ranking empties the deeper blocks first. A
 regrown channel's ``gamma`` restarts at its initial value and ``beta`` at 0,
 and their optimiser moments are cleared.
 
@@ -70,6 +74,7 @@ class ChannelPruner:
         sparsity: float = 0.5,
         fraction: float = 0.1,
         use_rate: bool = False,
+        normalise: bool = False,
         seed: int = 0,
     ) -> None:
         if mode not in MODES:
@@ -81,6 +86,7 @@ class ChannelPruner:
         self.sparsity = check_sparsity(sparsity)
         self.fraction = check_fraction(fraction)
         self.use_rate = bool(use_rate)
+        self.normalise = bool(normalise)
         self.updates = 0
         self.masks = [torch.ones(bn.num_features, dtype=torch.bool) for _, bn, _ in self.triples]
         self.gamma_init = [bn.weight.detach().clone() for _, bn, _ in self.triples]
@@ -146,6 +152,20 @@ class ChannelPruner:
             out.append(np.asarray(score, np.float64))
         return out
 
+    def ranking_scores(self, scores: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+        """The scores the global ranking compares, over all blocks: as they are, or with
+        :attr:`normalise` each block's divided by the mean over its kept channels (so a block whose
+        membrane potentials run lower as a whole, deeper ones fed by sparse spikes, is not emptied
+        first)."""
+        if not self.normalise:
+            return np.concatenate(scores)
+        out = []
+        for score, mask in zip(scores, self.masks, strict=True):
+            kept = score[mask.numpy()]
+            mean = float(kept.mean()) if kept.size else 0.0
+            out.append(score / mean if mean > 0 else score)
+        return np.concatenate(out)
+
     def gamma_grad(self) -> list[NDArray[np.float64]]:
         """Every block's mean ``|dL/dgamma|`` since the last update."""
         passes = max(self.grad_passes, 1)
@@ -158,7 +178,7 @@ class ChannelPruner:
         accumulators, and return what changed."""
         scores = self.importance()
         grads = self.gamma_grad()
-        flat_score = np.concatenate(scores)
+        flat_score = self.ranking_scores(scores)
         flat_grad = np.concatenate(grads)
         before = self._flat_mask()
         if self.mode in ("sca", "prune_only"):

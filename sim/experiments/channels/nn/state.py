@@ -22,12 +22,7 @@ from sim.experiments.channels.config import ChannelsConfig
 from sim.experiments.channels.layers import blocks, parse_layers
 from sim.experiments.channels.nn.network import SpikingConvNet
 from sim.experiments.channels.nn.trainer import Trainer
-
-Layout = dict[str, tuple[tuple[int, ...], np.dtype]]
-
-#: Entries of ``position``: epoch, batch of the epoch, batches trained, correct and seen this epoch,
-#: mask updates, gradient passes since the last update.
-POSITION_FIELDS = ("epoch", "batch", "batches_done", "correct", "seen", "updates", "grad_passes")
+from sim.experiments.channels.state import POSITION_FIELDS, Layout, state_problem
 
 
 def _optimiser_keys(config: ChannelsConfig) -> tuple[str, ...]:
@@ -84,33 +79,10 @@ def state_arrays(trainer: Trainer) -> dict[str, NDArray[np.generic]]:
     return out
 
 
-def state_problem(arrays: Mapping[str, NDArray[np.generic]], layout: Layout, trainer: Trainer) -> str | None:
-    """The first thing wrong with ``arrays`` as a state of ``trainer``'s network, or None."""
-    missing = sorted(set(layout) - set(arrays))
-    if missing:
-        return f"{missing[0]}: missing"
-    for name, (shape, dtype) in layout.items():
-        value = np.asarray(arrays[name])
-        if value.shape != shape or value.dtype != dtype:
-            return f"{name}: expected {dtype} {shape}, got {value.dtype} {value.shape}"
-        if np.issubdtype(dtype, np.floating) and not np.all(np.isfinite(value)):
-            return f"{name}: holds a value that is not finite"
-        if name.endswith("/mask") and not value.any():
-            return f"{name}: masks every channel of its block (one must stay)"
-        if np.issubdtype(dtype, np.integer) and np.any(value < 0):
-            return f"{name}: holds a negative count"
-    epoch, batch, done, correct, seen, _updates, _passes = (int(v) for v in arrays["position"])
-    if batch >= trainer.batches_per_epoch or correct > seen or seen > batch * trainer.batch_size:
-        return f"position: batch {batch}, correct {correct} of {seen} do not fit an epoch of this data set"
-    if done < epoch * trainer.batches_per_epoch + batch:
-        return f"position: {done} batches trained cannot reach epoch {epoch}, batch {batch}"
-    return None
-
-
 def load_state_arrays(trainer: Trainer, arrays: Mapping[str, NDArray[np.generic]]) -> None:
     """Give ``trainer`` the state ``arrays`` (checked first: ``ValueError`` names what is wrong)."""
     layout = state_layout(trainer.config, trainer.in_shape)
-    problem = state_problem(arrays, layout, trainer)
+    problem = state_problem(arrays, layout, trainer.batches_per_epoch, trainer.batch_size)
     if problem is not None:
         raise ValueError(problem)
     device = trainer.device

@@ -48,6 +48,23 @@ class EpochRecord:
     update: MaskUpdate | None
 
 
+@dataclass(frozen=True)
+class BatchResult:
+    """One training batch: its loss and score, the mask update it ended with, and at an epoch's
+    end the epoch's record."""
+
+    #: Index of the batch among all batches trained (0-based; the engine's step).
+    index: int
+    epoch: int
+    batch: int
+    loss: float
+    correct: int
+    size: int
+    lr: float
+    update: MaskUpdate | None
+    record: EpochRecord | None
+
+
 class Trainer:
     """Trains ``config``'s network on ``data`` from ``seed``, on ``device``."""
 
@@ -73,6 +90,7 @@ class Trainer:
             sparsity=p.sparsity,
             fraction=p.fraction,
             use_rate=p.use_rate,
+            normalise=p.normalise,
             seed=self.seed,
         )
         learning = config.learning
@@ -124,13 +142,14 @@ class Trainer:
         self.pruner.sparsity = p.sparsity
         self.pruner.fraction = p.fraction
         self.pruner.use_rate = p.use_rate
+        self.pruner.normalise = p.normalise
         self.schedule.base_lrs = [config.learning.lr for _ in self.optimiser.param_groups]
         for group in self.optimiser.param_groups:
             group["lr"] = config.learning.lr * self._lr_factor(self.epoch)
 
     # -- training ---------------------------------------------------------------------------------
-    def train_batch(self) -> EpochRecord | None:
-        """Train the next batch; at an epoch's end also score the test set and return its record."""
+    def train_batch(self) -> BatchResult:
+        """Train the next batch; at an epoch's end also score the test set and make its record."""
         model = self.model
         model.train()
         size = self.batch_size
@@ -148,22 +167,27 @@ class Trainer:
         self.pruner.after_backward()
         self.optimiser.step()
         self.pruner.apply()
-        self._loss_sum += float(loss.detach()) * len(index)
-        self._correct += int((logits.detach().argmax(dim=1) == y).sum())
+        batch_loss = float(loss.detach())
+        correct = int((logits.detach().argmax(dim=1) == y).sum())
+        self._loss_sum += batch_loss * len(index)
+        self._correct += correct
         self._seen += len(index)
+        lr = float(self.optimiser.param_groups[0]["lr"])
+        epoch, batch, done = self.epoch, self.batch, self.batches_done
         self.batch += 1
         self.batches_done += 1
         interval = self.config.pruning.interval
         update = None
         if interval > 0 and self.batches_done % interval == 0:
             update = self.pruner.update(self.optimiser)
-        if self.batch < self.batches_per_epoch:
-            return None
-        return self._end_epoch(update)
+        record = None
+        if self.batch == self.batches_per_epoch:
+            if interval == 0:
+                update = self.pruner.update(self.optimiser)
+            record = self._end_epoch(update)
+        return BatchResult(done, epoch, batch, batch_loss, correct, len(index), lr, update, record)
 
     def _end_epoch(self, update: MaskUpdate | None) -> EpochRecord:
-        if self.config.pruning.interval == 0:
-            update = self.pruner.update(self.optimiser)
         test_accuracy = self.accuracy(self.model)
         small = self.compact()
         record = EpochRecord(

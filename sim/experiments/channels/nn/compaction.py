@@ -1,0 +1,140 @@
+"""Compaction of a trained state: the masked network, its physically smaller copy, and what each costs.
+
+:func:`compact_state` rebuilds the masked network of a state (the engine's
+arrays), removes its masked channels (:func:`~sim.experiments.channels.nn.compact.compact`),
+checks on a test batch that both give the same logits, scores both on the
+test set and times their inference on the same batch. "Before" is the network
+as trained: every channel computed, masked ones silent.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor, nn
+
+from sim.data.images import ImageDataset
+from sim.experiments.channels.config import ChannelsConfig
+from sim.experiments.channels.layers import Conv, compact_layers, parameter_count
+from sim.experiments.channels.nn.state import load_state_arrays
+from sim.experiments.channels.nn.trainer import Trainer
+from sim.experiments.channels.state import ChannelsState
+
+#: Test images the logits are compared on and inference is timed with.
+TIMING_BATCH = 256
+#: Timed forward passes of each network (after one untimed); the median is reported.
+TIMING_REPEATS = 7
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    """The compact network and the numbers before (masked, full size) and after compaction."""
+
+    #: Channels every block keeps, and the compact network's layer string.
+    kept: tuple[int, ...]
+    layers: str
+    params_dense: int
+    params_compact: int
+    synops_dense: float
+    synops_compact: float
+    test_accuracy: float
+    compact_test_accuracy: float
+    #: Whether the compact network's logits equal the masked one's on the timing batch, and by how
+    #: much they differ at most.
+    logits_equal: bool
+    logits_max_difference: float
+    #: Median wall milliseconds of one forward pass of :attr:`inference_batch` test images.
+    inference_ms_dense: float
+    inference_ms_compact: float
+    inference_batch: int
+    device: str
+    #: The compact network's parameters and buffers (``state_dict`` names), and every block's mask.
+    weights: dict[str, NDArray[np.generic]] = field(repr=False)
+    masks: tuple[NDArray[np.bool_], ...] = field(repr=False)
+
+    def numbers(self) -> dict[str, object]:
+        """Everything but the arrays (for summaries and messages)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("weights", "masks")}
+        out["kept"] = list(self.kept)
+        return out
+
+
+def layer_string(layers: tuple[object, ...]) -> str:
+    """The layer string of parsed ``layers`` (``16C3-AP2-...-10FC``)."""
+    parts = []
+    for layer in layers:
+        if isinstance(layer, Conv):
+            parts.append(f"{layer.channels}C{layer.kernel}")
+        elif hasattr(layer, "size"):
+            parts.append(f"AP{layer.size}")  # type: ignore[attr-defined]
+        else:
+            parts.append(f"{layer.classes}FC")  # type: ignore[attr-defined]
+    return "-".join(parts)
+
+
+@torch.inference_mode()
+def time_inference(model: nn.Module, images: Tensor, repeats: int = TIMING_REPEATS) -> float:
+    """Median wall milliseconds of ``model(images)`` over ``repeats`` passes (after one untimed)."""
+    model.eval()
+    sync = torch.cuda.synchronize if images.is_cuda else (lambda: None)
+    model(images)
+    sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        model(images)
+        sync()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def compact_state(
+    state: ChannelsState,
+    config: ChannelsConfig,
+    data: ImageDataset,
+    seed: int,
+    device: str = "cpu",
+    repeats: int = TIMING_REPEATS,
+    update_first: bool = False,
+) -> CompactionResult:
+    """Compact the network of ``state`` (a state of ``config``) and measure it on ``data``'s test set.
+
+    With ``update_first`` a mask update is made first (from the scores accumulated so far) when
+    the mask is not yet at its sparsity: a network measured before its first epoch ended.
+    """
+    trainer = Trainer(config, data, seed, device=device)
+    load_state_arrays(trainer, state.arrays)
+    pruner = trainer.pruner
+    if update_first and pruner.n_channels - sum(pruner.kept()) != pruner.target_masked():
+        pruner.update(trainer.optimiser)
+    masked = trainer.model.eval()
+    small = trainer.compact()
+    batch = trainer.test_x[:TIMING_BATCH]
+    with torch.inference_mode():
+        before, after = masked(batch), small(batch)
+    difference = float((before - after).abs().max()) if before.numel() else 0.0
+    kept = tuple(trainer.pruner.kept())
+    compact_spec = compact_layers(trainer.layers, kept)
+    return CompactionResult(
+        kept=kept,
+        layers=layer_string(compact_spec),
+        params_dense=parameter_count(trainer.layers, trainer.in_shape),
+        params_compact=parameter_count(trainer.layers, trainer.in_shape, kept),
+        synops_dense=trainer.synops(masked),
+        synops_compact=trainer.synops(small),
+        test_accuracy=trainer.accuracy(masked),
+        compact_test_accuracy=trainer.accuracy(small),
+        logits_equal=bool(torch.equal(before, after)),
+        logits_max_difference=difference,
+        inference_ms_dense=time_inference(masked, batch, repeats),
+        inference_ms_compact=time_inference(small, batch, repeats),
+        inference_batch=int(batch.shape[0]),
+        device=device,
+        weights={k: v.detach().cpu().numpy().copy() for k, v in small.state_dict().items()},
+        masks=tuple(m.numpy().copy() for m in trainer.pruner.masks),
+    )
