@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import torch
 from torch import nn
 
 from sim.errors import ConfigError
-from sim.experiments.channels.layers import Conv, Pool, Readout, parse_layers, plan_shapes
+from sim.experiments.channels.layers import Conv, Pool, Readout, layer_string, parse_layers, plan_shapes
 from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
 from sim.experiments.channels.nn.network import LIF, SpikingConvNet, spike, triples
 from sim.experiments.channels.nn.sca import ChannelPruner
@@ -76,6 +78,11 @@ def test_a_bad_layer_string_is_named_with_its_position(text: str, message: str) 
     with pytest.raises(ConfigError, match=r"network\.layers") as info:
         parse_layers(text)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["16C3-AP2-32C3-AP2-32C3-AP2-6FC", "64C3-64C3-AP2-128C3-10FC", "8C5-4FC"])
+def test_a_layer_string_is_given_back_by_its_layers(text: str) -> None:
+    assert layer_string(parse_layers(text)) == text
 
 
 def test_a_pooling_that_leaves_no_pixel_is_refused() -> None:
@@ -212,6 +219,20 @@ def test_prune_only_changes_the_mask_once_random_never_and_none_not_at_all() -> 
     assert none.channel_sparsity == 0.0 and not none.update().pruned
 
 
+def test_normalised_ranking_compares_each_block_with_its_own_mean() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="prune_only", sparsity=0.5, normalise=True)
+    train(model, pruner, 2, torch.optim.SGD(model.parameters(), 0.1))
+    scores = pruner.importance()
+    deeper = [s * (100.0 if b == 0 else 1.0) for b, s in enumerate(scores)]  # block 0 runs far higher
+    ranked = pruner.ranking_scores(deeper)
+    assert np.allclose(ranked, pruner.ranking_scores(scores))  # a block's scale does not matter
+    for part, sizes in zip(np.split(ranked, np.cumsum(pruner.sizes)[:-1]), pruner.sizes, strict=True):
+        assert len(part) == sizes and part.mean() == pytest.approx(1.0)
+    pruner.normalise = False
+    assert np.array_equal(pruner.ranking_scores(deeper), np.concatenate(deeper))
+
+
 def test_every_block_keeps_a_channel_at_high_sparsity() -> None:
     model = network()
     pruner = ChannelPruner(model, mode="sca", sparsity=0.99)
@@ -272,3 +293,15 @@ def test_synops_count_every_spike_times_its_fan_out() -> None:
         model2.blocks()[1].conv.weight.fill_(-1.0)  # silent: the readout counts nothing
     # 9 spikes into a 3x3 conv with padding 1 on a 3x3 map: 4 corners reach 4, 4 edges 6, the centre 9
     assert synops_per_sample(model2, torch.ones(1, 1, 3, 3)) == 4 * 4 + 4 * 6 + 9
+
+
+def test_the_readme_example_prunes_a_users_own_model(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- channels-example -->\n```python\n(.*?)```", readme, re.S)
+    assert found is not None, "the README's channels example is missing"
+    namespace: dict[str, object] = {}
+    exec(compile(found.group(1), "README.md (channels example)", "exec"), namespace)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].endswith("regrown 0") and lines[1].endswith("regrown 2")
+    pruner = namespace["pruner"]
+    assert isinstance(pruner, ChannelPruner) and pruner.channel_sparsity == pytest.approx(0.5)

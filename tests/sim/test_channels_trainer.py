@@ -46,27 +46,35 @@ def run(trainer: Trainer, batches: int) -> list[EpochRecord]:
     return records
 
 
-def test_an_epoch_ends_with_its_record_and_the_mask_at_its_sparsity() -> None:
+def test_an_epoch_ends_with_its_record_and_the_mask_updates_before_the_next_batch() -> None:
     trainer = make()
     assert trainer.batches_per_epoch == 3
     assert run(trainer, 2) == []
     (record,) = run(trainer, 1)
     assert record.epoch == 0 and trainer.epoch == 1 and trainer.batch == 0
     assert 0.0 <= record.test_accuracy <= 1.0 and record.train_loss > 0
-    assert record.channel_sparsity == pytest.approx(7 / 14) and sum(record.kept) == 7
-    assert record.update is not None and len(record.update.pruned) == 7
-    assert record.params == sum(p.numel() for p in trainer.compact().parameters())
-    assert record.synops == trainer.synops(trainer.compact()) >= 0
-    (second,) = run(trainer, 3)
-    assert second.update is not None and len(second.update.pruned) == len(second.update.regrown) == 2
+    # the first epoch trained dense; its update is due and made before the next batch trains
+    assert record.channel_sparsity == 0.0 and sum(record.kept) == 14 and trainer.pending
+    assert trainer.pruner.updates == 0
+    first = trainer.train_batch()
+    assert first.update is not None and len(first.update.pruned) == 7 and not first.update.regrown
+    assert not trainer.pending and trainer.pruner.channel_sparsity == pytest.approx(7 / 14)
+    (second,) = run(trainer, 2)
+    assert second.channel_sparsity == pytest.approx(7 / 14) and sum(second.kept) == 7
+    assert second.params == sum(p.numel() for p in trainer.compact().parameters())
+    assert second.synops == trainer.synops(trainer.compact()) >= 0
+    swap = trainer.train_batch().update
+    assert swap is not None and len(swap.pruned) == len(swap.regrown) == 2
 
 
 def test_the_mask_updates_every_n_batches_when_asked() -> None:
     trainer = make(**{"pruning.interval": 2})
-    run(trainer, 2)
-    assert trainer.pruner.updates == 1
-    record = run(trainer, 1)[0]
-    assert record.update is None and trainer.pruner.updates == 1
+    results = [trainer.train_batch() for _ in range(4)]
+    assert [r.update is not None for r in results] == [False, False, True, False]  # due after batch 2
+    assert [(r.index, r.epoch, r.batch) for r in results] == [(0, 0, 0), (1, 0, 1), (2, 0, 2), (3, 1, 0)]
+    assert results[2].record is not None and results[3].record is None
+    assert trainer.pruner.updates == 1 and trainer.pending  # due again after batch 4
+    assert all(r.size == 32 and 0 <= r.correct <= 32 and r.loss > 0 and r.lr > 0 for r in results)
 
 
 def test_same_seed_same_training_and_live_changes_apply() -> None:

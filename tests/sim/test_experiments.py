@@ -84,6 +84,8 @@ def _channels_corrupt(entries: Arrays) -> tuple[str, ...]:
 def _channels_units(eng: Engine) -> int:
     arrays = eng.experiment.state_to_arrays(eng.state())
     return max(int(v.size) for k, v in arrays.items() if k.endswith("/mask"))
+
+
 #: A classifier small enough for the suite that prunes and regrows within a few batches.
 CLASSIFIER_SMALL: dict[str, Any] = {
     "network.n_hidden": 16,

@@ -155,3 +155,16 @@ def parameter_count(
     assert isinstance(readout, Readout)
     classes = readout.classes
     return total + classes * c * h * w + classes
+
+
+def layer_string(layers: Sequence[Layer]) -> str:
+    """The layer string of parsed ``layers`` (``16C3-AP2-...-10FC``): :func:`parse_layers` inverted."""
+    parts = []
+    for layer in layers:
+        if isinstance(layer, Conv):
+            parts.append(f"{layer.channels}C{layer.kernel}")
+        elif isinstance(layer, Pool):
+            parts.append(f"AP{layer.size}")
+        else:
+            parts.append(f"{layer.classes}FC")
+    return "-".join(parts)

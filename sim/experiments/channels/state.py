@@ -17,11 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 #: Entries of ``position``: epoch, batch of the epoch, batches trained, correct and seen this epoch,
-#: mask updates, gradient passes since the last update.
-POSITION_FIELDS = ("epoch", "batch", "batches_done", "correct", "seen", "updates", "grad_passes")
+#: mask updates, gradient passes since the last update, whether an update is due before the next batch.
+POSITION_FIELDS = ("epoch", "batch", "batches_done", "correct", "seen", "updates", "grad_passes", "pending")
 #: Shape and dtype of every array, by name.
 Layout = dict[str, tuple[tuple[int, ...], np.dtype[Any]]]
-P_EPOCH, P_BATCH, P_DONE, P_CORRECT, P_SEEN, P_UPDATES, P_GRAD_PASSES = range(len(POSITION_FIELDS))
+P_EPOCH, P_BATCH, P_DONE, P_CORRECT, P_SEEN, P_UPDATES, P_GRAD_PASSES, P_PENDING = range(len(POSITION_FIELDS))
 
 
 @dataclass
@@ -103,7 +103,9 @@ def state_problem(
             return f"{name}: masks every channel of its block (one must stay)"
         if np.issubdtype(dtype, np.integer) and np.any(value < 0):
             return f"{name}: holds a negative count"
-    epoch, batch, done, correct, seen, _updates, _passes = (int(v) for v in arrays["position"])
+    epoch, batch, done, correct, seen, _updates, _passes, pending = (int(v) for v in arrays["position"])
+    if pending not in (0, 1):
+        return f"position[{P_PENDING}] = {pending}: an update is due (1) or not (0)"
     if batch >= batches_per_epoch:
         return f"position[{P_BATCH}] = {batch}: an epoch of this data set has {batches_per_epoch} batches"
     if correct > seen or seen > batch * batch_size:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from sim.data.images import ImageDataset
 from sim.experiments.channels.config import ChannelsConfig
-from sim.experiments.channels.layers import Conv, compact_layers, parameter_count
+from sim.experiments.channels.layers import compact_layers, layer_string, parameter_count
 from sim.experiments.channels.nn.state import load_state_arrays
 from sim.experiments.channels.nn.trainer import Trainer
 from sim.experiments.channels.state import ChannelsState
@@ -62,19 +62,6 @@ class CompactionResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("weights", "masks")}
         out["kept"] = list(self.kept)
         return out
-
-
-def layer_string(layers: tuple[object, ...]) -> str:
-    """The layer string of parsed ``layers`` (``16C3-AP2-...-10FC``)."""
-    parts = []
-    for layer in layers:
-        if isinstance(layer, Conv):
-            parts.append(f"{layer.channels}C{layer.kernel}")
-        elif hasattr(layer, "size"):
-            parts.append(f"AP{layer.size}")  # type: ignore[attr-defined]
-        else:
-            parts.append(f"{layer.classes}FC")  # type: ignore[attr-defined]
-    return "-".join(parts)
 
 
 @torch.inference_mode()

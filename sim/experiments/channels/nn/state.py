@@ -74,7 +74,9 @@ def state_arrays(trainer: Trainer) -> dict[str, NDArray[np.generic]]:
         out[f"pruner/{b}/rate_sum"] = neuron.rate_sum.detach().cpu().numpy().copy()
         out[f"pruner/{b}/passes"] = np.asarray(neuron.passes, np.int64)
     position = [trainer.epoch, trainer.batch, trainer.batches_done, trainer._correct, trainer._seen]
-    out["position"] = np.asarray([*position, pruner.updates, pruner.grad_passes], np.int64)
+    out["position"] = np.asarray(
+        [*position, pruner.updates, pruner.grad_passes, int(trainer.pending)], np.int64
+    )
     out["loss_sum"] = np.asarray(trainer._loss_sum, np.float64)
     return out
 
@@ -109,7 +111,8 @@ def load_state_arrays(trainer: Trainer, arrays: Mapping[str, NDArray[np.generic]
         neuron.passes = int(arrays[f"pruner/{b}/passes"])
     position = [int(v) for v in arrays["position"]]
     trainer.epoch, trainer.batch, trainer.batches_done, trainer._correct, trainer._seen = position[:5]
-    pruner.updates, pruner.grad_passes = position[5:]
+    pruner.updates, pruner.grad_passes = position[5:7]
+    trainer.pending = bool(position[7])
     trainer._loss_sum = float(arrays["loss_sum"])
     trainer.schedule.base_lrs = [trainer.config.learning.lr for _ in trainer.optimiser.param_groups]
     trainer.schedule.last_epoch = trainer.epoch

@@ -3,12 +3,15 @@
 A :class:`Trainer` owns the network, its SCA pruner, the optimiser and the
 learning-rate schedule. :meth:`Trainer.train_batch` trains one batch (BPTT,
 the L1 term on BN scales, the pruner's hooks around the optimiser step); at
-the end of an epoch it scores the test set, updates the mask (unless the
-update interval counts batches), steps the schedule and returns the epoch's
-record. The order of the training images in an epoch is drawn from the seed
-and the epoch, so :meth:`Trainer.state_dict` (weights, optimiser, schedule,
-pruner, position, running sums) is all a resumed run needs to continue
-exactly on the same device.
+the end of an epoch it scores the test set, steps the schedule and returns the
+epoch's record. A mask update falls due at an epoch's end (or every N batches)
+and is made before the next batch trains: the test set scores the network as it
+was trained, and the last epoch's network is the one a run ends with.
+
+The order of the training images in an epoch is drawn from the seed and the
+epoch, so :meth:`Trainer.state_dict` (weights, optimiser, schedule, pruner,
+position, running sums) is all a resumed run needs to continue exactly on the
+same device.
 """
 
 from __future__ import annotations
@@ -45,12 +48,11 @@ class EpochRecord:
     kept: tuple[int, ...]
     params: int
     synops: float
-    update: MaskUpdate | None
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One training batch: its loss and score, the mask update it ended with, and at an epoch's
+    """One training batch: its loss and score, the mask update made before it, and at an epoch's
     end the epoch's record."""
 
     #: Index of the batch among all batches trained (0-based; the engine's step).
@@ -105,6 +107,8 @@ class Trainer:
         self.epoch = 0
         self.batch = 0
         self.batches_done = 0
+        #: A mask update is due before the next batch.
+        self.pending = False
         self._loss_sum = 0.0
         self._correct = 0
         self._seen = 0
@@ -150,6 +154,10 @@ class Trainer:
     # -- training ---------------------------------------------------------------------------------
     def train_batch(self) -> BatchResult:
         """Train the next batch; at an epoch's end also score the test set and make its record."""
+        update = None
+        if self.pending:
+            update = self.pruner.update(self.optimiser)
+            self.pending = False
         model = self.model
         model.train()
         size = self.batch_size
@@ -177,17 +185,16 @@ class Trainer:
         self.batch += 1
         self.batches_done += 1
         interval = self.config.pruning.interval
-        update = None
         if interval > 0 and self.batches_done % interval == 0:
-            update = self.pruner.update(self.optimiser)
+            self.pending = True
         record = None
         if self.batch == self.batches_per_epoch:
             if interval == 0:
-                update = self.pruner.update(self.optimiser)
-            record = self._end_epoch(update)
+                self.pending = True
+            record = self._end_epoch()
         return BatchResult(done, epoch, batch, batch_loss, correct, len(index), lr, update, record)
 
-    def _end_epoch(self, update: MaskUpdate | None) -> EpochRecord:
+    def _end_epoch(self) -> EpochRecord:
         test_accuracy = self.accuracy(self.model)
         small = self.compact()
         record = EpochRecord(
@@ -199,7 +206,6 @@ class Trainer:
             kept=tuple(self.pruner.kept()),
             params=parameter_count(self.layers, self.in_shape, self.pruner.kept()),
             synops=self.synops(small),
-            update=update,
         )
         self.epoch += 1
         self.batch = 0
@@ -235,7 +241,14 @@ class Trainer:
             "optimiser": _to_cpu(self.optimiser.state_dict()),
             "schedule": self.schedule.state_dict(),
             "pruner": _to_cpu(self.pruner.state_dict()),
-            "position": [self.epoch, self.batch, self.batches_done, self._correct, self._seen],
+            "position": [
+                self.epoch,
+                self.batch,
+                self.batches_done,
+                self._correct,
+                self._seen,
+                int(self.pending),
+            ],
             "loss_sum": self._loss_sum,
         }
 
@@ -245,9 +258,10 @@ class Trainer:
         self.optimiser.load_state_dict(state["optimiser"])
         self.schedule.load_state_dict(state["schedule"])
         self.pruner.load_state_dict(state["pruner"])
-        self.epoch, self.batch, self.batches_done, self._correct, self._seen = (
+        self.epoch, self.batch, self.batches_done, self._correct, self._seen, pending = (
             int(v) for v in state["position"]
         )
+        self.pending = bool(pending)
         self._loss_sum = float(state["loss_sum"])
 
 
