@@ -176,6 +176,10 @@ def test_bench_measures_training_and_inference(
         (["network.layers=4C3-AP2-8C3-AP2-10FC"], ["network.layers", "10 classes", "4"]),
         (["data.name=cifar10", "data.path=/nonexistent/cifar", "network.layers=4C3-AP2-10FC"], ["cifar"]),
         (["pruning.mode=magic"], ["pruning.mode", "magic"]),
+        (
+            ["network.layers=512C3-512C3-512C3-AP2-4FC", "data.batch_size=4096", "data.n_train=4096"],
+            ["data.batch_size", "available"],
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -17,6 +17,9 @@ from sim.experiment import BackendEntry, Experiment, Layout
 from sim.experiments.channels.config import ChannelsConfig
 from sim.parameters import ConfigRoot
 
+#: Share of the available memory a run may plan to take.
+HEADROOM = 0.8
+
 
 def _backend(device: str) -> Any:
     from sim.experiments.channels.backend import ChannelsTorchBackend
@@ -60,6 +63,7 @@ class ChannelMasks(Experiment):
 
     def build_state(self, config: Any, seed: int) -> Any:
         """A new network of ``config`` drawn from ``seed`` (a random mask drawn now in ``random``)."""
+        self.check_fits(config)
         from sim.experiments.channels.data import dataset_for
         from sim.experiments.channels.nn.state import state_arrays
         from sim.experiments.channels.nn.trainer import Trainer
@@ -126,6 +130,25 @@ class ChannelMasks(Experiment):
             events=events,
             records=records,
         )
+
+    def check_fits(self, config: Any) -> None:
+        """Refuse a batch whose training would not fit in this machine's memory, naming the batch size."""
+        from sim.errors import ConfigError
+        from sim.experiments.channels.layers import parse_layers, training_bytes
+        from sim.memory import available_bytes, format_bytes
+
+        c, h, w = _in_shape(config)
+        need = training_bytes(
+            parse_layers(config.network.layers), (c, h, w), config.network.steps, config.data.batch_size
+        )
+        available = available_bytes()
+        if available is not None and need > HEADROOM * available:
+            raise ConfigError(
+                f"training batches of {config.data.batch_size} images of this network over "
+                f"{config.network.steps} steps needs about {format_bytes(need)}, "
+                f"{format_bytes(available)} available",
+                path="data.batch_size",
+            )
 
     def expected_layout(self, config: Any) -> Layout:
         """:func:`sim.experiments.channels.nn.state.state_layout` (laid out on no device)."""

@@ -168,3 +168,20 @@ def layer_string(layers: Sequence[Layer]) -> str:
         else:
             parts.append(f"{layer.classes}FC")
     return "-".join(parts)
+
+
+#: Tensors of a block's output size BPTT keeps per step: the conv's and BN's outputs, the membrane
+#: potential before and after reset, the spikes and the surrogate's input.
+SAVED_PER_BLOCK = 6
+
+
+def training_bytes(layers: Sequence[Layer], in_shape: tuple[int, int, int], steps: int, batch: int) -> int:
+    """About how many bytes training a batch of ``batch`` images over ``steps`` steps takes: the
+    activations backpropagation through time keeps (float32), and the parameters with their
+    gradients and two optimiser moments."""
+    shapes = plan_shapes(tuple(layers), in_shape)
+    activations = 0
+    for layer, (c, h, w) in zip(layers, shapes, strict=False):
+        per_step = c * h * w * batch
+        activations += per_step * (SAVED_PER_BLOCK if isinstance(layer, Conv) else 1)
+    return 4 * steps * activations + 16 * parameter_count(layers, in_shape)
