@@ -7,6 +7,7 @@ safe to render from a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -34,6 +35,13 @@ def save_figure(fig: Figure, path: Path) -> Path:
         path,
         lambda fh: fig.savefig(fh, format="png", dpi=DPI, facecolor="white", metadata={"Title": path.stem}),
     )
+
+
+def save_figures(figures: Sequence[Figure], out_dir: Path, names: Sequence[str]) -> list[Path]:
+    """Write ``figures`` as ``out_dir/<name>`` (the folder made if needed), atomically, in order."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [save_figure(fig, out / name) for fig, name in zip(figures, names, strict=True)]
 
 
 def note(ax: Axes, text: str, *, y: float = 0.5) -> None:

@@ -224,3 +224,37 @@ def test_compact_refuses_a_checkpoint_of_another_experiment(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "'classifier'" in err and "channels" in err
     assert not (tmp_path / "c").exists()
+
+
+def test_cifar10_from_binary_files_trains_and_compacts(tmp_path: Path) -> None:
+    """The cifar10 preset's path, on a small folder of the binary layout (3073-byte records)."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    for name, n in (("data_batch_1.bin", 48), ("data_batch_2.bin", 16), ("test_batch.bin", 24)):
+        records = rng.integers(0, 256, size=(n, 3073), dtype=np.uint8)
+        records[:, 0] = rng.integers(0, 10, size=n)
+        (folder / name).write_bytes(records.tobytes())
+    out = tmp_path / "out"
+    args = [
+        "run",
+        "--preset",
+        "channels_cifar10",
+        "--set",
+        f"data.path={folder}",
+        "--set",
+        "network.layers=8C3-AP2-8C3-AP4-10FC",
+        "--set",
+        "data.batch_size=16",
+        "--duration",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-figures",
+    ]
+    assert cli.main(args) == 0
+    rows = read_csv(out / "metrics.csv")
+    assert len(rows) == 2 and float(rows[1]["channel_sparsity"]) == pytest.approx(0.8, abs=0.07)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["compact_logits_equal"] is True and summary["params_compact"] < summary["params_dense"]

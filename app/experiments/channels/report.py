@@ -35,7 +35,7 @@ from app.experiments.channels.experiment import FIGURE_FILES
 from app.experiments.channels.metrics import BASE_COLUMNS
 from app.experiments.channels.records import RunRecords
 from app.figures import DPI as FIGURE_DPI
-from app.figures import LABEL_SIZE, new_figure, note, save_figure
+from app.figures import LABEL_SIZE, new_figure, note, save_figures
 from sim.events import FORMED, REMOVED
 from sim.experiments.channels.config import ChannelsConfig
 from sim.experiments.channels.layers import Readout, parse_layers
@@ -121,10 +121,7 @@ def write_figures(
     ValueError
         If a metrics column is missing, not 1-D, or the columns differ in length.
     """
-    figures = make_figures(metrics, start, final, config, records)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return [save_figure(fig, out / name) for fig, name in zip(figures, FIGURE_FILES, strict=True)]
+    return save_figures(make_figures(metrics, start, final, config, records), Path(out_dir), FIGURE_FILES)
 
 
 def make_figures(

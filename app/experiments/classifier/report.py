@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from app.experiments.classifier.experiment import FIGURE_FILES
 from app.experiments.classifier.metrics import METRIC_COLUMNS, steps_per_epoch
 from app.figures import DPI as FIGURE_DPI
-from app.figures import new_figure, note, save_figure
+from app.figures import new_figure, note, save_figures
 from sim.events import FORMED, REMOVED
 from sim.experiments.classifier.config import ClassifierConfig
 from sim.experiments.classifier.params import (
@@ -140,10 +140,7 @@ def write_figures(
     ValueError
         If a metrics column is missing, not 1-D, or the columns differ in length.
     """
-    figures = make_figures(metrics, start, final, config, events)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return [save_figure(fig, out / name) for fig, name in zip(figures, FIGURE_FILES, strict=True)]
+    return save_figures(make_figures(metrics, start, final, config, events), Path(out_dir), FIGURE_FILES)
 
 
 def make_figures(
