@@ -57,6 +57,17 @@ def write_compaction(out_dir: Path, result: CompactionResult, config: Any) -> li
     return [masks, model, numbers]
 
 
+def logits_note(result: CompactionResult) -> str:
+    """How the compact network's outputs compare with the masked one's, in a few words."""
+    if result.logits_equal:
+        return "logits equal bit for bit"
+    same = "same class for every test image" if result.predictions_equal else "PREDICTIONS DIFFER"
+    return (
+        f"logits within {result.logits_max_difference:.1g} (float32 sums over fewer channels round "
+        f"differently), {same}"
+    )
+
+
 def compaction_line(result: CompactionResult) -> str:
     """The result in one line: channels, parameters, SynOps, accuracy and inference time."""
     return (
@@ -65,6 +76,5 @@ def compaction_line(result: CompactionResult) -> str:
         f"SynOps {result.synops_compact:,.0f} from {result.synops_dense:,.0f} per sample, "
         f"test accuracy {result.compact_test_accuracy:.3f} (masked {result.test_accuracy:.3f}), "
         f"inference {result.inference_ms_compact:.1f} ms from {result.inference_ms_dense:.1f} ms "
-        f"per {result.inference_batch} images on {result.device}"
-        + ("" if result.logits_equal else f"; logits differ by up to {result.logits_max_difference:.2g}")
+        f"per {result.inference_batch} images on {result.device}" + "; " + logits_note(result)
     )

@@ -140,6 +140,8 @@ class ChannelsApp(AppExperiment):
         summary = {
             "compact_test_accuracy": result.compact_test_accuracy,
             "compact_logits_equal": result.logits_equal,
+            "compact_logits_max_difference": result.logits_max_difference,
+            "compact_predictions_equal": result.predictions_equal,
             "compact_layers": result.layers,
             "params_dense": result.params_dense,
             "params_compact": result.params_compact,

@@ -44,10 +44,12 @@ class CompactionResult:
     synops_compact: float
     test_accuracy: float
     compact_test_accuracy: float
-    #: Whether the compact network's logits equal the masked one's on the timing batch, and by how
-    #: much they differ at most.
+    #: Whether the compact network's logits equal the masked one's on the timing batch bit for bit,
+    #: by how much they differ at most (float32 rounding: a conv over fewer input channels sums in
+    #: another order), and whether both predict the same class for every image of the test set.
     logits_equal: bool
     logits_max_difference: float
+    predictions_equal: bool
     #: Median wall milliseconds of one forward pass of :attr:`inference_batch` test images.
     inference_ms_dense: float
     inference_ms_compact: float
@@ -105,6 +107,7 @@ def compact_state(
     with torch.inference_mode():
         before, after = masked(batch), small(batch)
     difference = float((before - after).abs().max()) if before.numel() else 0.0
+    same = bool(torch.equal(trainer.predictions(masked), trainer.predictions(small)))
     kept = tuple(trainer.pruner.kept())
     compact_spec = compact_layers(trainer.layers, kept)
     return CompactionResult(
@@ -118,6 +121,7 @@ def compact_state(
         compact_test_accuracy=trainer.accuracy(small),
         logits_equal=bool(torch.equal(before, after)),
         logits_max_difference=difference,
+        predictions_equal=same,
         inference_ms_dense=time_inference(masked, batch, repeats),
         inference_ms_compact=time_inference(small, batch, repeats),
         inference_batch=int(batch.shape[0]),

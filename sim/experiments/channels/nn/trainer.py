@@ -215,14 +215,18 @@ class Trainer:
 
     # -- measures ---------------------------------------------------------------------------------
     @torch.no_grad()
+    def predictions(self, model: nn.Module) -> Tensor:
+        """The class ``model`` (in eval mode) gives every test image."""
+        model.eval()
+        out = [
+            model(self.test_x[i : i + EVAL_BATCH]).argmax(dim=1)
+            for i in range(0, len(self.test_x), EVAL_BATCH)
+        ]
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=self.device)
+
     def accuracy(self, model: nn.Module) -> float:
         """Share of the test set ``model`` classifies right (in eval mode)."""
-        model.eval()
-        correct = 0
-        for start in range(0, int(self.test_x.shape[0]), EVAL_BATCH):
-            x = self.test_x[start : start + EVAL_BATCH]
-            correct += int((model(x).argmax(dim=1) == self.test_y[start : start + EVAL_BATCH]).sum())
-        return correct / max(int(self.test_x.shape[0]), 1)
+        return float((self.predictions(model) == self.test_y).sum()) / max(int(self.test_x.shape[0]), 1)
 
     def compact(self) -> SpikingConvNet:
         """The network with its masked channels removed (eval mode)."""
