@@ -501,7 +501,7 @@ class SimController:
 
     def _advance(self) -> None:
         eng = self._require_engine()
-        dt_s = eng.config.network.dt * 1e-3
+        dt_s = _step_seconds(eng)
         # End the chunk at the next publication, so updates leave at the redraw rate.
         until_publish = self._next_publish - time.perf_counter()
         wall_target = min(max(until_publish, MIN_CHUNK_WALL), MAX_CHUNK_WALL)
@@ -544,7 +544,7 @@ class SimController:
         (w0, s0), (w1, s1) = self._rtf_samples[0], self._rtf_samples[-1]
         if w1 <= w0:
             return None
-        return (s1 - s0) * eng.config.network.dt * 1e-3 / (w1 - w0)
+        return eng.experiment.model_seconds(eng.config, s1 - s0) / (w1 - w0)
 
     # -- publishing -------------------------------------------------------------------------------
     def _publish(self) -> None:
@@ -556,14 +556,15 @@ class SimController:
         except Exception as exc:
             self._fault(f"could not read the network state: {type(exc).__name__}: {exc}")
             return
-        dt_s = eng.config.network.dt * 1e-3
         status = Status(
             state=self.state,
             generation=self._generation,
             last_command=self._last_command,
             realtime_factor=self._realtime_factor(eng),
             target_speed=self._speed,
-            run_until=None if self._until_step is None else self._until_step * dt_s,
+            run_until=None
+            if self._until_step is None
+            else eng.experiment.model_seconds(eng.config, self._until_step),
             backend=eng.backend_name,
             seed=eng.seed,
             pending=tuple(structural_differences(eng.config, self._pending_config)),
@@ -593,3 +594,8 @@ def _history_until(
         return None
     keep = np.asarray(history["t"]) <= t + 1e-9
     return {name: np.array(values, dtype=np.float64)[keep] for name, values in history.items()}
+
+
+def _step_seconds(eng: Engine) -> float:
+    """Model time of one step of ``eng`` (seconds, or the experiment's unit: epochs)."""
+    return float(eng.experiment.model_seconds(eng.config, 1))

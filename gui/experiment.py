@@ -114,6 +114,7 @@ class Experiment:
 BUILTIN_GUI_EXPERIMENTS: dict[str, str] = {
     "topomap": "gui.experiments.topomap.experiment",
     "classifier": "gui.experiments.classifier.experiment",
+    "channels": "gui.experiments.channels.experiment",
 }
 
 _lock = threading.Lock()

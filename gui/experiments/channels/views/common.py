@@ -1,0 +1,236 @@
+"""What the channel views share: colours, the epoch axis, block colours, histograms, number formats.
+
+Every view colours the channels pruned at the newest mask update red and those
+regrown green, kept channels blue and masked ones dark grey; the conv blocks
+have one colour each, from light (shallow) to dark (deep), in every plot that
+shows them apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from numpy.typing import ArrayLike, NDArray
+
+from gui.views._plots import FINE_STEPS, stable_ceiling
+from sim.experiments.channels.layers import Conv, Pool, compact_layers, parse_layers
+from sim.experiments.channels.snapshot import ChannelsSnapshot
+
+__all__ = [
+    "EPOCH_LABEL",
+    "STATE_COLOURS",
+    "TURNOVER_COLOURS",
+    "block_colours",
+    "coloured",
+    "compact_layer_string",
+    "count_ceiling",
+    "epochs_of_batches",
+    "gradient_now",
+    "mode_text",
+    "points",
+    "predict_update",
+    "si",
+    "step_histogram",
+]
+
+#: Label of the time axes of the per-batch and per-epoch plots.
+EPOCH_LABEL = "training progress (epochs)"
+#: Colours of the channels pruned and regrown at the newest mask update, in every view.
+TURNOVER_COLOURS: dict[str, str] = {"pruned": "#d62728", "regrown": "#2ca02c"}
+#: Colours of kept and masked channels in the histograms and strips (the grid colours kept ones
+#: by importance, and masked ones with :data:`STATE_COLOURS` ``["masked"]``).
+STATE_COLOURS: dict[str, str] = {"kept": "#2171b5", "masked": "#4d4d4d"}
+
+#: The pruning modes in words.
+_MODES: dict[str, str] = {"sca": "SCA", "prune_only": "prune only", "random": "random mask", "none": "dense"}
+
+
+def mode_text(mode: str) -> str:
+    """The pruning mode ``mode`` in words."""
+    return _MODES.get(mode, mode)
+
+
+def coloured(text: str, colour: str) -> str:
+    """``text`` in ``colour`` in a plot title (HTML): a title that names its curves, without a legend."""
+    return f"<span style='color:{colour}'>{text}</span>"
+
+
+def block_colours(n_blocks: int) -> list[str]:
+    """One colour per conv block, from light (the first, shallow) to dark (the last, deep).
+
+    Sampled from the ``viridis`` map without its pale yellow end, which is
+    hard to see on white; reversed, so depth reads as darkness.
+    """
+    cmap = pg.colormap.get("viridis")
+    if n_blocks <= 1:
+        positions = np.array([0.35])
+    else:
+        positions = np.linspace(0.82, 0.0, n_blocks)
+    return [pg.mkColor(cmap.map(float(p), mode="qcolor")).name() for p in positions]
+
+
+def epochs_of_batches(step: ArrayLike, batches_per_epoch: int) -> NDArray[np.float64]:
+    """Epochs of training done at the end of each batch of training step ``step``: ``(step + 1) / B``."""
+    return (np.asarray(step, np.float64) + 1.0) / max(int(batches_per_epoch), 1)
+
+
+def step_histogram(plot: Any, name: str | None, colour: str, fill: bool = True) -> pg.PlotDataItem:
+    """A histogram item of ``plot`` fed with ``setData(edges, counts)`` (bars drawn as steps)."""
+    c = pg.mkColor(colour)
+    brush = pg.mkBrush(c.red(), c.green(), c.blue(), 110)
+    item = pg.PlotDataItem(
+        np.zeros(2),
+        np.zeros(1),
+        stepMode="center",
+        fillLevel=0.0 if fill else None,
+        brush=brush if fill else None,
+        pen=pg.mkPen(colour, width=1.5),
+        name=name,
+    )
+    plot.addItem(item)
+    return item
+
+
+def points(plot: Any, name: str | None, colour: str, size: int = 7, line: bool = False) -> pg.PlotDataItem:
+    """Markers (one per epoch or update), joined by a thin line with ``line``."""
+    item = pg.PlotDataItem(
+        np.zeros(0),
+        np.zeros(0),
+        name=name,
+        pen=pg.mkPen(colour, width=1.5) if line else None,
+        symbol="o",
+        symbolSize=size,
+        symbolPen=pg.mkPen("w", width=1),
+        symbolBrush=pg.mkBrush(colour),
+    )
+    plot.addItem(item)
+    return item
+
+
+def count_ceiling(current: float, counts: ArrayLike, minimum: float = 5.0) -> float:
+    """A steady top for a histogram's count axis: room above the highest bar, rarely changing."""
+    top = float(np.max(np.asarray(counts, np.float64), initial=0.0))
+    return stable_ceiling(current, 1.15 * top, minimum, FINE_STEPS)
+
+
+def si(value: float, digits: int = 3) -> str:
+    """``value`` with a k, M or G suffix: 14,902 -> ``14.9k``, 3.2e8 -> ``320M``."""
+    if not math.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= factor:
+            return f"{value / factor:.{digits}g}{suffix}"
+    return f"{value:.{digits}g}"
+
+
+def compact_layer_string(layers: str, kept: Sequence[int]) -> str:
+    """The layer string of network ``layers`` with ``kept`` channels per conv block (as compacted)."""
+    parts = []
+    for layer in compact_layers(parse_layers(layers), kept):
+        if isinstance(layer, Conv):
+            parts.append(f"{layer.channels}C{layer.kernel}")
+        elif isinstance(layer, Pool):
+            parts.append(f"AP{layer.size}")
+        else:
+            parts.append(f"{layer.classes}FC")
+    return "-".join(parts)
+
+
+def gradient_now(
+    snapshot: ChannelsSnapshot, last_update: NDArray[Any] | None
+) -> tuple[NDArray[np.float64], bool]:
+    """Every channel's mean ``|dL/dgamma|`` as the views show it, and whether it is the last update's.
+
+    The snapshot's are those gathered since the last mask update; right after
+    an update nothing is gathered yet (all zero), and the views show the
+    values that update ranked by instead (``last_update``, when known).
+    """
+    now = np.asarray(snapshot.gamma_grad, np.float64)
+    if np.any(now > 0) or last_update is None:
+        return now, False
+    return np.asarray(last_update, np.float64), True
+
+
+def predict_update(
+    importance: NDArray[np.float64],
+    grad: NDArray[np.float64],
+    mask: NDArray[np.bool_],
+    sizes: Sequence[int],
+    *,
+    mode: str,
+    sparsity: float,
+    fraction: float,
+    n_updates: int,
+    normalise: bool = False,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The channels the next mask update would mask and unmask if it were made now.
+
+    Follows :meth:`sim.experiments.channels.nn.sca.ChannelPruner.update` on
+    the scores gathered so far: first the mask is brought to the sparsity
+    (lowest importance masked, or largest ``|dL/dgamma|`` unmasked), then,
+    with SCA after the first update, a fraction ``p`` of the kept channels is
+    swapped (lowest importance out, largest ``|dL/dgamma|`` of the channels
+    masked before back); a block never loses its last channel. Returns two
+    boolean arrays over all channels: masked next, unmasked next.
+    """
+    mask = np.asarray(mask, bool)
+    n = len(mask)
+    pruned = np.zeros(n, bool)
+    regrown = np.zeros(n, bool)
+    if mode not in ("sca", "prune_only") or n == 0:
+        return pruned, regrown
+    sizes = [int(s) for s in sizes]
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    scores = np.asarray(importance, np.float64).copy()
+    if normalise:
+        for b in range(len(sizes)):
+            mine = block == b
+            kept = scores[mine & mask]
+            mean = float(kept.mean()) if kept.size else 0.0
+            if mean > 0:
+                scores[mine] /= mean
+    now = mask.copy()
+    kept_per_block = np.bincount(block[now], minlength=len(sizes))
+    order_low = np.argsort(scores, kind="stable")
+    order_high = np.argsort(-np.asarray(grad, np.float64), kind="stable")
+
+    def mask_lowest(count: int) -> int:
+        done = 0
+        for i in order_low:
+            if done == count:
+                break
+            if now[i] and kept_per_block[block[i]] > 1:
+                now[i] = False
+                pruned[i] = True
+                kept_per_block[block[i]] -= 1
+                done += 1
+        return done
+
+    def unmask_largest(count: int, candidates: NDArray[np.bool_]) -> None:
+        done = 0
+        for i in order_high:
+            if done == count:
+                break
+            if candidates[i]:
+                now[i] = True
+                regrown[i] = True
+                kept_per_block[block[i]] += 1
+                done += 1
+
+    target = min(round(sparsity * n), n - len(sizes))
+    masked = int((~mask).sum())
+    if masked < target:
+        mask_lowest(target - masked)
+    elif masked > target:
+        unmask_largest(masked - target, ~mask)
+    if mode == "sca" and n_updates > 0:
+        was_masked = ~mask & ~now
+        n_swap = min(round(fraction * int(now.sum())), int(was_masked.sum()))
+        if n_swap > 0:
+            unmask_largest(mask_lowest(n_swap), was_masked)
+    return pruned, regrown
