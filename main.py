@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rewire-lab",
         description="Rewire Lab: structural plasticity in spiking networks, live: topographic maps that "
-        "form by rewiring and STDP, sparse classifiers trained with DEEP R.",
+        "form by rewiring and STDP, sparse classifiers trained with DEEP R, convolutional networks whose "
+        "channels are pruned and regrown by spiking activity.",
     )
     win = p.add_argument_group("window (when no command is given)")
     win.add_argument(

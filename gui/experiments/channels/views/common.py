@@ -234,3 +234,9 @@ def predict_update(
         if n_swap > 0:
             unmask_largest(mask_lowest(n_swap), was_masked)
     return pruned, regrown
+
+
+def score_name(config: object) -> str:
+    """What the importance is: mean |V|, plus the spike rate with ``pruning.use_rate``."""
+    pruning = getattr(config, "pruning", None)
+    return "mean |V| + spike rate" if getattr(pruning, "use_rate", False) else "mean |V|"

@@ -27,6 +27,7 @@ from gui.experiments.channels.views.common import (
     count_ceiling,
     gradient_now,
     predict_update,
+    score_name,
     step_histogram,
 )
 from gui.views._plots import (
@@ -92,6 +93,8 @@ class ImportanceView(View[Frame]):
         super().__init__(context, parent)
         self.graphics = pg.GraphicsLayoutWidget()
         histogram = self.graphics.addPlot(row=0, col=0)
+        self.histogram_plot = histogram
+        self._score = "mean |V|"
         strip = self.graphics.addPlot(row=1, col=0)
         grads = self.graphics.addPlot(row=2, col=0)
         setup_axes(
@@ -190,6 +193,10 @@ class ImportanceView(View[Frame]):
         if self._drawn == snap.seq:
             return
         self._drawn = snap.seq
+        score = score_name(frame.config)
+        if score != self._score:
+            self._score = score
+            self.histogram_plot.setLabel("bottom", f"importance ({score})")
         mask = np.asarray(snap.mask, bool)
         importance = np.asarray(frame.grid_importance, np.float64)
         records = frame.history.records.gamma_grad

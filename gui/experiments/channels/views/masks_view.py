@@ -33,6 +33,7 @@ from gui.experiments.channels.views.common import (
     coloured,
     gradient_now,
     mode_text,
+    score_name,
 )
 from gui.views._plots import FINE_STEPS, nice_ceiling, set_title, setup_axes, span_title
 from gui.views.base import View
@@ -205,6 +206,7 @@ class ChannelMasksView(View[Frame]):
             width=12,
             colorMapMenu=False,
         )
+        self._score = "mean |V|"
         self.bar.setImageItem(self.item, insert_in=plot)
         self.bar.axis.enableAutoSIPrefix(False)
         self.bar.axis.setStyle(hideOverlappingLabels=False)
@@ -275,6 +277,10 @@ class ChannelMasksView(View[Frame]):
     def draw_frame(self, frame: Frame) -> None:
         """Draw the mask, the importance and the newest update's changes (once per snapshot)."""
         snap = frame.snapshot
+        score = score_name(frame.config)
+        if score != self._score:
+            self._score = score
+            self.bar.getAxis("left").setLabel(f"importance ({score})")
         layout = self._layout_for(snap.sizes)
         if layout != self.layout_:
             self._set_layout(layout)
