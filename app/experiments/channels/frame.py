@@ -57,9 +57,10 @@ class Frame(frame.Frame):
         """Every channel's importance as the grid colours it: the scores gathered since the last
         update, or right after an update (nothing gathered yet) the scores it ranked by."""
         now = np.asarray(self.snapshot.importance, np.float64)
-        if np.any(now > 0) or not len(self.history.records.importance.index):
+        last = self.history.records.last_importance
+        if np.any(now > 0) or last is None:
             return now
-        return np.asarray(self.history.records.importance.values[-1], np.float64)
+        return np.asarray(last, np.float64)
 
     def _last(self, kind: int) -> NDArray[np.int64]:
         events = self.history.records.last_events

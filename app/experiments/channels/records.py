@@ -93,6 +93,9 @@ class RunRecords:
         self.gamma_grad = ThinnedRows(n_channels, np.float32, cap)
         #: The first snapshot's mask (the start of the mask-over-time figure).
         self.initial_mask: NDArray[np.bool_] | None = None
+        #: The scores the newest update ranked by (kept whatever the thinning keeps), or None.
+        self.last_importance: NDArray[np.float32] | None = None
+        self.last_gamma_grad: NDArray[np.float32] | None = None
         #: Channels pruned (``REMOVED``) and regrown (``FORMED``) at the newest update.
         self.last_events: NDArray[np.void] = np.zeros(0, EVENT_DTYPE)
         self.removed = 0
@@ -114,6 +117,9 @@ class RunRecords:
         self.masks.append(index, snapshot.update_masks)
         self.importance.append(index, snapshot.update_importance)
         self.gamma_grad.append(index, snapshot.update_grad)
+        if len(index):
+            self.last_importance = np.array(snapshot.update_importance[-1], copy=True)
+            self.last_gamma_grad = np.array(snapshot.update_grad[-1], copy=True)
         events = snapshot.events
         self.removed += int((events["kind"] == REMOVED).sum())
         self.formed += int((events["kind"] == FORMED).sum())

@@ -199,8 +199,7 @@ class ImportanceView(View[Frame]):
             self.histogram_plot.setLabel("bottom", f"importance ({score})")
         mask = np.asarray(snap.mask, bool)
         importance = np.asarray(frame.grid_importance, np.float64)
-        records = frame.history.records.gamma_grad
-        grad, at_update = gradient_now(snap, records.values[-1] if len(records.index) else None)
+        grad, at_update = gradient_now(snap, frame.history.records.last_gamma_grad)
         gathered = bool(np.any(np.asarray(snap.importance) > 0))
         if gathered:  # the scores the next update would rank by exist
             pruning = frame.config.pruning

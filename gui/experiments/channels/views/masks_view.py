@@ -416,8 +416,7 @@ class ChannelMasksView(View[Frame]):
             state += ", pruned at the last update"
         elif channel in self.regrown:
             state += ", regrown at the last update"
-        records = frame.history.records.gamma_grad
-        grad, at_update = gradient_now(snap, records.values[-1] if len(records.index) else None)
+        grad, at_update = gradient_now(snap, frame.history.records.last_gamma_grad)
         when = " (at the last update)" if at_update else ""
         return (
             f"<b>block {snap.labels[block]}, channel {within}</b> ({state}) · importance "
