@@ -33,6 +33,7 @@ def test_presets_lists_every_preset_on_one_line_under_its_experiment(
     assert headers == [
         "topomap (topographic map: rewiring and STDP form a map):",
         "classifier (sparse classifier: e-prop learning with DEEP R rewiring):",
+        "channels (channel masks: pruning and regrowing conv channels by spiking activity):",
     ]
     assert lines[0] == headers[0]
     names = {p.name for p in list_presets()}
@@ -40,7 +41,7 @@ def test_presets_lists_every_preset_on_one_line_under_its_experiment(
     assert {line.split()[0] for line in presets} == names
     assert {"bamford2010", "bogdan2018", "knight2025", "demo"} <= names
     assert all(len(line.split()) > 1 for line in presets), "every preset has a description"
-    assert {p.experiment for p in list_presets()} == {"topomap", "classifier"}
+    assert {p.experiment for p in list_presets()} == {"topomap", "classifier", "channels"}
     classifier = {p.name for p in list_presets() if p.experiment == "classifier"}
     for base in ("classifier_yinyang", "classifier_digits", "classifier_shd", "classifier_bench"):
         assert {base, f"{base}_static", f"{base}_dense"} <= classifier
