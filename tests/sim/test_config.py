@@ -556,7 +556,7 @@ def test_a_configuration_names_its_experiment(tmp_path: Path) -> None:
     other.write_text("experiment: tomography\n")
     with pytest.raises(ConfigError) as err:
         load_config(other)
-    known = "topomap, classifier"
+    known = "topomap, classifier, channels"
     assert str(err.value) == f"{other}: experiment: unknown experiment 'tomography' (known: {known})"
     with pytest.raises(ConfigError, match="unknown experiment 7"):
         config_from_dict({"experiment": 7})
