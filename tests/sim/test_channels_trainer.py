@@ -67,6 +67,18 @@ def test_an_epoch_ends_with_its_record_and_the_mask_updates_before_the_next_batc
     assert swap is not None and len(swap.pruned) == len(swap.regrown) == 2
 
 
+def test_scoring_the_test_set_leaves_the_importance_to_the_training_batches() -> None:
+    trainer = make()
+    trainer.train_batch()
+    before = [(n.v_abs_sum.clone(), n.rate_sum.clone(), n.passes) for _, _, n in trainer.pruner.triples]
+    trainer.accuracy(trainer.model)
+    trainer.synops(trainer.model)
+    after = [(n.v_abs_sum, n.rate_sum, n.passes) for _, _, n in trainer.pruner.triples]
+    for (v0, r0, p0), (v1, r1, p1) in zip(before, after, strict=True):
+        assert torch.equal(v0, v1) and torch.equal(r0, r1) and p0 == p1 == 1
+    assert all(n.recording for _, _, n in trainer.pruner.triples)
+
+
 def test_the_mask_updates_every_n_batches_when_asked() -> None:
     trainer = make(**{"pruning.interval": 2})
     results = [trainer.train_batch() for _ in range(4)]

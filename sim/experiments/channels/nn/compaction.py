@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from sim.data.images import ImageDataset
 from sim.experiments.channels.config import ChannelsConfig
 from sim.experiments.channels.layers import compact_layers, layer_string, parameter_count
+from sim.experiments.channels.nn.network import not_recording
 from sim.experiments.channels.nn.state import load_state_arrays
 from sim.experiments.channels.nn.trainer import Trainer
 from sim.experiments.channels.state import ChannelsState
@@ -67,6 +68,28 @@ class CompactionResult:
 
 
 @torch.inference_mode()
+def time_pair(
+    first: nn.Module, second: nn.Module, images: Tensor, repeats: int = TIMING_REPEATS
+) -> tuple[float, float]:
+    """Median wall milliseconds of a forward pass of each of two networks on ``images``, timed in
+    alternation (after one untimed pass of each), so that a machine's drift affects both alike."""
+    first.eval()
+    second.eval()
+    sync = torch.cuda.synchronize if images.is_cuda else (lambda: None)
+    times: tuple[list[float], list[float]] = ([], [])
+    for model in (first, second):
+        model(images)
+    sync()
+    for _ in range(max(1, repeats)):
+        for model, out in ((first, times[0]), (second, times[1])):
+            t0 = time.perf_counter()
+            model(images)
+            sync()
+            out.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times[0]), 1e3 * statistics.median(times[1])
+
+
+@torch.inference_mode()
 def time_inference(model: nn.Module, images: Tensor, repeats: int = TIMING_REPEATS) -> float:
     """Median wall milliseconds of ``model(images)`` over ``repeats`` passes (after one untimed)."""
     model.eval()
@@ -104,8 +127,9 @@ def compact_state(
     masked = trainer.model.eval()
     small = trainer.compact()
     batch = trainer.test_x[:TIMING_BATCH]
-    with torch.inference_mode():
+    with torch.inference_mode(), not_recording(masked):
         before, after = masked(batch), small(batch)
+        ms_masked, ms_compact = time_pair(masked, small, batch, repeats)
     difference = float((before - after).abs().max()) if before.numel() else 0.0
     same = bool(torch.equal(trainer.predictions(masked), trainer.predictions(small)))
     kept = tuple(trainer.pruner.kept())
@@ -122,8 +146,8 @@ def compact_state(
         logits_equal=bool(torch.equal(before, after)),
         logits_max_difference=difference,
         predictions_equal=same,
-        inference_ms_dense=time_inference(masked, batch, repeats),
-        inference_ms_compact=time_inference(small, batch, repeats),
+        inference_ms_dense=ms_masked,
+        inference_ms_compact=ms_compact,
         inference_batch=int(batch.shape[0]),
         device=device,
         weights={k: v.detach().cpu().numpy().copy() for k, v in small.state_dict().items()},

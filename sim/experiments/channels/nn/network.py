@@ -13,6 +13,7 @@ time and layers); only the spike's surrogate derivative is given here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -198,3 +199,18 @@ def triples(model: nn.Module) -> Iterator[tuple[nn.Conv2d, nn.BatchNorm2d, LIF]]
             if module.v_abs_sum.numel() == bn.num_features:
                 yield conv, bn, module
             conv, bn = None, None
+
+
+@contextlib.contextmanager
+def not_recording(model: nn.Module) -> Iterator[None]:
+    """Within the block no :class:`LIF` of ``model`` records its importance (test and timing
+    passes: the scores are of the training batches only)."""
+    neurons = [m for m in model.modules() if isinstance(m, LIF)]
+    saved = [n.recording for n in neurons]
+    for n in neurons:
+        n.recording = False
+    try:
+        yield
+    finally:
+        for n, was in zip(neurons, saved, strict=True):
+            n.recording = was

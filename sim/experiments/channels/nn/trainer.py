@@ -27,7 +27,7 @@ from sim.data.images import ImageDataset
 from sim.experiments.channels.config import ChannelsConfig
 from sim.experiments.channels.layers import parse_layers
 from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
-from sim.experiments.channels.nn.network import SpikingConvNet
+from sim.experiments.channels.nn.network import SpikingConvNet, not_recording
 from sim.experiments.channels.nn.sca import ChannelPruner, MaskUpdate
 
 #: Test images the SynOps of an epoch's record are measured on.
@@ -218,10 +218,11 @@ class Trainer:
     def predictions(self, model: nn.Module) -> Tensor:
         """The class ``model`` (in eval mode) gives every test image."""
         model.eval()
-        out = [
-            model(self.test_x[i : i + EVAL_BATCH]).argmax(dim=1)
-            for i in range(0, len(self.test_x), EVAL_BATCH)
-        ]
+        with not_recording(model):
+            out = [
+                model(self.test_x[i : i + EVAL_BATCH]).argmax(dim=1)
+                for i in range(0, len(self.test_x), EVAL_BATCH)
+            ]
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=self.device)
 
     def accuracy(self, model: nn.Module) -> float:
@@ -235,7 +236,8 @@ class Trainer:
     def synops(self, model: SpikingConvNet) -> float:
         """SynOps per sample of ``model`` on the first :data:`SYNOPS_SAMPLES` test images."""
         model.eval()
-        return synops_per_sample(model, self.test_x[:SYNOPS_SAMPLES])
+        with not_recording(model):
+            return synops_per_sample(model, self.test_x[:SYNOPS_SAMPLES])
 
     # -- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
