@@ -245,7 +245,8 @@ class Engine:
     def snapshot(self) -> Any:
         """Read-only copies of what views and reports need, after the last completed step."""
         be = self._require()
-        st = be.pull_state()
+        # a backend may hand a snapshot only what it shows (pull_view) instead of the whole state
+        st = getattr(be, "pull_view", be.pull_state)()
         events = np.concatenate(self._pending_events) if self._pending_events else np.zeros(0, EVENT_DTYPE)
         records = {name: np.concatenate(rows) for name, rows in self._pending_records.items()}
         self._pending_events = []

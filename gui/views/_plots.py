@@ -813,6 +813,16 @@ class ResponsiveGrid(QObject):
         self.arrange(0)
         graphics.installEventFilter(self)
 
+    @classmethod
+    def pair(cls, graphics: Any, first: Any, second: Any, aspect: float = 1.6) -> ResponsiveGrid:
+        """Two plots of preferred shape ``aspect``: one above the other, or side by side."""
+        return cls(
+            graphics,
+            [first, second],
+            [aspect, aspect],
+            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
+        )
+
     @property
     def current(self) -> int:
         """Index of the arrangement in use."""
@@ -875,3 +885,26 @@ class ResponsiveGrid(QObject):
             if size.width() > 1 and size.height() > 1:
                 self.arrange(self.best(size.width(), size.height()))
         return False
+
+
+def step_histogram(plot: Any, name: str | None, colour: str, fill: bool = True) -> pg.PlotDataItem:
+    """A histogram item of ``plot`` fed with ``setData(edges, counts)`` (bars drawn as steps)."""
+    c = pg.mkColor(colour)
+    brush = pg.mkBrush(c.red(), c.green(), c.blue(), 110)
+    item = pg.PlotDataItem(
+        np.zeros(2),
+        np.zeros(1),
+        stepMode="center",
+        fillLevel=0.0 if fill else None,
+        brush=brush if fill else None,
+        pen=pg.mkPen(colour, width=1.5),
+        name=name,
+    )
+    plot.addItem(item)
+    return item
+
+
+def count_ceiling(current: float, counts: ArrayLike, minimum: float = 5.0) -> float:
+    """A steady top for a histogram's count axis: room above the highest bar, rarely changing."""
+    top = float(np.max(np.asarray(counts, np.float64), initial=0.0))
+    return stable_ceiling(current, 1.15 * top, minimum, FINE_STEPS)

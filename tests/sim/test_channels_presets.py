@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def test_every_experiment_has_its_presets() -> None:
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_preset_trains(path: Path, cifar_folder: Path) -> None:
-    config = load_config(path)
+    config: Any = load_config(path)
     changes: dict[str, object] = {}
     if config.data.name == "cifar10":
         changes = {"data.path": str(cifar_folder), "data.batch_size": 4}
@@ -55,3 +56,37 @@ def test_preset_trains(path: Path, cifar_folder: Path) -> None:
         assert masked == min(round(config.pruning.sparsity * sum(sizes)), sum(sizes) - len(sizes))
     else:  # no update before the first epoch ends
         assert snap.mask.all() and snap.params == snap.params_dense
+
+
+def test_a_snapshot_from_the_view_equals_one_from_the_whole_state() -> None:
+    config = load_config(PRESETS[0].parent / "channels_shapes.yaml").replace_all(
+        {"network.layers": "4C3-AP2-8C3-AP2-6FC", "data.n_train": 64, "data.n_test": 16, "data.batch_size": 8}
+    )
+    with Engine.build(config, backend="cpu", seed=1) as eng:
+        eng.step(11)  # past the first update, mid epoch
+        light = eng.snapshot()
+        whole = eng.experiment.snapshot(
+            eng.state(),
+            eng.config,
+            seq=0,
+            backend="cpu",
+            realtime_factor=None,
+            events=light.events,
+            records={},
+        )
+        backend: Any = eng._require()
+        view = backend.pull_view()
+    assert not any(k.startswith("optimiser/") or k.endswith("conv.weight") for k in view.arrays)
+    assert not light.mask.all()
+    for name in (
+        "mask",
+        "importance",
+        "gamma_grad",
+        "gamma",
+        "kept",
+        "params",
+        "n_updates",
+        "epoch",
+        "batch",
+    ):
+        assert np.array_equal(np.asarray(getattr(light, name)), np.asarray(getattr(whole, name))), name

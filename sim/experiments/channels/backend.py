@@ -160,6 +160,10 @@ class ChannelsTorchBackend:
         """A host copy of the whole state."""
         return ChannelsState(state_arrays(self._require()))
 
+    def pull_view(self) -> ChannelsState:
+        """What a snapshot needs of the state (masks, scores, BN scales, position): no weights."""
+        return ChannelsState(state_arrays(self._require(), view=True))
+
     def push_state(self, state: ChannelsState) -> None:
         """Replace the state by ``state`` (checked first)."""
         load_state_arrays(self._require(), state.arrays)

@@ -16,8 +16,8 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike, NDArray
 
-from gui.views._plots import FINE_STEPS, stable_ceiling
-from sim.experiments.channels.layers import Conv, Pool, compact_layers, parse_layers
+from gui.views._plots import count_ceiling, step_histogram
+from sim.experiments.channels.layers import compact_layers, layer_string, parse_layers
 from sim.experiments.channels.snapshot import ChannelsSnapshot
 
 __all__ = [
@@ -78,23 +78,6 @@ def epochs_of_batches(step: ArrayLike, batches_per_epoch: int) -> NDArray[np.flo
     return (np.asarray(step, np.float64) + 1.0) / max(int(batches_per_epoch), 1)
 
 
-def step_histogram(plot: Any, name: str | None, colour: str, fill: bool = True) -> pg.PlotDataItem:
-    """A histogram item of ``plot`` fed with ``setData(edges, counts)`` (bars drawn as steps)."""
-    c = pg.mkColor(colour)
-    brush = pg.mkBrush(c.red(), c.green(), c.blue(), 110)
-    item = pg.PlotDataItem(
-        np.zeros(2),
-        np.zeros(1),
-        stepMode="center",
-        fillLevel=0.0 if fill else None,
-        brush=brush if fill else None,
-        pen=pg.mkPen(colour, width=1.5),
-        name=name,
-    )
-    plot.addItem(item)
-    return item
-
-
 def points(plot: Any, name: str | None, colour: str, size: int = 7, line: bool = False) -> pg.PlotDataItem:
     """Markers (one per epoch or update), joined by a thin line with ``line``."""
     item = pg.PlotDataItem(
@@ -111,12 +94,6 @@ def points(plot: Any, name: str | None, colour: str, size: int = 7, line: bool =
     return item
 
 
-def count_ceiling(current: float, counts: ArrayLike, minimum: float = 5.0) -> float:
-    """A steady top for a histogram's count axis: room above the highest bar, rarely changing."""
-    top = float(np.max(np.asarray(counts, np.float64), initial=0.0))
-    return stable_ceiling(current, 1.15 * top, minimum, FINE_STEPS)
-
-
 def si(value: float, digits: int = 3) -> str:
     """``value`` with a k, M or G suffix: 14,902 -> ``14.9k``, 3.2e8 -> ``320M``."""
     if not math.isfinite(value):
@@ -130,15 +107,7 @@ def si(value: float, digits: int = 3) -> str:
 
 def compact_layer_string(layers: str, kept: Sequence[int]) -> str:
     """The layer string of network ``layers`` with ``kept`` channels per conv block (as compacted)."""
-    parts = []
-    for layer in compact_layers(parse_layers(layers), kept):
-        if isinstance(layer, Conv):
-            parts.append(f"{layer.channels}C{layer.kernel}")
-        elif isinstance(layer, Pool):
-            parts.append(f"AP{layer.size}")
-        else:
-            parts.append(f"{layer.classes}FC")
-    return "-".join(parts)
+    return layer_string(compact_layers(parse_layers(layers), kept))
 
 
 def gradient_now(

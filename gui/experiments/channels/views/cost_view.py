@@ -13,7 +13,6 @@ from gui.context import ViewContext
 from gui.experiments.channels.views.common import EPOCH_LABEL, points, si
 from gui.views._plots import (
     COLOURS,
-    Cell,
     HistoryWatch,
     ReferenceLine,
     ResponsiveGrid,
@@ -90,12 +89,7 @@ class CostView(View[Frame]):
         self.plots = {"params": params, "synops": synops}
         self._rows = HistoryWatch()
         self._drawn_seq: int | None = None
-        self.arrangement = ResponsiveGrid(
-            self.graphics,
-            [params, synops],
-            [1.6, 1.6],
-            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
-        )
+        self.arrangement = ResponsiveGrid.pair(self.graphics, params, synops)
         view_layout(self, self.graphics)
 
     def export_widget(self) -> QWidget:

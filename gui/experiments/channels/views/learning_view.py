@@ -14,7 +14,6 @@ from gui.experiments.channels.views.common import EPOCH_LABEL, epochs_of_batches
 from gui.views._plots import (
     COLOURS,
     FINE_STEPS,
-    Cell,
     ReferenceLine,
     ResponsiveGrid,
     SteadyExtent,
@@ -105,12 +104,7 @@ class LearningView(View[Frame]):
         self._set_accuracy_x(EMPTY_EPOCHS)
         self._drawn: tuple[int, int, int] | None = None
         self._config: ChannelsConfig | None = None
-        self.arrangement = ResponsiveGrid(
-            self.graphics,
-            [loss, accuracy],
-            [1.6, 1.6],
-            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
-        )
+        self.arrangement = ResponsiveGrid.pair(self.graphics, loss, accuracy)
         view_layout(self, self.graphics)
 
     def export_widget(self) -> QWidget:

@@ -23,8 +23,10 @@ from gui.views._plots import (
     COLOURS,
     FINE_STEPS,
     NICE_STEPS,
+    count_ceiling,
     span_title,
     stable_ceiling,
+    step_histogram,
 )
 from sim.experiments.classifier.params import TABLE_IN, TABLE_REC
 from sim.experiments.classifier.snapshot import ClassifierSnapshot, TableView
@@ -218,28 +220,6 @@ class SignedColourBar:
             self.bar.axis.setTicks([ticks, []])
             metrics = QFontMetrics(self.bar.axis.style["tickFont"] or QFont())
             self.bar.axis.setWidth(max(metrics.horizontalAdvance(text) for _pos, text in ticks) + 16)
-
-
-def step_histogram(plot: Any, name: str | None, colour: str, fill: bool = True) -> pg.PlotDataItem:
-    """A histogram item of ``plot`` fed with ``setData(edges, counts)`` (bars drawn as steps)."""
-    brush = pg.mkBrush(pg.mkColor(colour).red(), pg.mkColor(colour).green(), pg.mkColor(colour).blue(), 110)
-    item = pg.PlotDataItem(
-        np.zeros(2),
-        np.zeros(1),
-        stepMode="center",
-        fillLevel=0.0 if fill else None,
-        brush=brush if fill else None,
-        pen=pg.mkPen(colour, width=1.5),
-        name=name,
-    )
-    plot.addItem(item)
-    return item
-
-
-def count_ceiling(current: float, counts: ArrayLike, minimum: float = 5.0) -> float:
-    """A steady top for a histogram's count axis: room above the highest bar, rarely changing."""
-    top = float(np.max(np.asarray(counts, np.float64), initial=0.0))
-    return stable_ceiling(current, 1.15 * top, minimum, FINE_STEPS)
 
 
 def integer_edges(top: int) -> NDArray[np.float64]:

@@ -16,7 +16,6 @@ from gui.experiments.classifier.views.common import EPOCH_LABEL, training_progre
 from gui.views._plots import (
     COLOURS,
     FINE_STEPS,
-    Cell,
     HistoryWatch,
     ReferenceLine,
     ResponsiveGrid,
@@ -119,12 +118,7 @@ class LearningView(View[Frame]):
         self._set_accuracy_x(EMPTY_EPOCHS)
         self._rows = HistoryWatch()
         self._config: ClassifierConfig | None = None
-        self.arrangement = ResponsiveGrid(
-            self.graphics,
-            [loss, accuracy],
-            [1.6, 1.6],
-            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
-        )
+        self.arrangement = ResponsiveGrid.pair(self.graphics, loss, accuracy)
         view_layout(self, self.graphics)
 
     def export_widget(self) -> QWidget:

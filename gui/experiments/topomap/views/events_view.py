@@ -14,7 +14,6 @@ from app.experiments.topomap.frame import Frame
 from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
-    Cell,
     HistoryWatch,
     ResponsiveGrid,
     SteadyExtent,
@@ -142,11 +141,8 @@ class EventsView(View[Frame]):
             self.removed_curves[code] = self._step_curve(plot, "removed", COLOURS["removed"], None)
         self._events = HistoryWatch(lambda history: history.total_events)
         self._autapses = True
-        self.arrangement = ResponsiveGrid(
-            self.graphics,
-            [self.plots[code] for code, _name in _PROJECTIONS],
-            [1.6, 1.6],
-            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
+        self.arrangement = ResponsiveGrid.pair(
+            self.graphics, *[self.plots[code] for code, _name in _PROJECTIONS]
         )
         view_layout(self, self.graphics, controls_row(self.per_pair_box))
 

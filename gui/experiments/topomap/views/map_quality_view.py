@@ -14,7 +14,6 @@ from gui.context import ViewContext
 from gui.views._plots import (
     COLOURS,
     TIME_LABEL,
-    Cell,
     HistoryWatch,
     ReferenceLine,
     ResponsiveGrid,
@@ -123,12 +122,7 @@ class MapQualityView(View[Frame]):
         self._rows = HistoryWatch()
         self._case: int | None = None
         self._case_shown = False
-        self.arrangement = ResponsiveGrid(
-            self.graphics,
-            [sigma_plot, ad_plot],
-            [1.6, 1.6],
-            [(Cell(0, 0), Cell(1, 0)), (Cell(0, 0), Cell(0, 1))],
-        )
+        self.arrangement = ResponsiveGrid.pair(self.graphics, sigma_plot, ad_plot)
         view_layout(self, self.graphics)
 
     def export_widget(self) -> QWidget:

@@ -52,12 +52,17 @@ def state_layout(config: ChannelsConfig, in_shape: tuple[int, int, int]) -> Layo
     return out
 
 
-def state_arrays(trainer: Trainer) -> dict[str, NDArray[np.generic]]:
-    """``trainer``'s state as arrays of :func:`state_layout`'s names, shapes and dtypes (copies)."""
+def state_arrays(trainer: Trainer, view: bool = False) -> dict[str, NDArray[np.generic]]:
+    """``trainer``'s state as arrays of :func:`state_layout`'s names, shapes and dtypes (copies).
+
+    With ``view`` only what a snapshot shows: the pruner's arrays, the position and the BN scales
+    (no weights, no optimiser moments: a fraction of a large network's state).
+    """
     out: dict[str, NDArray[np.generic]] = {}
     for name, value in trainer.model.state_dict().items():
-        out[f"model/{name}"] = value.detach().cpu().numpy().copy()
-    keys = _optimiser_keys(trainer.config)
+        if not view or name.endswith(".bn.weight"):
+            out[f"model/{name}"] = value.detach().cpu().numpy().copy()
+    keys = () if view else _optimiser_keys(trainer.config)
     for i, param in enumerate(trainer.model.parameters()):
         state = trainer.optimiser.state.get(param, {})
         for key in keys:
