@@ -8,6 +8,7 @@ Composition root: parses the command line, then opens the window or runs a headl
     python main.py --preset demo --run-for 20 --export-views views --export-size 1920x1080
     python main.py run --preset bamford2010 --out runs/case1
     python main.py bench --scales 1 2 4
+    python main.py sweep --preset bamford2010 --seeds 1 2 3 --out runs/sweep
     python main.py presets
 """
 
@@ -151,8 +152,112 @@ def _parser() -> argparse.ArgumentParser:
         "--backend", default="auto", choices=BACKEND_CHOICES, help="where to measure (default: %(default)s)"
     )
 
+    sweep = sub.add_parser(
+        "sweep",
+        help="run the cross product of presets, parameter values and seeds on Dask (a local cluster "
+        "by default)",
+        description="Run every combination of the presets, the --set values and the seeds as an "
+        "independent headless run, on a Dask cluster: a local one of worker processes (one per core, "
+        "one thread each) by default, or the scheduler at --scheduler. Runs already complete in "
+        "--out are skipped, failed ones are run again.",
+    )
+    sweep.add_argument(
+        "--preset",
+        nargs="+",
+        required=True,
+        metavar="PRESET",
+        help="preset names or YAML files (several: one more swept dimension)",
+    )
+    sweep.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values of one parameter, separated by commas (repeatable: the runs are the cross product); "
+        "one value sets it in every run",
+    )
+    sweep.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        metavar="SEED",
+        help="seeds of every combination (default: each preset's)",
+    )
+    sweep.add_argument(
+        "--duration",
+        type=float,
+        help="length of every run, in the preset's unit: model seconds, or epochs (default: the preset's)",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default="local",
+        metavar="local|ADDRESS",
+        help="'local' (default) starts a Dask cluster of worker processes on this machine; an address "
+        "(tcp://host:8786) uses that scheduler's workers",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the local cluster (default: one per core)",
+    )
+    sweep.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_CHOICES,
+        help="backend of every run (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--out", required=True, type=Path, help="output folder: runs/<id>/, sweep.csv, figures"
+    )
+    sweep.add_argument("--no-figures", action="store_true", help="skip the runs' and the sweep's figures")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("presets", help="list the presets")
     return p
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from app.sweep.plan import parse_sweep_settings, plan_sweep
+    from app.sweep.runner import COMPLETE, FAILED, LOCAL, run_sweep
+    from sim.backends import resolve_backend_name
+    from sim.files import check_folder_target
+
+    check_folder_target(args.out, "--out")
+    if args.workers is not None and args.workers < 1:
+        raise _UserError(f"--workers: must be at least 1, got {args.workers}")
+    if args.workers is not None and args.scheduler != LOCAL:
+        raise _UserError(
+            "--workers: sets the size of the local cluster; the scheduler at --scheduler has its own workers"
+        )
+    plan = plan_sweep(args.preset, parse_sweep_settings(args.sets), args.seeds, args.duration)
+    if args.scheduler == LOCAL:  # the workers are this machine: an unavailable backend is refused now
+        for experiment in plan.experiments:
+            resolve_backend_name(args.backend, experiment)
+    if not args.quiet:
+        axes = "; ".join(f"{a.key}: {len(a.values)} values" for a in plan.axes) or "no swept parameter"
+        seeds = f"{len(plan.seeds)} seeds" if plan.seeds else "the presets' seeds"
+        print(f"sweep: {len(plan.runs)} runs ({axes}; {seeds}) into {args.out}", file=sys.stderr)
+    result = run_sweep(
+        plan,
+        args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        backend=args.backend,
+        figures=not args.no_figures,
+        progress=not args.quiet,
+    )
+    complete, failed = result.count(COMPLETE), result.count(FAILED)
+    skipped = sum(1 for s in result.states if s.skipped)
+    print(
+        f"sweep: {complete} of {len(result.states)} runs complete ({skipped} before this command), "
+        f"{failed} failed, in {result.wall_seconds:.1f} s; wrote {args.out / 'sweep.csv'}"
+    )
+    for state in result.states:
+        if state.status == FAILED:
+            print(f"  failed: {state.run.run_id}: {state.error}", file=sys.stderr)
+    return 0 if failed == 0 else 1
 
 
 def _cmd_compact(args: argparse.Namespace) -> int:
@@ -196,21 +301,10 @@ def _cmd_presets() -> int:
 def _with_overrides(  # type: ignore[no-untyped-def]
     preset: str, scale: int | None, seed: int | None, sets: list[str] | None = None
 ):
-    import yaml
-
-    from app.presets import load_preset
+    from app.presets import load_preset, parse_settings
 
     cfg = load_preset(preset)
-    changes = {}
-    for item in sets or ():
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise _UserError(f"--set: expected KEY=VALUE, got {item!r}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise _UserError(f"--set: {key.strip()}: {text!r} is not a value") from None
-        changes[key.strip()] = "" if value is None else value
+    changes = parse_settings(sets or ())
     if changes:
         cfg = cfg.replace_all(changes, source="--set")
     if scale is not None:
@@ -528,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_presets()
         if args.command == "compact":
             return _cmd_compact(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_window(args)
     except (RewireLabError, _UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -83,6 +83,9 @@ class AppExperiment:
     figure_files: ClassVar[tuple[str, ...]] = ()
     #: Unit of the progress bar and durations ("model s").
     progress_unit: ClassVar[str] = "model s"
+    #: The metrics a sweep plots against its swept parameters and over time (default: every column
+    #: but ``t``).
+    sweep_metrics: ClassVar[tuple[str, ...]] = ()
 
     #: What ``bench`` can sweep or switch for this experiment.
     bench_knobs: ClassVar[tuple[BenchKnob, ...]] = ()

@@ -8,8 +8,12 @@ experiment (``topomap/bamford2010``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from sim.config import load_config
 from sim.errors import ConfigError, one_line, short_repr
@@ -78,3 +82,30 @@ def preset_path(name_or_file: str, folder: Path = PRESETS_DIR) -> Path:
 def load_preset(name_or_file: str, folder: Path = PRESETS_DIR) -> ConfigRoot:
     """Load a preset by name (``bamford2010``, ``topomap/bamford2010``) or from a YAML file path."""
     return load_config(preset_path(name_or_file, folder))
+
+
+def parse_value(key: str, text: str, what: str = "--set") -> Any:
+    """A command-line value as YAML reads it (``0.5``, ``true``, ``[1, 2]``, ``shd``); an empty
+    text is the empty string."""
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"{what}: {key}: {short_repr(text)} is not a value") from None
+    return "" if value is None else value
+
+
+def split_setting(item: str, what: str = "--set") -> tuple[str, str]:
+    """``KEY=TEXT`` as ``(KEY, TEXT)``; a missing ``=`` or key is an error naming ``what``."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{what}: expected KEY=VALUE, got {short_repr(item)}")
+    return key.strip(), text
+
+
+def parse_settings(items: Sequence[str], what: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` items as a dict of parsed values (a later key wins)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, text = split_setting(item, what)
+        out[key] = parse_value(key, text, what)
+    return out

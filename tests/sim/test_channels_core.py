@@ -233,6 +233,59 @@ def test_normalised_ranking_compares_each_block_with_its_own_mean() -> None:
     assert np.array_equal(pruner.ranking_scores(deeper), np.concatenate(deeper))
 
 
+def test_normalised_regrowth_compares_each_blocks_gradients_with_their_own_mean() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.5, normalise=True)
+    train(model, pruner, 2, torch.optim.SGD(model.parameters(), 0.1))
+    grads = pruner.gamma_grad()
+    louder = [g * (50.0 if b == 0 else 1.0) for b, g in enumerate(grads)]  # block 0's gradients larger
+    assert np.allclose(pruner.regrowth_scores(louder), pruner.regrowth_scores(grads))
+    for part in np.split(pruner.regrowth_scores(grads), np.cumsum(pruner.sizes)[:-1]):
+        assert part.mean() == pytest.approx(1.0)
+    pruner.normalise = False
+    assert np.array_equal(pruner.regrowth_scores(louder), np.concatenate(louder))
+
+
+def test_a_regrown_channel_is_not_pruned_again_within_its_grace_period() -> None:
+    def swaps(grace: int) -> list[tuple[set[tuple[int, int]], set[tuple[int, int]]]]:
+        torch.manual_seed(0)
+        model = network()
+        pruner = ChannelPruner(model, mode="sca", sparsity=0.5, fraction=0.25, grace=grace)
+        opt = torch.optim.Adam(model.parameters(), 1e-2)
+        out = []
+        for _ in range(5):
+            train(model, pruner, 2, opt)
+            update = pruner.update(opt)
+            out.append((set(update.pruned), set(update.regrown)))
+        return out
+
+    for grace in (1, 2):
+        history = swaps(grace)
+        for i, (_, regrown) in enumerate(history):
+            for j in range(i + 1, min(i + 1 + grace, len(history))):
+                assert not regrown & history[j][0], (grace, i, j)  # none pruned within the grace
+        assert all(len(p) == len(r) > 0 for p, r in history[1:])  # and the swaps still happen
+    # without one, the channels regrown at an update are the first pruned at the next in this network
+    plain = swaps(0)
+    assert any(plain[i][1] & plain[i + 1][0] for i in range(1, len(plain) - 1))
+    with pytest.raises(ValueError, match="grace period"):
+        ChannelPruner(network(), grace=-1)
+
+
+def test_an_update_can_swap_a_fraction_other_than_the_configured_one() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.5, fraction=0.25)
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    train(model, pruner, 1, opt)
+    first = pruner.update(opt)
+    train(model, pruner, 1, opt)
+    assert not pruner.update(opt, fraction=0.0).regrown
+    train(model, pruner, 1, opt)
+    assert len(pruner.update(opt, fraction=0.5).regrown) == round(0.5 * sum(first.kept))
+    with pytest.raises(ValueError, match="update fraction"):
+        pruner.update(opt, fraction=1.5)
+
+
 def test_every_block_keeps_a_channel_at_high_sparsity() -> None:
     model = network()
     pruner = ChannelPruner(model, mode="sca", sparsity=0.99)

@@ -89,6 +89,28 @@ def test_the_mask_updates_every_n_batches_when_asked() -> None:
     assert all(r.size == 32 and 0 <= r.correct <= 32 and r.loss > 0 and r.lr > 0 for r in results)
 
 
+def test_an_annealed_update_fraction_falls_as_a_cosine_to_zero_at_the_planned_end() -> None:
+    trainer = make(**{"pruning.anneal": True, "pruning.fraction": 0.4, "run.duration": 4.0})
+    assert trainer.update_fraction() == pytest.approx(0.4)
+    total = 4 * trainer.batches_per_epoch
+    seen = []
+    for _ in range(total):
+        result = trainer.train_batch()
+        done = trainer.batches_done / total
+        assert trainer.update_fraction() == pytest.approx(0.4 * 0.5 * (1 + np.cos(np.pi * done)))
+        if result.update is not None:
+            seen.append(result.update)
+    assert trainer.update_fraction() == pytest.approx(0.0, abs=1e-12)
+    # the first update (after epoch 1) brings the mask to s; then round(p(t) * 7 kept) at t = 2/4, 3/4
+    assert [len(u.regrown) for u in seen] == [
+        0,
+        round(0.2 * 7),
+        round(0.4 * 0.5 * (1 + np.cos(0.75 * np.pi)) * 7),
+    ]
+    assert [len(u.regrown) for u in seen] == [0, 1, 0]
+    assert make(**{"pruning.fraction": 0.4}).update_fraction() == 0.4  # not annealed: p throughout
+
+
 def test_same_seed_same_training_and_live_changes_apply() -> None:
     a, b = make(), make()
     ra, rb = run(a, 3)[0], run(b, 3)[0]
@@ -160,6 +182,7 @@ def test_the_state_as_arrays_has_its_layout_and_resumes_exactly(optimiser: str) 
         (lambda a: a["pruner/1/mask"].fill(False), "masks every channel"),
         (lambda a: a["position"].__setitem__(1, 99), "an epoch of this data set has 3 batches"),
         (lambda a: a["pruner/0/passes"].__setitem__((), -1), "negative count"),
+        (lambda a: a["pruner/1/regrown_after"].__setitem__(0, 50), "names an update after the"),
     ],
 )
 def test_bad_state_arrays_are_refused_before_the_trainer_sees_them(change: Any, message: str) -> None:

@@ -39,6 +39,7 @@ class ChannelsApp(AppExperiment):
     data_files: ClassVar[tuple[str, ...]] = COMPACTION_FILES
     figure_files: ClassVar[tuple[str, ...]] = FIGURE_FILES
     progress_unit: ClassVar[str] = "epochs"
+    sweep_metrics: ClassVar[tuple[str, ...]] = ("test_accuracy", "train_accuracy", "params", "synops")
 
     bench_knobs: ClassVar[tuple[BenchKnob, ...]] = (
         BenchKnob(

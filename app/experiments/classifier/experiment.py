@@ -57,6 +57,7 @@ class ClassifierApp(AppExperiment):
     data_files: ClassVar[tuple[str, ...]] = ("connectivity.npz",)
     figure_files: ClassVar[tuple[str, ...]] = FIGURE_FILES
     progress_unit: ClassVar[str] = "epochs"
+    sweep_metrics: ClassVar[tuple[str, ...]] = ("test_accuracy", "train_accuracy", "train_loss")
 
     bench_knobs: ClassVar[tuple[BenchKnob, ...]] = (
         BenchKnob(

@@ -34,6 +34,7 @@ class TopographicMapApp(AppExperiment):
     columns: ClassVar[tuple[str, ...]] = METRIC_COLUMNS
     data_files: ClassVar[tuple[str, ...]] = ("connectivity.npz",)
     figure_files: ClassVar[tuple[str, ...]] = FIGURE_FILES
+    sweep_metrics: ClassVar[tuple[str, ...]] = ("sigma_aff_conn", "sigma_aff_weight", "ad_conn", "ad_weight")
 
     bench_knobs: ClassVar[tuple[BenchKnob, ...]] = (
         BenchKnob("--scales", "network.scale", "scales to measure (default: 1)", int, (1,), metavar="K"),

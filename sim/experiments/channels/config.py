@@ -74,6 +74,19 @@ class PruningConfig:
         doc="Rank each block's importance relative to its own mean (off: raw mean |V| across blocks, "
         "as the paper)",
     )
+    grace: int = param(
+        0,
+        unit="updates",
+        doc="Updates after its regrowth during which a channel is not pruned again (0: judged at "
+        "the next update, as the paper)",
+        lo=0,
+        hi=1000,
+    )
+    anneal: bool = param(
+        False,
+        doc="The update fraction p decays as a cosine over the run, to 0 at its end (off: p at every "
+        "update, as the paper)",
+    )
     l1: float = param(1e-4, doc="L1 strength lambda on the BatchNorm scales", lo=0.0, hi=1.0)
 
 

@@ -2,7 +2,7 @@
 configuration (:func:`sim.experiments.channels.nn.state.state_layout`).
 
 Names: ``model/<parameter or buffer>``, ``optimiser/<i>/<moment>``,
-``pruner/<block>/<mask|gamma_init|grad_sum|v_abs_sum|rate_sum|passes>``,
+``pruner/<block>/<mask|gamma_init|grad_sum|v_abs_sum|rate_sum|passes|regrown_after>``,
 ``position`` (:data:`POSITION_FIELDS`) and ``loss_sum``. Nothing here needs
 PyTorch: snapshots, checks and reports read the arrays as they are.
 """
@@ -103,7 +103,10 @@ def state_problem(
             return f"{name}: masks every channel of its block (one must stay)"
         if np.issubdtype(dtype, np.integer) and np.any(value < 0):
             return f"{name}: holds a negative count"
-    epoch, batch, done, correct, seen, _updates, _passes, pending = (int(v) for v in arrays["position"])
+    epoch, batch, done, correct, seen, updates, _passes, pending = (int(v) for v in arrays["position"])
+    for name in layout:
+        if name.endswith("/regrown_after") and np.any(np.asarray(arrays[name]) > updates):
+            return f"{name}: names an update after the {updates} made"
     if pending not in (0, 1):
         return f"position[{P_PENDING}] = {pending}: an update is due (1) or not (0)"
     if batch >= batches_per_epoch:

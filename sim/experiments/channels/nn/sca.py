@@ -75,6 +75,7 @@ class ChannelPruner:
         fraction: float = 0.1,
         use_rate: bool = False,
         normalise: bool = False,
+        grace: int = 0,
         seed: int = 0,
     ) -> None:
         if mode not in MODES:
@@ -87,11 +88,14 @@ class ChannelPruner:
         self.fraction = check_fraction(fraction)
         self.use_rate = bool(use_rate)
         self.normalise = bool(normalise)
+        self.grace = check_grace(grace)
         self.updates = 0
         self.masks = [torch.ones(bn.num_features, dtype=torch.bool) for _, bn, _ in self.triples]
         self.gamma_init = [bn.weight.detach().clone() for _, bn, _ in self.triples]
         self.grad_sum = [torch.zeros(bn.num_features, dtype=torch.float64) for _, bn, _ in self.triples]
         self.grad_passes = 0
+        #: One more than the update at which each channel (flat index) was last regrown (0: never).
+        self.regrown_after = np.zeros(self.n_channels, dtype=np.int64)
         for _, _, neuron in self.triples:
             neuron.recording = True
         if mode == "random":
@@ -172,14 +176,30 @@ class ChannelPruner:
         return [g.numpy() / passes for g in self.grad_sum]
 
     # -- the update -------------------------------------------------------------------------------
+    def regrowth_scores(self, grads: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+        """The ``|dL/dgamma|`` the regrowth compares, over all blocks: as they are, or with
+        :attr:`normalise` each block's divided by its mean over all the block's channels (so the
+        swaps do not drift channels into the block whose gradients run largest as a whole)."""
+        if not self.normalise:
+            return np.concatenate(grads)
+        out = []
+        for grad in grads:
+            mean = float(grad.mean()) if grad.size else 0.0
+            out.append(grad / mean if mean > 0 else grad)
+        return np.concatenate(out)
+
     @torch.no_grad()
-    def update(self, optimizer: torch.optim.Optimizer | None = None) -> MaskUpdate:
+    def update(
+        self, optimizer: torch.optim.Optimizer | None = None, *, fraction: float | None = None
+    ) -> MaskUpdate:
         """Change the mask (see the module's description), restart regrown channels, clear the
-        accumulators, and return what changed."""
+        accumulators, and return what changed. ``fraction`` overrides :attr:`fraction` for this
+        update (a schedule's value)."""
         scores = self.importance()
         grads = self.gamma_grad()
         flat_score = self.ranking_scores(scores)
-        flat_grad = np.concatenate(grads)
+        flat_grad = self.regrowth_scores(grads)
+        swap = self.fraction if fraction is None else check_fraction(fraction)
         before = self._flat_mask()
         if self.mode in ("sca", "prune_only"):
             target = self.target_masked()
@@ -190,13 +210,14 @@ class ChannelPruner:
                 self._unmask_largest(flat_grad, masked - target, ~before)
             if self.mode == "sca" and self.updates > 0:
                 was_masked = ~before & ~self._flat_mask()
-                n_swap = min(round(self.fraction * sum(self.kept())), int(was_masked.sum()))
+                n_swap = min(round(swap * sum(self.kept())), int(was_masked.sum()))
                 if n_swap > 0:
-                    pruned = self._mask_lowest(flat_score, n_swap)
+                    pruned = self._mask_lowest(flat_score, n_swap, exempt=self._in_grace())
                     self._unmask_largest(flat_grad, pruned, was_masked)
         after = self._flat_mask()
         pruned_idx = np.flatnonzero(before & ~after)
         regrown_idx = np.flatnonzero(~before & after)
+        self.regrown_after[regrown_idx] = self.updates + 1
         self._restart(regrown_idx, optimizer)
         self.apply()
         for _, _, neuron in self.triples:
@@ -227,11 +248,20 @@ class ChannelPruner:
         block, channel = self._locate(flat)
         self.masks[block][channel] = value
 
-    def _mask_lowest(self, score: NDArray[np.float64], n: int) -> int:
-        """Mask up to ``n`` kept channels, lowest ``score`` first (ties: lower index first),
-        never a block's last one; returns how many."""
+    def _in_grace(self) -> NDArray[np.bool_]:
+        """Channels regrown within the last :attr:`grace` updates (the swap does not prune them)."""
+        since = self.updates + 1 - self.regrown_after
+        return (self.regrown_after > 0) & (since <= self.grace)
+
+    def _mask_lowest(
+        self, score: NDArray[np.float64], n: int, exempt: NDArray[np.bool_] | None = None
+    ) -> int:
+        """Mask up to ``n`` kept channels not ``exempt``, lowest ``score`` first (ties: lower index
+        first), never a block's last one; returns how many."""
         kept = self.kept()
         flat = self._flat_mask()
+        if exempt is not None:
+            flat = flat & ~exempt
         done = 0
         for i in np.argsort(score, kind="stable"):
             if done == n:
@@ -280,6 +310,7 @@ class ChannelPruner:
             "gamma_init": [g.clone() for g in self.gamma_init],
             "grad_sum": [g.clone() for g in self.grad_sum],
             "grad_passes": self.grad_passes,
+            "regrown_after": torch.from_numpy(self.regrown_after.copy()),
             "v_abs_sum": [n.v_abs_sum.clone() for _, _, n in self.triples],
             "rate_sum": [n.rate_sum.clone() for _, _, n in self.triples],
             "passes": [n.passes for _, _, n in self.triples],
@@ -296,6 +327,10 @@ class ChannelPruner:
         self.gamma_init = [g.clone() for g in state["gamma_init"]]  # type: ignore[attr-defined]
         self.grad_sum = [g.clone() for g in state["grad_sum"]]  # type: ignore[attr-defined]
         self.grad_passes = int(state["grad_passes"])  # type: ignore[call-overload]
+        values = np.asarray(state["regrown_after"], dtype=np.int64).reshape(-1)
+        if values.size != self.n_channels:
+            raise ValueError(f"the saved regrowth record has {values.size} channels, not {self.n_channels}")
+        self.regrown_after = values.copy()
         for (_, _, neuron), v, r, p in zip(
             self.triples,
             state["v_abs_sum"],
@@ -314,6 +349,13 @@ def check_sparsity(value: float) -> float:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"the channel sparsity must be in [0, 1), got {value:g}")
     return value
+
+
+def check_grace(value: int) -> int:
+    """A grace period in updates: a non-negative whole number."""
+    if isinstance(value, bool) or int(value) != value or value < 0:
+        raise ValueError(f"the grace period must be a whole number of updates >= 0, got {value!r}")
+    return int(value)
 
 
 def check_fraction(value: float) -> float:

@@ -47,6 +47,7 @@ def state_layout(config: ChannelsConfig, in_shape: tuple[int, int, int]) -> Layo
             dtype = np.float32 if key == "gamma_init" else np.float64
             out[f"pruner/{b}/{key}"] = ((block.channels,), np.dtype(dtype))
         out[f"pruner/{b}/passes"] = ((), np.dtype(np.int64))
+        out[f"pruner/{b}/regrown_after"] = ((block.channels,), np.dtype(np.int64))
     out["position"] = ((len(POSITION_FIELDS),), np.dtype(np.int64))
     out["loss_sum"] = ((), np.dtype(np.float64))
     return out
@@ -78,6 +79,9 @@ def state_arrays(trainer: Trainer, view: bool = False) -> dict[str, NDArray[np.g
         out[f"pruner/{b}/v_abs_sum"] = neuron.v_abs_sum.detach().cpu().numpy().copy()
         out[f"pruner/{b}/rate_sum"] = neuron.rate_sum.detach().cpu().numpy().copy()
         out[f"pruner/{b}/passes"] = np.asarray(neuron.passes, np.int64)
+    offsets = np.cumsum([0, *pruner.sizes])
+    for b in range(len(pruner.triples)):
+        out[f"pruner/{b}/regrown_after"] = pruner.regrown_after[offsets[b] : offsets[b + 1]].copy()
     position = [trainer.epoch, trainer.batch, trainer.batches_done, trainer._correct, trainer._seen]
     out["position"] = np.asarray(
         [*position, pruner.updates, pruner.grad_passes, int(trainer.pending)], np.int64
@@ -114,6 +118,9 @@ def load_state_arrays(trainer: Trainer, arrays: Mapping[str, NDArray[np.generic]
         neuron.v_abs_sum.copy_(torch.from_numpy(np.array(arrays[f"pruner/{b}/v_abs_sum"])))
         neuron.rate_sum.copy_(torch.from_numpy(np.array(arrays[f"pruner/{b}/rate_sum"])))
         neuron.passes = int(arrays[f"pruner/{b}/passes"])
+    pruner.regrown_after = np.concatenate(
+        [np.array(arrays[f"pruner/{b}/regrown_after"], np.int64) for b in range(len(pruner.triples))]
+    )
     position = [int(v) for v in arrays["position"]]
     trainer.epoch, trainer.batch, trainer.batches_done, trainer._correct, trainer._seen = position[:5]
     pruner.updates, pruner.grad_passes = position[5:7]

@@ -93,6 +93,7 @@ class Trainer:
             fraction=p.fraction,
             use_rate=p.use_rate,
             normalise=p.normalise,
+            grace=p.grace,
             seed=self.seed,
         )
         learning = config.learning
@@ -130,6 +131,16 @@ class Trainer:
             return 1.0
         return 0.5 * (1.0 + float(np.cos(np.pi * min(epoch, self.epochs_planned) / self.epochs_planned)))
 
+    def update_fraction(self) -> float:
+        """The update fraction ``p`` of the next mask update: the configured one, or with
+        ``pruning.anneal`` that times a cosine of the run's progress (1 at the start, 0 at the
+        planned end), so the mask settles while the learning rate runs down."""
+        p = self.config.pruning
+        if not p.anneal:
+            return p.fraction
+        done = min(self.batches_done / (self.epochs_planned * self.batches_per_epoch), 1.0)
+        return p.fraction * 0.5 * (1.0 + float(np.cos(np.pi * done)))
+
     def _order(self) -> Tensor:
         """The epoch's order of the training images, drawn from the seed and the epoch."""
         if self._order_of is None or self._order_of[0] != self.epoch:
@@ -147,6 +158,7 @@ class Trainer:
         self.pruner.fraction = p.fraction
         self.pruner.use_rate = p.use_rate
         self.pruner.normalise = p.normalise
+        self.pruner.grace = p.grace
         self.schedule.base_lrs = [config.learning.lr for _ in self.optimiser.param_groups]
         for group in self.optimiser.param_groups:
             group["lr"] = config.learning.lr * self._lr_factor(self.epoch)
@@ -156,7 +168,7 @@ class Trainer:
         """Train the next batch; at an epoch's end also score the test set and make its record."""
         update = None
         if self.pending:
-            update = self.pruner.update(self.optimiser)
+            update = self.pruner.update(self.optimiser, fraction=self.update_fraction())
             self.pending = False
         model = self.model
         model.train()

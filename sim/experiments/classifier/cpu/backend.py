@@ -36,8 +36,9 @@ def event_capacity(state: ClassifierState) -> int:
 
 
 def worker_count() -> int:
-    """Threads that run lanes at once: Numba's thread count (``NUMBA_NUM_THREADS``), else every core."""
-    return max(1, int(getattr(numba.config, "NUMBA_NUM_THREADS", 0) or os.cpu_count() or 1))
+    """Threads that run lanes at once: Numba's thread count for this thread (``NUMBA_NUM_THREADS``,
+    or less after ``numba.set_num_threads``, as a sweep's worker sets), else every core."""
+    return max(1, int(numba.get_num_threads() or os.cpu_count() or 1))
 
 
 class ClassifierCpuBackend:
