@@ -200,7 +200,7 @@ def _client(scheduler: str, workers: int | None) -> Iterator[Any]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: two sweeps on one machine do not collide
             silence_logs=logging.ERROR,
             env=WORKER_ENV,
         )

@@ -336,28 +336,34 @@ def test_colour_scale_follows_the_largest_importance_steadily() -> None:
     assert colour_top(0.6, 0.0) == 0.6
 
 
-def test_predicted_update_follows_the_pruner() -> None:
-    importance = np.array([0.5, 0.1, 0.3, 0.9, 0.2, 0.4])
-    grad = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    mask = np.ones(6, bool)
-    # first update: mask the lowest half, never a block's last channel (blocks of 2 and 4)
-    pruned, regrown = predict_update(
-        importance, grad, mask, (2, 4), mode="sca", sparsity=0.5, fraction=0.5, n_updates=0
+@pytest.mark.parametrize(
+    "extra", [{}, {"pruning.anneal": True, "pruning.grace": 1, "pruning.normalise": True}]
+)
+def test_the_predicted_update_is_the_engines_next_update(extra: dict[str, object]) -> None:
+    import yaml
+
+    from sim.config import config_from_dict
+    from sim.engine import Engine
+    from sim.events import FORMED, REMOVED
+
+    config = config_from_dict(yaml.safe_load(TINY), source="test").replace_all(
+        {"pruning.fraction": 0.5, "run.duration": 6.0, **extra}, source="test"
     )
-    assert pruned.tolist() == [False, True, True, False, True, False] and not regrown.any()
-    # later: a swap of round(0.5 * 3) = 2 kept channels for the masked ones of largest gradient
-    mask = ~pruned
-    grad = np.array([0.0, 0.3, 0.1, 0.0, 0.7, 0.0])
-    importance = np.array([0.5, 0.0, 0.0, 0.9, 0.0, 0.4])
-    pruned, regrown = predict_update(
-        importance, grad, mask, (2, 4), mode="sca", sparsity=0.5, fraction=0.5, n_updates=1
-    )
-    assert pruned.tolist() == [False, False, False, False, False, True]  # block 1 keeps its last one
-    assert regrown.tolist() == [False, False, False, False, True, False]
-    none = predict_update(
-        importance, grad, mask, (2, 4), mode="random", sparsity=0.5, fraction=0.5, n_updates=1
-    )
-    assert not none[0].any() and not none[1].any()
+    checked = 0
+    with Engine.build(config, backend="cpu", seed=3) as eng:
+        for i in range(10):  # an update falls due after every 4th batch: predict it, then make it
+            eng.step(4 if i == 0 else 3)
+            eng.take_events()
+            snap = eng.snapshot()
+            pruned, regrown = predict_update(snap, config)
+            eng.step(1)
+            events = eng.take_events()
+            offsets = np.concatenate([[0], np.cumsum(snap.sizes)])
+            flat = offsets[events["projection"].astype(int)] + events["pre"]
+            assert sorted(flat[events["kind"] == REMOVED]) == np.flatnonzero(pruned).tolist()
+            assert sorted(flat[events["kind"] == FORMED]) == np.flatnonzero(regrown).tolist()
+            checked += int(pruned.any() or regrown.any())
+    assert checked >= 5  # the updates changed the mask
 
 
 def test_small_helpers() -> None:

@@ -16,6 +16,7 @@ from sim.experiments.channels.layers import Conv, Pool, Readout, layer_string, p
 from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
 from sim.experiments.channels.nn.network import LIF, SpikingConvNet, spike, triples
 from sim.experiments.channels.nn.sca import ChannelPruner
+from sim.experiments.channels.selection import next_mask
 
 LAYERS = "8C3-AP2-12C3-AP2-12C3-4FC"
 SHAPE = (1, 16, 16)
@@ -284,6 +285,32 @@ def test_an_update_can_swap_a_fraction_other_than_the_configured_one() -> None:
     assert len(pruner.update(opt, fraction=0.5).regrown) == round(0.5 * sum(first.kept))
     with pytest.raises(ValueError, match="update fraction"):
         pruner.update(opt, fraction=1.5)
+
+
+def test_the_selection_masks_the_lowest_then_swaps_for_the_largest_gradients() -> None:
+    importance = np.array([0.5, 0.1, 0.3, 0.9, 0.2, 0.4])
+    grad = np.zeros(6)
+    mask = np.ones(6, bool)
+    # first update: mask the lowest half, never a block's last channel (blocks of 2 and 4)
+    first = next_mask(mask, (2, 4), importance, grad, mode="sca", sparsity=0.5, fraction=0.5, swap=False)
+    assert first.tolist() == [True, False, False, True, False, True]
+    # later: a swap of round(0.5 * 3) = 2 kept channels for the masked ones of largest gradient
+    grad = np.array([0.0, 0.3, 0.1, 0.0, 0.7, 0.0])
+    importance = np.array([0.5, 0.0, 0.0, 0.9, 0.0, 0.4])
+    after = next_mask(first, (2, 4), importance, grad, mode="sca", sparsity=0.5, fraction=0.5, swap=True)
+    assert (first & ~after).tolist() == [False, False, False, False, False, True]  # block 0 keeps one
+    assert (~first & after).tolist() == [False, False, False, False, True, False]
+    # a channel in its grace period is passed over: the next lowest that may go goes instead
+    exempt = np.array([False, False, False, False, False, True])
+    spared = next_mask(
+        first, (2, 4), importance, grad, mode="sca", sparsity=0.5, fraction=0.5, swap=True, exempt=exempt
+    )
+    assert (first & ~spared).tolist() == [False, False, False, True, False, False]
+    for mode in ("random", "none"):
+        assert np.array_equal(
+            next_mask(first, (2, 4), importance, grad, mode=mode, sparsity=0.5, fraction=0.5, swap=True),
+            first,
+        )
 
 
 def test_every_block_keeps_a_channel_at_high_sparsity() -> None:

@@ -45,6 +45,8 @@ class ChannelsSnapshot(SnapshotBase):
     importance: NDArray[np.float64]
     gamma_grad: NDArray[np.float64]
     gamma: NDArray[np.float32]
+    #: Every channel: one more than the update at which it was last regrown (0: never).
+    regrown_after: NDArray[np.int64]
     #: Trained parameters of the dense network and of this one compacted.
     params_dense: int
     params: int
@@ -120,6 +122,7 @@ def make_snapshot(
         importance=frozen_copy(np.concatenate(state.importance(use_rate))),
         gamma_grad=frozen_copy(np.concatenate(state.gamma_grad())),
         gamma=frozen_copy(np.concatenate([state.bn(b, "weight") for b in range(len(sizes))])),
+        regrown_after=frozen_copy(state.regrown_after()),
         params_dense=parameter_count(layers, in_shape),
         params=parameter_count(layers, in_shape, [int(m.sum()) for m in masks]),
         mode=mode,

@@ -70,6 +70,12 @@ class ChannelsState:
         passes = max(int(self.position[P_GRAD_PASSES]), 1)
         return [np.asarray(self.block(b, "grad_sum"), np.float64) / passes for b in range(self.n_blocks)]
 
+    def regrown_after(self) -> NDArray[np.int64]:
+        """Every channel (all blocks): one more than the update at which it was last regrown, 0 never."""
+        return np.concatenate(
+            [np.asarray(self.block(b, "regrown_after"), np.int64) for b in range(self.n_blocks)]
+        )
+
     def bn(self, b: int, key: str) -> NDArray[np.float32]:
         """BatchNorm ``weight`` (gamma) or ``bias`` (beta) of block ``b``."""
         names = [n for n in self.arrays if n.startswith("model/") and n.endswith(f".bn.{key}")]

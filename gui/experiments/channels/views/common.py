@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gui.views._plots import count_ceiling, step_histogram
 from sim.experiments.channels.layers import compact_layers, layer_string, parse_layers
+from sim.experiments.channels.selection import in_grace, next_mask, update_fraction
 from sim.experiments.channels.snapshot import ChannelsSnapshot
 
 __all__ = [
@@ -125,84 +126,27 @@ def gradient_now(
     return np.asarray(last_update, np.float64), True
 
 
-def predict_update(
-    importance: NDArray[np.float64],
-    grad: NDArray[np.float64],
-    mask: NDArray[np.bool_],
-    sizes: Sequence[int],
-    *,
-    mode: str,
-    sparsity: float,
-    fraction: float,
-    n_updates: int,
-    normalise: bool = False,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """The channels the next mask update would mask and unmask if it were made now.
-
-    Follows :meth:`sim.experiments.channels.nn.sca.ChannelPruner.update` on
-    the scores gathered so far: first the mask is brought to the sparsity
-    (lowest importance masked, or largest ``|dL/dgamma|`` unmasked), then,
-    with SCA after the first update, a fraction ``p`` of the kept channels is
-    swapped (lowest importance out, largest ``|dL/dgamma|`` of the channels
-    masked before back); a block never loses its last channel. Returns two
-    boolean arrays over all channels: masked next, unmasked next.
-    """
-    mask = np.asarray(mask, bool)
-    n = len(mask)
-    pruned = np.zeros(n, bool)
-    regrown = np.zeros(n, bool)
-    if mode not in ("sca", "prune_only") or n == 0:
-        return pruned, regrown
-    sizes = [int(s) for s in sizes]
-    block = np.repeat(np.arange(len(sizes)), sizes)
-    scores = np.asarray(importance, np.float64).copy()
-    if normalise:
-        for b in range(len(sizes)):
-            mine = block == b
-            kept = scores[mine & mask]
-            mean = float(kept.mean()) if kept.size else 0.0
-            if mean > 0:
-                scores[mine] /= mean
-    now = mask.copy()
-    kept_per_block = np.bincount(block[now], minlength=len(sizes))
-    order_low = np.argsort(scores, kind="stable")
-    order_high = np.argsort(-np.asarray(grad, np.float64), kind="stable")
-
-    def mask_lowest(count: int) -> int:
-        done = 0
-        for i in order_low:
-            if done == count:
-                break
-            if now[i] and kept_per_block[block[i]] > 1:
-                now[i] = False
-                pruned[i] = True
-                kept_per_block[block[i]] -= 1
-                done += 1
-        return done
-
-    def unmask_largest(count: int, candidates: NDArray[np.bool_]) -> None:
-        done = 0
-        for i in order_high:
-            if done == count:
-                break
-            if candidates[i]:
-                now[i] = True
-                regrown[i] = True
-                kept_per_block[block[i]] += 1
-                done += 1
-
-    target = min(round(sparsity * n), n - len(sizes))
-    masked = int((~mask).sum())
-    if masked < target:
-        mask_lowest(target - masked)
-    elif masked > target:
-        unmask_largest(masked - target, ~mask)
-    if mode == "sca" and n_updates > 0:
-        was_masked = ~mask & ~now
-        n_swap = min(round(fraction * int(now.sum())), int(was_masked.sum()))
-        if n_swap > 0:
-            unmask_largest(mask_lowest(n_swap), was_masked)
-    return pruned, regrown
+def predict_update(snap: ChannelsSnapshot, config: Any) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The channels the next mask update would mask and unmask if it were made now: the pruner's
+    own selection (:func:`sim.experiments.channels.selection.next_mask`) on the snapshot's scores,
+    with the configuration's sparsity, normalisation, grace period and (annealed) update fraction.
+    Returns two boolean arrays over all channels: masked next, unmasked next."""
+    pruning = config.pruning
+    mask = np.asarray(snap.mask, bool)
+    planned = max(1, math.ceil(float(config.run.duration))) * max(int(snap.batches_per_epoch), 1)
+    after = next_mask(
+        mask,
+        snap.sizes,
+        np.asarray(snap.importance, np.float64),
+        np.asarray(snap.gamma_grad, np.float64),
+        mode=snap.mode,
+        sparsity=float(pruning.sparsity),
+        fraction=update_fraction(pruning.fraction, bool(pruning.anneal), int(snap.step), planned),
+        swap=snap.n_updates > 0,
+        normalise=bool(pruning.normalise),
+        exempt=in_grace(snap.regrown_after, snap.n_updates, int(pruning.grace)),
+    )
+    return mask & ~after, ~mask & after
 
 
 def score_name(config: object) -> str:

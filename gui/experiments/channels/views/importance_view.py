@@ -202,18 +202,7 @@ class ImportanceView(View[Frame]):
         grad, at_update = gradient_now(snap, frame.history.records.last_gamma_grad)
         gathered = bool(np.any(np.asarray(snap.importance) > 0))
         if gathered:  # the scores the next update would rank by exist
-            pruning = frame.config.pruning
-            self.next_pruned, self.next_regrown = predict_update(
-                np.asarray(snap.importance, np.float64),
-                np.asarray(snap.gamma_grad, np.float64),
-                mask,
-                snap.sizes,
-                mode=snap.mode,
-                sparsity=pruning.sparsity,
-                fraction=pruning.fraction,
-                n_updates=snap.n_updates,
-                normalise=bool(getattr(pruning, "normalise", False)),
-            )
+            self.next_pruned, self.next_regrown = predict_update(snap, frame.config)
         else:
             self.next_pruned = self.next_regrown = np.zeros(len(mask), bool)
         self._draw_histogram(importance, mask, gathered)

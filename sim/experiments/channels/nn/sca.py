@@ -40,6 +40,14 @@ from numpy.typing import NDArray
 from torch import nn
 
 from sim.experiments.channels.nn.network import LIF, triples
+from sim.experiments.channels.selection import (
+    in_grace,
+    mask_lowest,
+    next_mask,
+    relative_to_block,
+    relative_to_kept,
+    target_masked,
+)
 
 #: The pruning modes.
 MODES = ("sca", "prune_only", "random", "none")
@@ -99,7 +107,11 @@ class ChannelPruner:
         for _, _, neuron in self.triples:
             neuron.recording = True
         if mode == "random":
-            self._mask_lowest(np.random.default_rng(seed).random(self.n_channels), self.target_masked())
+            flat = self._flat_mask()
+            mask_lowest(
+                flat, self.sizes, np.random.default_rng(seed).random(self.n_channels), self.target_masked()
+            )
+            self._set_masks(flat)
         self.apply()
 
     # -- sizes ------------------------------------------------------------------------------------
@@ -124,9 +136,7 @@ class ChannelPruner:
 
     def target_masked(self) -> int:
         """Channels to mask at sparsity :attr:`sparsity` (each block keeps one at least)."""
-        if self.mode == "none":
-            return 0
-        return min(round(self.sparsity * self.n_channels), self.n_channels - len(self.masks))
+        return target_masked(self.n_channels, len(self.masks), self.sparsity, self.mode)
 
     # -- training hooks ---------------------------------------------------------------------------
     def after_backward(self) -> None:
@@ -161,14 +171,8 @@ class ChannelPruner:
         :attr:`normalise` each block's divided by the mean over its kept channels (so a block whose
         membrane potentials run lower as a whole, deeper ones fed by sparse spikes, is not emptied
         first)."""
-        if not self.normalise:
-            return np.concatenate(scores)
-        out = []
-        for score, mask in zip(scores, self.masks, strict=True):
-            kept = score[mask.numpy()]
-            mean = float(kept.mean()) if kept.size else 0.0
-            out.append(score / mean if mean > 0 else score)
-        return np.concatenate(out)
+        flat = np.concatenate(scores)
+        return relative_to_kept(flat, self._flat_mask(), self.sizes) if self.normalise else flat
 
     def gamma_grad(self) -> list[NDArray[np.float64]]:
         """Every block's mean ``|dL/dgamma|`` since the last update."""
@@ -180,13 +184,8 @@ class ChannelPruner:
         """The ``|dL/dgamma|`` the regrowth compares, over all blocks: as they are, or with
         :attr:`normalise` each block's divided by its mean over all the block's channels (so the
         swaps do not drift channels into the block whose gradients run largest as a whole)."""
-        if not self.normalise:
-            return np.concatenate(grads)
-        out = []
-        for grad in grads:
-            mean = float(grad.mean()) if grad.size else 0.0
-            out.append(grad / mean if mean > 0 else grad)
-        return np.concatenate(out)
+        flat = np.concatenate(grads)
+        return relative_to_block(flat, self.sizes) if self.normalise else flat
 
     @torch.no_grad()
     def update(
@@ -197,24 +196,21 @@ class ChannelPruner:
         update (a schedule's value)."""
         scores = self.importance()
         grads = self.gamma_grad()
-        flat_score = self.ranking_scores(scores)
-        flat_grad = self.regrowth_scores(grads)
         swap = self.fraction if fraction is None else check_fraction(fraction)
         before = self._flat_mask()
-        if self.mode in ("sca", "prune_only"):
-            target = self.target_masked()
-            masked = int((~before).sum())
-            if masked < target:
-                self._mask_lowest(flat_score, target - masked)
-            elif masked > target:
-                self._unmask_largest(flat_grad, masked - target, ~before)
-            if self.mode == "sca" and self.updates > 0:
-                was_masked = ~before & ~self._flat_mask()
-                n_swap = min(round(swap * sum(self.kept())), int(was_masked.sum()))
-                if n_swap > 0:
-                    pruned = self._mask_lowest(flat_score, n_swap, exempt=self._in_grace())
-                    self._unmask_largest(flat_grad, pruned, was_masked)
-        after = self._flat_mask()
+        after = next_mask(
+            before,
+            self.sizes,
+            np.concatenate(scores),
+            np.concatenate(grads),
+            mode=self.mode,
+            sparsity=self.sparsity,
+            fraction=swap,
+            swap=self.updates > 0,
+            normalise=self.normalise,
+            exempt=self._in_grace(),
+        )
+        self._set_masks(after)
         pruned_idx = np.flatnonzero(before & ~after)
         regrown_idx = np.flatnonzero(~before & after)
         self.regrown_after[regrown_idx] = self.updates + 1
@@ -244,48 +240,15 @@ class ChannelPruner:
         block = int(np.searchsorted(offsets, flat, side="right") - 1)
         return block, int(flat - offsets[block])
 
-    def _set(self, flat: int, value: bool) -> None:
-        block, channel = self._locate(flat)
-        self.masks[block][channel] = value
+    def _set_masks(self, flat: NDArray[np.bool_]) -> None:
+        offsets = np.cumsum([0, *self.sizes])
+        self.masks = [
+            torch.from_numpy(flat[offsets[b] : offsets[b + 1]].copy()) for b in range(len(self.sizes))
+        ]
 
     def _in_grace(self) -> NDArray[np.bool_]:
         """Channels regrown within the last :attr:`grace` updates (the swap does not prune them)."""
-        since = self.updates + 1 - self.regrown_after
-        return (self.regrown_after > 0) & (since <= self.grace)
-
-    def _mask_lowest(
-        self, score: NDArray[np.float64], n: int, exempt: NDArray[np.bool_] | None = None
-    ) -> int:
-        """Mask up to ``n`` kept channels not ``exempt``, lowest ``score`` first (ties: lower index
-        first), never a block's last one; returns how many."""
-        kept = self.kept()
-        flat = self._flat_mask()
-        if exempt is not None:
-            flat = flat & ~exempt
-        done = 0
-        for i in np.argsort(score, kind="stable"):
-            if done == n:
-                break
-            if not flat[i]:
-                continue
-            block, _ = self._locate(int(i))
-            if kept[block] <= 1:
-                continue
-            self._set(int(i), False)
-            kept[block] -= 1
-            done += 1
-        return done
-
-    def _unmask_largest(self, grad: NDArray[np.float64], n: int, candidates: NDArray[np.bool_]) -> int:
-        """Unmask up to ``n`` of ``candidates``, largest ``grad`` first (ties: lower index first)."""
-        done = 0
-        for i in np.argsort(-grad, kind="stable"):
-            if done == n:
-                break
-            if candidates[i]:
-                self._set(int(i), True)
-                done += 1
-        return done
+        return in_grace(self.regrown_after, self.updates, self.grace)
 
     def _restart(self, flat: NDArray[np.int64], optimizer: torch.optim.Optimizer | None) -> None:
         """Regrown channels: ``gamma`` back to its initial value, ``beta`` to 0, moments cleared."""

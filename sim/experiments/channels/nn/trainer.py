@@ -29,6 +29,7 @@ from sim.experiments.channels.layers import parse_layers
 from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
 from sim.experiments.channels.nn.network import SpikingConvNet, not_recording
 from sim.experiments.channels.nn.sca import ChannelPruner, MaskUpdate
+from sim.experiments.channels.selection import update_fraction
 
 #: Test images the SynOps of an epoch's record are measured on.
 SYNOPS_SAMPLES = 256
@@ -136,10 +137,8 @@ class Trainer:
         ``pruning.anneal`` that times a cosine of the run's progress (1 at the start, 0 at the
         planned end), so the mask settles while the learning rate runs down."""
         p = self.config.pruning
-        if not p.anneal:
-            return p.fraction
-        done = min(self.batches_done / (self.epochs_planned * self.batches_per_epoch), 1.0)
-        return p.fraction * 0.5 * (1.0 + float(np.cos(np.pi * done)))
+        planned = self.epochs_planned * self.batches_per_epoch
+        return update_fraction(p.fraction, p.anneal, self.batches_done, planned)
 
     def _order(self) -> Tensor:
         """The epoch's order of the training images, drawn from the seed and the epoch."""
