@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,8 +207,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def scheduler(tmp_path: Path) -> Iterator[str]:
-    """A Dask scheduler and a worker process (two workers of one thread) on 127.0.0.1."""
+def scheduler(cluster: tuple[str, subprocess.Popen[bytes]]) -> str:
+    """The address of a Dask scheduler with two workers of one thread on 127.0.0.1."""
+    return cluster[0]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Dask scheduler and a ``dask worker`` process (two workers of one thread, each under a
+    nanny) on 127.0.0.1: the address and the worker command's process."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -249,7 +257,7 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
         )
     )
     try:
-        yield address
+        yield address, procs[1]
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -288,6 +296,42 @@ def test_a_sweep_runs_on_a_scheduler_given_by_address(
     err = capsys.readouterr().err
     assert f"runs Rewire Lab {code_version()}, this command 0.0+another" in err
     assert not list((tmp_path / "v" / "runs").iterdir())
+
+
+def test_a_worker_that_dies_is_replaced_and_its_run_retried_by_dask(
+    tmp_path: Path, cluster: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    import threading
+
+    import psutil
+
+    address, workers = cluster
+    preset = write(tmp_path, "map", TOPOMAP.replace("duration: 0.5", "duration: 300.0"))
+    plan = plan_sweep([preset], [], [1, 2])
+    out = tmp_path / "sweep"
+    results: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: results.append(run_sweep(plan, out, scheduler=address, progress=False, figures=False))
+    )
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/metrics.csv")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    processes = [
+        p
+        for p in psutil.Process(workers.pid).children(recursive=True)
+        if "spawn_main" in " ".join(p.cmdline())
+    ]
+    assert len(processes) >= 2, [p.cmdline() for p in processes]
+    processes[0].kill()  # a worker dies in the middle of a run; its nanny starts another
+    processes[0].wait(timeout=10)
+    assert not list(out.glob("runs/*/summary.json"))  # it died before either run ended
+    thread.join(timeout=240)
+    assert not thread.is_alive() and results
+    assert [s.status for s in results[0].states] == ["complete", "complete"]
+    for state in results[0].states:
+        summary = json.loads((out / "runs" / state.run.run_id / "summary.json").read_text())
+        assert summary["status"] == "complete" and summary["t_end_s"] == pytest.approx(300.0)
 
 
 def test_an_unreachable_scheduler_is_one_line(
