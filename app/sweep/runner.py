@@ -426,5 +426,5 @@ def _progress_bar(total: int, enabled: bool, skipped: int) -> Any:
         total=total,
         desc=desc,
         unit="run",
-        bar_format="{desc}: {n}/{total} runs done |{bar}| {postfix} [{elapsed}<{remaining}]",
+        bar_format="{desc}: {n}/{total} runs done |{bar}| [{elapsed}<{remaining}{postfix}]",
     )

@@ -87,6 +87,7 @@ def snapshot(step: int, mask: np.ndarray, mode: str, n_updates: int, **records: 
         importance=np.zeros(N),
         gamma_grad=np.zeros(N),
         gamma=np.ones(N, np.float32),
+        regrown_after=np.zeros(N, np.int64),
         params_dense=5000,
         params=int(5000 * (0.3 + 0.7 * sum(kept) / N)),
         mode=mode,

@@ -212,10 +212,12 @@ def scheduler(cluster: tuple[str, subprocess.Popen[bytes]]) -> str:
     return cluster[0]
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A Dask scheduler and a ``dask worker`` process (two workers of one thread, each under a
-    nanny) on 127.0.0.1: the address and the worker command's process."""
+    nanny) on 127.0.0.1, shared by this module's tests: the address and the worker command's
+    process."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -306,7 +308,7 @@ def test_a_worker_that_dies_is_replaced_and_its_run_retried_by_dask(
     import psutil
 
     address, workers = cluster
-    preset = write(tmp_path, "map", TOPOMAP.replace("duration: 0.5", "duration: 300.0"))
+    preset = write(tmp_path, "map", TOPOMAP.replace("duration: 0.5", "duration: 150.0"))
     plan = plan_sweep([preset], [], [1, 2])
     out = tmp_path / "sweep"
     results: list[Any] = []
@@ -331,7 +333,7 @@ def test_a_worker_that_dies_is_replaced_and_its_run_retried_by_dask(
     assert [s.status for s in results[0].states] == ["complete", "complete"]
     for state in results[0].states:
         summary = json.loads((out / "runs" / state.run.run_id / "summary.json").read_text())
-        assert summary["status"] == "complete" and summary["t_end_s"] == pytest.approx(300.0)
+        assert summary["status"] == "complete" and summary["t_end_s"] == pytest.approx(150.0)
 
 
 def test_an_unreachable_scheduler_is_one_line(
@@ -395,7 +397,7 @@ def test_ctrl_c_stops_the_sweep_and_leaves_complete_runs_complete(tmp_path: Path
             assert json.loads(summary_path.read_text())["status"] == "interrupted"
     done = statuses.count("complete")
     # the same command again runs only what is not complete
-    plan = plan_sweep([preset], [], [1, 2, 3, 4, 5, 6])
+    plan = plan_sweep([preset], [], [1, 2, 3, 4, 5])
     again = run_sweep(plan, out, workers=2, backend="cpu", progress=False, figures=False)
     assert sum(s.skipped for s in again.states) == done
     assert all(s.status == "complete" for s in again.states)
