@@ -459,8 +459,12 @@ def test_files_get_the_users_umask(tmp_path: Path, busy: Path) -> None:
 
 def test_sigint_in_bench_exits_130(tmp_path: Path) -> None:
     """Ctrl-C outside a run also gets one line and the conventional status."""
-    proc = _cli("bench", "--preset", "bamford2010", "--duration", "300")
-    time.sleep(3.0)
+    proc = _cli(
+        "bench", "--preset", "bamford2010", "--duration", "300", env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("preset")  # the header: the measurement has begun
+    time.sleep(0.5)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     status, _, err = _finish(proc)
