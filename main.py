@@ -220,17 +220,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from app.sweep.plan import parse_sweep_settings, plan_sweep
-    from app.sweep.runner import COMPLETE, FAILED, LOCAL, run_sweep
+    from app.sweep.runner import COMPLETE, FAILED, LOCAL, check_workers, run_sweep
     from sim.backends import resolve_backend_name
     from sim.files import check_folder_target
 
     check_folder_target(args.out, "--out")
-    if args.workers is not None and args.workers < 1:
-        raise _UserError(f"--workers: must be at least 1, got {args.workers}")
-    if args.workers is not None and args.scheduler != LOCAL:
-        raise _UserError(
-            "--workers: sets the size of the local cluster; the scheduler at --scheduler has its own workers"
-        )
+    check_workers(args.workers, args.scheduler)  # before the presets load: the cheap checks first
     plan = plan_sweep(args.preset, parse_sweep_settings(args.sets), args.seeds, args.duration)
     if args.scheduler == LOCAL:  # the workers are this machine: an unavailable backend is refused now
         for experiment in plan.experiments:

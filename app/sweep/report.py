@@ -108,14 +108,23 @@ def sweep_rows(out_dir: Path, plan: SweepPlan, states: Sequence[RunState]) -> li
             error=state.error,
         )
         if state.status == COMPLETE:
-            folder = run_dir(out_dir, run)
-            summary = read_summary(folder) or {}
-            for key, value in final_metrics(folder, run.experiment, summary).items():
-                row.setdefault(key, value)
-            for key, value in summary_results(summary).items():
+            for key, value in run_results(out_dir, state).items():
                 row.setdefault(key, value)
         rows.append(row)
     return rows
+
+
+def run_results(out_dir: Path, state: RunState) -> dict[str, Any]:
+    """A complete run's final metrics, then its summary results; read from its files the first time
+    and kept on ``state`` (``sweep.csv`` is rewritten after every run, the figures read them again)."""
+    if state.results is None:
+        folder = run_dir(out_dir, state.run)
+        summary = read_summary(folder) or {}
+        results: dict[str, Any] = dict(final_metrics(folder, state.run.experiment, summary))
+        for key, value in summary_results(summary).items():
+            results.setdefault(key, value)
+        state.results = results
+    return state.results
 
 
 def write_sweep_csv(out_dir: Path, plan: SweepPlan, states: Sequence[RunState]) -> Path:
@@ -162,12 +171,7 @@ def write_sweep_figures(out_dir: Path, plan: SweepPlan, states: Sequence[RunStat
             continue
         prefix = "sweep_" if len(experiments) == 1 else f"sweep_{experiment}_"
         metrics = _metrics_of(experiment, mine)
-        finals = {
-            s.run.run_id: final_metrics(
-                run_dir(out_dir, s.run), experiment, read_summary(run_dir(out_dir, s.run)) or {}
-            )
-            for s in mine
-        }
+        finals = {s.run.run_id: run_results(out_dir, s) for s in mine}
         varied = [a for a in plan.axes if len({_key(s.run.values.get(a.key)) for s in mine}) > 1]
         for axis in varied:
             fig = parameter_figure(axis, varied, mine, finals, metrics)

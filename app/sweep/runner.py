@@ -77,6 +77,9 @@ class RunState:
     error: str = ""
     #: Complete before this sweep started (found in its folder).
     skipped: bool = False
+    #: A complete run's final metrics and summary results, read from its files once
+    #: (:func:`app.sweep.report.run_results`).
+    results: dict[str, Any] | None = None
 
 
 @dataclass
@@ -121,6 +124,16 @@ def is_complete(out_dir: Path, run: PlannedRun) -> bool:
     return summary.get("config") == expected and summary.get("seed") == run.seed
 
 
+def check_workers(workers: int | None, scheduler: str) -> None:
+    """``--workers``: at least 1, and only for the local cluster."""
+    if workers is not None and workers < 1:
+        raise SweepError(f"--workers: must be at least 1, got {workers}")
+    if workers is not None and scheduler != LOCAL:
+        raise SweepError(
+            "--workers: sets the size of the local cluster; the scheduler at --scheduler has its own workers"
+        )
+
+
 def default_workers() -> int:
     """Worker processes of a local cluster: one per core this process may use."""
     try:
@@ -154,12 +167,7 @@ def run_sweep(
 
     out_dir = Path(out_dir)
     check_folder_target(out_dir, "--out")
-    if workers is not None and workers < 1:
-        raise SweepError(f"--workers: must be at least 1, got {workers}")
-    if workers is not None and scheduler != LOCAL:
-        raise SweepError(
-            "--workers: sets the size of the local cluster; a scheduler given by address has its own"
-        )
+    check_workers(workers, scheduler)
     wall0 = time.perf_counter()
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     states = [RunState(run) for run in plan.runs]

@@ -32,29 +32,17 @@ def target_masked(n_channels: int, n_blocks: int, sparsity: float, mode: str) ->
     return min(round(sparsity * n_channels), n_channels - n_blocks)
 
 
-def relative_to_kept(
-    scores: NDArray[np.float64], mask: NDArray[np.bool_], sizes: Sequence[int]
+def relative_to_mean(
+    values: NDArray[np.float64], sizes: Sequence[int], over: NDArray[np.bool_] | None = None
 ) -> NDArray[np.float64]:
-    """Each block's ``scores`` divided by their mean over the block's kept channels (a block whose
-    mean is not positive is left as it is)."""
-    out = np.asarray(scores, np.float64).copy()
-    block = block_index(sizes)
-    for b in range(len(sizes)):
-        mine = block == b
-        kept = out[mine & mask]
-        mean = float(kept.mean()) if kept.size else 0.0
-        if mean > 0:
-            out[mine] /= mean
-    return out
-
-
-def relative_to_block(values: NDArray[np.float64], sizes: Sequence[int]) -> NDArray[np.float64]:
-    """Each block's ``values`` divided by their mean over all the block's channels."""
+    """Each block's ``values`` divided by their mean over the block's channels in ``over`` (all of
+    them by default); a block whose mean is not positive is left as it is."""
     out = np.asarray(values, np.float64).copy()
     block = block_index(sizes)
     for b in range(len(sizes)):
         mine = block == b
-        mean = float(out[mine].mean()) if mine.any() else 0.0
+        chosen = out[mine & over] if over is not None else out[mine]
+        mean = float(chosen.mean()) if chosen.size else 0.0
         if mean > 0:
             out[mine] /= mean
     return out
@@ -126,8 +114,8 @@ def next_mask(
     now = before.copy()
     if mode not in UPDATING_MODES or now.size == 0:
         return now
-    score = relative_to_kept(importance, before, sizes) if normalise else np.asarray(importance, np.float64)
-    value = relative_to_block(grad, sizes) if normalise else np.asarray(grad, np.float64)
+    score = relative_to_mean(importance, sizes, before) if normalise else np.asarray(importance, np.float64)
+    value = relative_to_mean(grad, sizes) if normalise else np.asarray(grad, np.float64)
     target = target_masked(now.size, len(sizes), sparsity, mode)
     masked = int((~now).sum())
     if masked < target:

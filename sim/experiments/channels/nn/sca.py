@@ -44,8 +44,7 @@ from sim.experiments.channels.selection import (
     in_grace,
     mask_lowest,
     next_mask,
-    relative_to_block,
-    relative_to_kept,
+    relative_to_mean,
     target_masked,
 )
 
@@ -172,7 +171,7 @@ class ChannelPruner:
         membrane potentials run lower as a whole, deeper ones fed by sparse spikes, is not emptied
         first)."""
         flat = np.concatenate(scores)
-        return relative_to_kept(flat, self._flat_mask(), self.sizes) if self.normalise else flat
+        return relative_to_mean(flat, self.sizes, self._flat_mask()) if self.normalise else flat
 
     def gamma_grad(self) -> list[NDArray[np.float64]]:
         """Every block's mean ``|dL/dgamma|`` since the last update."""
@@ -185,7 +184,7 @@ class ChannelPruner:
         :attr:`normalise` each block's divided by its mean over all the block's channels (so the
         swaps do not drift channels into the block whose gradients run largest as a whole)."""
         flat = np.concatenate(grads)
-        return relative_to_block(flat, self.sizes) if self.normalise else flat
+        return relative_to_mean(flat, self.sizes) if self.normalise else flat
 
     @torch.no_grad()
     def update(
