@@ -61,6 +61,8 @@ def test_run_writes_a_row_per_epoch_the_compaction_and_the_figures(preset: Path,
     assert summary["compact_test_accuracy"] == pytest.approx(summary["test_accuracy"])
     assert summary["compact_logits_equal"] is True and summary["compact_predictions_equal"] is True
     assert summary["compact_logits_max_difference"] == 0.0
+    assert summary["compact_predictions_differing"] == 0 and summary["compact_exact"] is True
+    assert summary["compact_float64_logits_max_difference"] <= 1e-9
     assert summary["params_compact"] == int(rows[-1]["params"]) < summary["params_dense"]
     assert summary["synops_compact"] <= summary["synops_dense"]
     assert summary["inference_ms_compact"] > 0 and summary["inference_ms_dense"] > 0

@@ -11,6 +11,7 @@ back.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,12 @@ from app.experiments.channels.frame import Frame
 from app.experiments.classifier.experiment import APP_EXPERIMENT as CLASSIFIER_APP
 from app.presets import load_preset
 from gui.experiments.channels.views.common import compact_layer_string, predict_update, si
-from gui.experiments.channels.views.compaction_view import CompactionView
+from gui.experiments.channels.views.compaction_view import (
+    BAD_COLOUR,
+    WARN_COLOUR,
+    CompactionView,
+    logits_verdict,
+)
 from gui.experiments.channels.views.cost_view import CostView
 from gui.experiments.channels.views.importance_view import ImportanceView, log_histogram
 from gui.experiments.channels.views.kept_view import KeptView
@@ -249,6 +255,21 @@ def test_channel_views_draw_the_run_and_the_window_switches(
     shown = compaction.result_label.text()
     assert layers in shown and f"{result.params_compact:,}" in shown and "equal" in shown
     assert compaction.graphics.isVisible()
+    # the verdicts on the logits: float32 rounding that changed a class, and a compaction not exact
+    flipped = dataclasses.replace(
+        result,
+        logits_equal=False,
+        logits_max_difference=0.09,
+        predictions_equal=False,
+        predictions_differing=1,
+        float64_logits_max_difference=1e-15,
+        float64_predictions_equal=True,
+    )
+    colour, text = logits_verdict(flipped)
+    assert colour == WARN_COLOUR and f"1 of {result.test_images} test images" in text and "exact" in text
+    wrong = dataclasses.replace(flipped, float64_logits_max_difference=0.3)
+    colour, text = logits_verdict(wrong)
+    assert colour == BAD_COLOUR and "not exact" in text
     # a compaction written to a folder
     out = tmp_path / "compact"
     compaction.compact(str(out))

@@ -14,8 +14,9 @@ from torch import nn
 from sim.errors import ConfigError
 from sim.experiments.channels.layers import Conv, Pool, Readout, layer_string, parse_layers, plan_shapes
 from sim.experiments.channels.nn.compact import compact, parameter_count, synops_per_sample
+from sim.experiments.channels.nn.compaction import FLOAT64_ROUNDING, float64_agreement
 from sim.experiments.channels.nn.network import LIF, SpikingConvNet, spike, triples
-from sim.experiments.channels.nn.sca import ChannelPruner
+from sim.experiments.channels.nn.sca import ChannelPruner, restart_moments
 from sim.experiments.channels.selection import next_mask
 
 LAYERS = "8C3-AP2-12C3-AP2-12C3-4FC"
@@ -191,10 +192,38 @@ def test_sca_reaches_the_sparsity_then_swaps_keeping_it_exactly() -> None:
         could_go = survived & (left[block_of] > 1)
         assert scores[pruned].max() <= scores[could_go].min()
         assert grads[regrown].min() >= np.sort(grads[before])[::-1][swap - 1] - 1e-12
+        regrown_in = [{c for b, c in update.regrown if b == k} for k in range(len(pruner.sizes))]
         for b, c in update.regrown:
             bn = pruner.triples[b][1]
             assert bn.weight[c] == 1.0 and bn.bias[c] == 0.0
-            assert opt.state[bn.weight]["exp_avg"][c] == 0.0 and opt.state[bn.weight]["exp_avg_sq"][c] == 0.0
+            # momenta restart at 0; second moments at the mean of the block's other kept channels
+            others = [k for k in range(pruner.sizes[b]) if pruner.masks[b][k] and k not in regrown_in[b]]
+            for param in (bn.weight, bn.bias):
+                assert opt.state[param]["exp_avg"][c] == 0.0
+                expected = float(opt.state[param]["exp_avg_sq"][others].mean()) if others else 0.0
+                assert float(opt.state[param]["exp_avg_sq"][c]) == pytest.approx(expected)
+
+
+def test_a_restarted_channel_takes_adam_steps_the_size_of_its_neighbours() -> None:
+    # late in training (bias correction ~1), a second moment cleared to 0 would make the first
+    # step lr * (1 - b1) / sqrt(1 - b2) = 3.2 lr; at the block's mean it is about lr * (1 - b1)
+    param = torch.nn.Parameter(torch.zeros(4))
+    opt = torch.optim.Adam([param], lr=0.01)
+    for _ in range(2000):
+        opt.zero_grad()
+        param.grad = torch.ones(4)
+        opt.step()
+    others = torch.tensor([False, True, True, True])
+    restart_moments(opt.state[param], param, torch.tensor([0]), others)
+    assert opt.state[param]["exp_avg"][0] == 0.0
+    assert float(opt.state[param]["exp_avg_sq"][0]) == pytest.approx(float(opt.state[param]["exp_avg_sq"][1]))
+    before = param.detach().clone()
+    param.grad = torch.ones(4)
+    opt.step()
+    step = float((param.detach() - before)[0].abs())
+    assert step < 0.2 * 0.01  # (1 - b1) = 0.1 of the usual step, not 3.2 times it
+    restart_moments(opt.state[param], param, torch.tensor([0, 1, 2, 3]), torch.zeros(4, dtype=torch.bool))
+    assert float(opt.state[param]["exp_avg_sq"].abs().sum()) == 0.0  # no other kept channel: 0
 
 
 def test_prune_only_changes_the_mask_once_random_never_and_none_not_at_all() -> None:
@@ -359,6 +388,23 @@ def test_the_compact_network_gives_the_masked_networks_logits(mode: str) -> None
     assert sum(p.numel() for p in small.parameters()) == parameter_count(layers, SHAPE, kept)
     assert sum(p.numel() for p in model.parameters()) == parameter_count(layers, SHAPE)
     assert synops_per_sample(small, x) <= synops_per_sample(model, x)
+
+
+def test_the_float64_check_passes_a_compaction_and_catches_a_wrong_one() -> None:
+    model = network()
+    pruner = ChannelPruner(model, mode="sca", sparsity=0.5, fraction=0.25)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    train(model, pruner, 2, opt)
+    pruner.update(opt)
+    x, _ = batch(16)
+    small = compact(model, pruner.masks)
+    difference, same = float64_agreement(model, small, x)
+    assert difference <= FLOAT64_ROUNDING and same
+    with torch.no_grad():  # a readout bias changed: no longer the same network
+        small.readout.bias[0] += 0.5
+    difference, _ = float64_agreement(model, small, x)
+    assert difference == pytest.approx(0.5)
+    assert model.blocks()[0].bn.weight.dtype == torch.float32  # the check ran on copies
 
 
 def test_synops_count_every_spike_times_its_fan_out() -> None:

@@ -59,12 +59,21 @@ def write_compaction(out_dir: Path, result: CompactionResult, config: Any) -> li
 
 def logits_note(result: CompactionResult) -> str:
     """How the compact network's outputs compare with the masked one's, in a few words."""
-    if result.logits_equal:
+    if result.logits_equal and result.predictions_equal:
         return "logits equal bit for bit"
-    same = "same class for every test image" if result.predictions_equal else "PREDICTIONS DIFFER"
+    same = (
+        "same class for every test image"
+        if result.predictions_equal
+        else f"{result.predictions_differing} of {result.test_images} test images change class"
+    )
+    exact = result.float64_logits_max_difference
+    if result.exact:
+        check = f"in float64 the two agree to {exact:.1g}: the compaction is exact"
+    else:
+        check = f"in float64 they still differ by up to {exact:.2g}: THE COMPACTION IS NOT EXACT"
     return (
-        f"logits within {result.logits_max_difference:.1g} (float32 sums over fewer channels round "
-        f"differently), {same}"
+        f"float32 logits within {result.logits_max_difference:.1g} (sums over fewer channels round "
+        f"differently), {same}; {check}"
     )
 
 

@@ -47,11 +47,35 @@ POLL_MS = 200
 #: Seconds after which the buttons work again although no result came (the command may have been
 #: refused: no network built, say); a late result is still shown.
 GIVE_UP_S = 60.0
-#: Largest difference of logits read as float rounding (summation order), not as a difference.
-ROUNDING = 1e-5
+#: Colours of the logits' verdict: exact, exact but float32 rounding changed a class, not exact.
+GOOD_COLOUR = "#1a9641"
+WARN_COLOUR = "#d95f02"
+BAD_COLOUR = "#e41a1c"
 #: Colours of the bars: the masked network (100 %) and the compact one.
 BEFORE_COLOUR = "#bdbdbd"
 AFTER_COLOUR = "#2171b5"
+
+
+def logits_verdict(result: CompactionResult) -> tuple[str, str]:
+    """The colour and words of how the compact network's logits compare with the masked one's."""
+    if result.logits_equal and result.predictions_equal:
+        return GOOD_COLOUR, "logits equal to the masked network's"
+    exact = result.float64_logits_max_difference
+    if not result.exact:
+        return BAD_COLOUR, (
+            f"logits differ from the masked network's by up to {result.logits_max_difference:.2g}, "
+            f"and by {exact:.2g} in float64: the compaction is not exact"
+        )
+    if result.predictions_equal:
+        return GOOD_COLOUR, (
+            "logits equal to the masked network's up to float32 rounding (at most "
+            f"{result.logits_max_difference:.1g} apart; {exact:.1g} in float64)"
+        )
+    return WARN_COLOUR, (
+        f"{result.predictions_differing} of {result.test_images} test images change class: float32 "
+        "rounding moved a membrane potential across the threshold. In float64 the two networks agree "
+        f"to {exact:.1g}: the compaction is exact"
+    )
 
 
 def _change(before: float, after: float) -> str:
@@ -102,19 +126,8 @@ def result_table(result: CompactionResult) -> str:
         f"<td align='right'>{c}</td></tr>"
         for name, a, b, c in rows
     )
-    difference = result.logits_max_difference
-    if result.logits_equal:
-        logits = "<span style='color:#1a9641'>logits equal to the masked network's</span>"
-    elif difference <= ROUNDING:
-        logits = (
-            "<span style='color:#1a9641'>logits equal to the masked network's up to float rounding "
-            f"(at most {difference:.1g} apart)</span>"
-        )
-    else:
-        logits = (
-            "<span style='color:#e41a1c'>logits differ from the masked network's by up to "
-            f"{difference:.2g}</span>"
-        )
+    colour, text = logits_verdict(result)
+    logits = f"<span style='color:{colour}'>{html.escape(text)}</span>"
     return (
         f"<b>Compact network:</b> {html.escape(result.layers)}<br>"
         "<table cellspacing='0' cellpadding='3'>"

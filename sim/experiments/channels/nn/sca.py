@@ -21,8 +21,9 @@ With ``normalise`` each block's scores are first divided by their mean over
 the block's kept channels: in a small network the first block, driven by the
 image at every step, has a larger ``|V|`` than the blocks fed by sparse
 spikes, and a raw ranking empties the deeper blocks first. A
-regrown channel's ``gamma`` restarts at its initial value and ``beta`` at 0,
-and their optimiser moments are cleared.
+regrown channel's ``gamma`` restarts at its initial value and ``beta`` at 0;
+their momenta restart at 0 and Adam's second moments at the block's mean
+(:func:`restart_moments`).
 
 Modes: ``sca`` (prune and regrow), ``prune_only`` (step 1 only), ``random``
 (a random mask of sparsity ``s`` drawn at the start, then fixed) and ``none``
@@ -250,18 +251,23 @@ class ChannelPruner:
         return in_grace(self.regrown_after, self.updates, self.grace)
 
     def _restart(self, flat: NDArray[np.int64], optimizer: torch.optim.Optimizer | None) -> None:
-        """Regrown channels: ``gamma`` back to its initial value, ``beta`` to 0, moments cleared."""
-        for i in flat:
-            block, channel = self._locate(int(i))
-            bn = self.triples[block][1]
-            bn.weight[channel] = self.gamma_init[block][channel].to(bn.weight.device)
-            bn.bias[channel] = 0.0
-            if optimizer is None:
+        """Regrown channels: ``gamma`` back to its initial value and ``beta`` to 0; their optimiser
+        state restarts as their block's (see :func:`restart_moments`)."""
+        regrown = np.zeros(self.n_channels, dtype=bool)
+        regrown[flat] = True
+        offsets = np.cumsum([0, *self.sizes])
+        for block, (_, bn, _) in enumerate(self.triples):
+            mine = regrown[offsets[block] : offsets[block + 1]]
+            if not mine.any():
                 continue
-            for param in (bn.weight, bn.bias):
-                for value in optimizer.state.get(param, {}).values():
-                    if isinstance(value, torch.Tensor) and value.shape == param.shape:
-                        value[channel] = 0.0
+            channels = torch.from_numpy(np.flatnonzero(mine))
+            others = self.masks[block] & ~torch.from_numpy(mine)
+            init = self.gamma_init[block][channels.to(self.gamma_init[block].device)]
+            bn.weight[channels.to(bn.weight.device)] = init.to(bn.weight.device)
+            bn.bias[channels.to(bn.bias.device)] = 0.0
+            if optimizer is not None:
+                for param in (bn.weight, bn.bias):
+                    restart_moments(optimizer.state.get(param, {}), param, channels, others)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, object]:
@@ -303,6 +309,33 @@ class ChannelPruner:
             neuron.v_abs_sum.copy_(v)
             neuron.rate_sum.copy_(r)
             neuron.passes = int(p)
+
+
+#: Optimiser state that scales the step (Adam's second moments): a restarted channel takes its
+#: block's mean over the channels kept, rather than 0.
+SCALE_STATES = ("exp_avg_sq", "max_exp_avg_sq")
+
+
+@torch.no_grad()
+def restart_moments(
+    state: dict[str, object], param: torch.Tensor, channels: torch.Tensor, others: torch.Tensor
+) -> None:
+    """Restart the per-channel optimiser ``state`` of ``param`` at ``channels``: momenta to 0, and
+    second moments to their mean over the ``others`` (a boolean mask: the block's other kept
+    channels; 0 when there are none).
+
+    Cleared second moments would make Adam's first steps for a channel several times larger than
+    its others' late in training (its bias correction is of the parameter's whole history, so a
+    moment restarted from 0 stays far below its true value for hundreds of steps); at the block's
+    mean the restarted channel steps as its neighbours do.
+    """
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.shape != param.shape:
+            continue
+        fill = 0.0
+        if name in SCALE_STATES and bool(others.any()):
+            fill = float(value[others.to(value.device)].mean())
+        value[channels.to(value.device)] = fill
 
 
 def check_sparsity(value: float) -> float:
