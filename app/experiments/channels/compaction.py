@@ -68,7 +68,8 @@ def logits_note(result: CompactionResult) -> str:
     )
     exact = result.float64_logits_max_difference
     if result.exact:
-        check = f"in float64 the two agree to {exact:.1g}: the compaction is exact"
+        agree = "exactly" if exact == 0 else f"to {exact:.1g}"
+        check = f"in float64 the two agree {agree}: the compaction is exact"
     else:
         check = f"in float64 they still differ by up to {exact:.2g}: THE COMPACTION IS NOT EXACT"
     return (

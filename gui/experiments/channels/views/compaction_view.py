@@ -69,13 +69,19 @@ def logits_verdict(result: CompactionResult) -> tuple[str, str]:
     if result.predictions_equal:
         return GOOD_COLOUR, (
             "logits equal to the masked network's up to float32 rounding (at most "
-            f"{result.logits_max_difference:.1g} apart; {exact:.1g} in float64)"
+            f"{result.logits_max_difference:.1g} apart; "
+            + ("identical" if exact == 0 else f"{exact:.1g} apart")
+            + " in float64)"
         )
     return WARN_COLOUR, (
         f"{result.predictions_differing} of {result.test_images} test images change class: float32 "
         "rounding moved a membrane potential across the threshold. In float64 the two networks agree "
-        f"to {exact:.1g}: the compaction is exact"
+        f"{_agreement(exact)}: the compaction is exact"
     )
+
+
+def _agreement(difference: float) -> str:
+    return "exactly" if difference == 0 else f"to {difference:.1g}"
 
 
 def _change(before: float, after: float) -> str:
