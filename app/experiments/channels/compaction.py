@@ -59,23 +59,25 @@ def write_compaction(out_dir: Path, result: CompactionResult, config: Any) -> li
 
 def logits_note(result: CompactionResult) -> str:
     """How the compact network's outputs compare with the masked one's, in a few words."""
-    if result.logits_equal and result.predictions_equal:
+    verdict = result.verdict
+    if verdict == "equal":
         return "logits equal bit for bit"
+    rounding = (
+        f"float32 logits within {result.logits_max_difference:.1g} "
+        "(sums over fewer channels round differently)"
+    )
+    if verdict == "not_exact":
+        return (
+            f"{rounding}; in float64 they still differ by up to "
+            f"{result.float64_logits_max_difference:.2g}: THE COMPACTION IS NOT EXACT"
+        )
     same = (
         "same class for every test image"
-        if result.predictions_equal
+        if verdict == "rounding"
         else f"{result.predictions_differing} of {result.test_images} test images change class"
     )
-    exact = result.float64_logits_max_difference
-    if result.exact:
-        agree = "exactly" if exact == 0 else f"to {exact:.1g}"
-        check = f"in float64 the two agree {agree}: the compaction is exact"
-    else:
-        check = f"in float64 they still differ by up to {exact:.2g}: THE COMPACTION IS NOT EXACT"
-    return (
-        f"float32 logits within {result.logits_max_difference:.1g} (sums over fewer channels round "
-        f"differently), {same}; {check}"
-    )
+    agree = result.float64_agreement_words()
+    return f"{rounding}, {same}; in float64 the two agree {agree}: the compaction is exact"
 
 
 def compaction_line(result: CompactionResult) -> str:

@@ -58,30 +58,25 @@ AFTER_COLOUR = "#2171b5"
 
 def logits_verdict(result: CompactionResult) -> tuple[str, str]:
     """The colour and words of how the compact network's logits compare with the masked one's."""
-    if result.logits_equal and result.predictions_equal:
+    verdict = result.verdict
+    if verdict == "equal":
         return GOOD_COLOUR, "logits equal to the masked network's"
-    exact = result.float64_logits_max_difference
-    if not result.exact:
+    if verdict == "not_exact":
         return BAD_COLOUR, (
             f"logits differ from the masked network's by up to {result.logits_max_difference:.2g}, "
-            f"and by {exact:.2g} in float64: the compaction is not exact"
+            f"and by {result.float64_logits_max_difference:.2g} in float64: the compaction is not exact"
         )
-    if result.predictions_equal:
+    if verdict == "rounding":
         return GOOD_COLOUR, (
             "logits equal to the masked network's up to float32 rounding (at most "
-            f"{result.logits_max_difference:.1g} apart; "
-            + ("identical" if exact == 0 else f"{exact:.1g} apart")
-            + " in float64)"
+            f"{result.logits_max_difference:.1g} apart; in float64 they agree "
+            f"{result.float64_agreement_words()})"
         )
     return WARN_COLOUR, (
         f"{result.predictions_differing} of {result.test_images} test images change class: float32 "
         "rounding moved a membrane potential across the threshold. In float64 the two networks agree "
-        f"{_agreement(exact)}: the compaction is exact"
+        f"{result.float64_agreement_words()}: the compaction is exact"
     )
-
-
-def _agreement(difference: float) -> str:
-    return "exactly" if difference == 0 else f"to {difference:.1g}"
 
 
 def _change(before: float, after: float) -> str:

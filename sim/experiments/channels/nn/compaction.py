@@ -82,6 +82,22 @@ class CompactionResult:
         :data:`FLOAT64_ROUNDING` with both networks in float64."""
         return self.float64_predictions_equal and self.float64_logits_max_difference <= FLOAT64_ROUNDING
 
+    @property
+    def verdict(self) -> str:
+        """How the compact network's outputs compare with the masked one's: ``"equal"`` (bit for
+        bit), ``"rounding"`` (float32 rounding, the same classes), ``"class_changed"`` (float32
+        rounding changed some test image's class) or ``"not_exact"`` (different even in float64)."""
+        if not self.exact:
+            return "not_exact"
+        if not self.predictions_equal:
+            return "class_changed"
+        return "equal" if self.logits_equal else "rounding"
+
+    def float64_agreement_words(self) -> str:
+        """How closely the two agree in float64, in words (``"exactly"``, ``"to 2e-15"``)."""
+        difference = self.float64_logits_max_difference
+        return "exactly" if difference == 0 else f"to {difference:.1g}"
+
     def numbers(self) -> dict[str, object]:
         """Everything but the arrays (for summaries and messages)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("weights", "masks")}
@@ -169,7 +185,8 @@ def compact_state(
         before, after = masked(batch), small(batch)
         ms_masked, ms_compact = time_pair(masked, small, batch, repeats)
     difference = float((before - after).abs().max()) if before.numel() else 0.0
-    differing = int((trainer.predictions(masked) != trainer.predictions(small)).sum())
+    classes_masked, classes_small = trainer.predictions(masked), trainer.predictions(small)
+    differing = int((classes_masked != classes_small).sum())
     exact_difference, exact_same = float64_agreement(masked, small, trainer.test_x)
     kept = tuple(trainer.pruner.kept())
     compact_spec = compact_layers(trainer.layers, kept)
@@ -180,8 +197,8 @@ def compact_state(
         params_compact=parameter_count(trainer.layers, trainer.in_shape, kept),
         synops_dense=trainer.synops(masked),
         synops_compact=trainer.synops(small),
-        test_accuracy=trainer.accuracy(masked),
-        compact_test_accuracy=trainer.accuracy(small),
+        test_accuracy=trainer.share_right(classes_masked),
+        compact_test_accuracy=trainer.share_right(classes_small),
         logits_equal=bool(torch.equal(before, after)),
         logits_max_difference=difference,
         predictions_equal=differing == 0,

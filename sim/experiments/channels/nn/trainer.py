@@ -238,7 +238,11 @@ class Trainer:
 
     def accuracy(self, model: nn.Module) -> float:
         """Share of the test set ``model`` classifies right (in eval mode)."""
-        return float((self.predictions(model) == self.test_y).sum()) / max(int(self.test_x.shape[0]), 1)
+        return self.share_right(self.predictions(model))
+
+    def share_right(self, predictions: Tensor) -> float:
+        """Share of the test set that ``predictions`` (one class per test image) get right."""
+        return float((predictions == self.test_y).sum()) / max(int(self.test_x.shape[0]), 1)
 
     def compact(self) -> SpikingConvNet:
         """The network with its masked channels removed (eval mode)."""
