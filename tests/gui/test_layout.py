@@ -14,7 +14,15 @@ import pyqtgraph as pg
 import pytest
 from PyQt6.QtCore import QDeadlineTimer, QEventLoop, QPoint, QPointF, QRect, QRectF, Qt, QTimer
 from PyQt6.QtGui import QImage, QPainter
-from PyQt6.QtWidgets import QApplication, QSizePolicy, QStyle, QTabBar, QToolButton, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QScrollArea,
+    QSizePolicy,
+    QStyle,
+    QTabBar,
+    QToolButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from app.commands import Run
@@ -97,19 +105,36 @@ def _scene_rect_in(graphics: pg.GraphicsLayoutWidget, rect: QRectF) -> QRectF:
     return QRectF(graphics.mapFromScene(rect).boundingRect())
 
 
+def _bounds(child: QWidget, view: View) -> QRectF | None:
+    """Where ``child`` must lie, in ``view``'s coordinates: inside the page of the nearest scroll
+    area holding it (a page scrolls, so it may be larger than the view), else inside the view;
+    None for a scroll area's page itself."""
+    ancestor = child.parentWidget()
+    while ancestor is not None and ancestor is not view:
+        if isinstance(ancestor, QScrollArea) and ancestor.widget() is not None:
+            page = ancestor.widget()
+            if page is child:
+                return None
+            if page.isAncestorOf(child):
+                return _widget_rect(page, view)
+        ancestor = ancestor.parentWidget()
+    return QRectF(view.rect())
+
+
 def _check_widgets(view: View) -> list[str]:
-    """Widgets of ``view`` that stick out of it or are squeezed below their minimum size."""
+    """Widgets of ``view`` that stick out of it (or of the scrolled page holding them) or are
+    squeezed below their minimum size."""
     problems = []
     hint = view.minimumSizeHint()
     if hint.width() > view.width() or hint.height() > view.height():
         size = f"{view.width()}x{view.height()}"
         problems.append(f"{view.key}: minimum size {hint.width()}x{hint.height()} > {size}")
-    outer = QRectF(view.rect())
     for child in view.findChildren(QWidget):
         if not child.isVisibleTo(view) or child.isWindow():
             continue
         name = f"{view.key}: {type(child).__name__} {child.objectName()!r}"
-        if not _inside(_widget_rect(child, view), outer):
+        outer = _bounds(child, view)
+        if outer is not None and not _inside(_widget_rect(child, view), outer):
             problems.append(f"{name} lies outside the view")
         policy = child.sizePolicy()
         ignored = QSizePolicy.Policy.Ignored

@@ -57,29 +57,6 @@ def write_compaction(out_dir: Path, result: CompactionResult, config: Any) -> li
     return [masks, model, numbers]
 
 
-def logits_note(result: CompactionResult) -> str:
-    """How the compact network's outputs compare with the masked one's, in a few words."""
-    verdict = result.verdict
-    if verdict == "equal":
-        return "logits equal bit for bit"
-    rounding = (
-        f"float32 logits within {result.logits_max_difference:.1g} "
-        "(sums over fewer channels round differently)"
-    )
-    if verdict == "not_exact":
-        return (
-            f"{rounding}; in float64 they still differ by up to "
-            f"{result.float64_logits_max_difference:.2g}: THE COMPACTION IS NOT EXACT"
-        )
-    same = (
-        "same class for every test image"
-        if verdict == "rounding"
-        else f"{result.predictions_differing} of {result.test_images} test images change class"
-    )
-    agree = result.float64_agreement_words()
-    return f"{rounding}, {same}; in float64 the two agree {agree}: the compaction is exact"
-
-
 def compaction_line(result: CompactionResult) -> str:
     """The result in one line: channels, parameters, SynOps, accuracy and inference time."""
     return (
@@ -88,5 +65,5 @@ def compaction_line(result: CompactionResult) -> str:
         f"SynOps {result.synops_compact:,.0f} from {result.synops_dense:,.0f} per sample, "
         f"test accuracy {result.compact_test_accuracy:.3f} (masked {result.test_accuracy:.3f}), "
         f"inference {result.inference_ms_compact:.1f} ms from {result.inference_ms_dense:.1f} ms "
-        f"per {result.inference_batch} images on {result.device}" + "; " + logits_note(result)
+        f"per {result.inference_batch} images on {result.device}; {result.verdict_words()}"
     )

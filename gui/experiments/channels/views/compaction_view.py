@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -32,7 +33,7 @@ from PyQt6.QtWidgets import (
 from app.experiments.channels.frame import Frame
 from gui.context import ViewContext
 from gui.experiments.channels.views.common import compact_layer_string, mode_text, si
-from gui.views._plots import set_title, setup_axes
+from gui.views._plots import set_title, setup_axes, span_title
 from gui.views.base import View
 from sim.experiments.channels.config import ChannelsConfig
 
@@ -56,27 +57,18 @@ BEFORE_COLOUR = "#bdbdbd"
 AFTER_COLOUR = "#2171b5"
 
 
+#: The colour of every :attr:`CompactionResult.verdict`.
+VERDICT_COLOURS = {
+    "equal": GOOD_COLOUR,
+    "rounding": GOOD_COLOUR,
+    "class_changed": WARN_COLOUR,
+    "not_exact": BAD_COLOUR,
+}
+
+
 def logits_verdict(result: CompactionResult) -> tuple[str, str]:
     """The colour and words of how the compact network's logits compare with the masked one's."""
-    verdict = result.verdict
-    if verdict == "equal":
-        return GOOD_COLOUR, "logits equal to the masked network's"
-    if verdict == "not_exact":
-        return BAD_COLOUR, (
-            f"logits differ from the masked network's by up to {result.logits_max_difference:.2g}, "
-            f"and by {result.float64_logits_max_difference:.2g} in float64: the compaction is not exact"
-        )
-    if verdict == "rounding":
-        return GOOD_COLOUR, (
-            "logits equal to the masked network's up to float32 rounding (at most "
-            f"{result.logits_max_difference:.1g} apart; in float64 they agree "
-            f"{result.float64_agreement_words()})"
-        )
-    return WARN_COLOUR, (
-        f"{result.predictions_differing} of {result.test_images} test images change class: float32 "
-        "rounding moved a membrane potential across the threshold. In float64 the two networks agree "
-        f"{result.float64_agreement_words()}: the compaction is exact"
-    )
+    return VERDICT_COLOURS[result.verdict], result.verdict_words()
 
 
 def _change(before: float, after: float) -> str:
@@ -194,6 +186,7 @@ class CompactionView(View[Frame]):
             "Parameters, SynOps per sample and inference time of the compact network, as a share of the "
             "masked network's (grey: 100 %).",
         )
+        span_title(plot)  # the title takes the axis's width too: the page may be narrow
         plot.showGrid(x=True, y=False, alpha=0.2)
         plot.hideButtons()
         plot.setMenuEnabled(False)
@@ -231,9 +224,16 @@ class CompactionView(View[Frame]):
         box.addWidget(self.result_label)
         box.addWidget(self.graphics)
         box.addStretch(1)
+        # in a short window the numbers and the verdict scroll rather than being cut off
+        scroll = QScrollArea()
+        scroll.setObjectName("compaction_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.page)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
-        outer.addWidget(self.page)
+        outer.addWidget(scroll)
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -313,8 +313,8 @@ class CompactionView(View[Frame]):
         self.bars_plot.setRange(xRange=(0.0, top), yRange=(-0.6, 2.6), padding=0.0)
         set_title(
             self.bars_plot,
-            f"Compact / masked: parameters {widths[0]:.0f}%<br>"
-            f"SynOps {widths[1]:.0f}%, time {widths[2]:.0f}%",
+            f"Compact / masked<br>parameters {widths[0]:.0f}%, SynOps {widths[1]:.0f}%<br>"
+            f"time {widths[2]:.0f}%",
         )
         self.graphics.setVisible(True)
 

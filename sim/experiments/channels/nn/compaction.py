@@ -98,6 +98,30 @@ class CompactionResult:
         difference = self.float64_logits_max_difference
         return "exactly" if difference == 0 else f"to {difference:.1g}"
 
+    def verdict_words(self) -> str:
+        """:attr:`verdict` in a sentence, for the command line and the window."""
+        verdict = self.verdict
+        if verdict == "equal":
+            return "logits equal to the masked network's, bit for bit"
+        digits = 1 if verdict == "rounding" else 2
+        apart = f"{self.logits_max_difference:.{digits}g}"
+        if verdict == "not_exact":
+            return (
+                f"logits differ from the masked network's by up to {apart}, and by "
+                f"{self.float64_logits_max_difference:.2g} in float64: the compaction is not exact"
+            )
+        agree = f"in float64 the two networks agree {self.float64_agreement_words()}"
+        if verdict == "rounding":
+            return (
+                f"logits equal to the masked network's up to float32 rounding (at most {apart} apart: "
+                f"sums over fewer channels round differently); {agree}"
+            )
+        return (
+            f"{self.predictions_differing} of {self.test_images} test images change class: float32 "
+            f"rounding (logits up to {apart} apart) moved a membrane potential across the threshold; "
+            f"{agree}: the compaction is exact"
+        )
+
     def numbers(self) -> dict[str, object]:
         """Everything but the arrays (for summaries and messages)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("weights", "masks")}
