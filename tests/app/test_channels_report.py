@@ -441,6 +441,7 @@ def engine_run() -> Iterator[Run]:
             "data.batch_size": 8,
             "pruning.fraction": 0.2,
             "pruning.interval": 2,
+            "pruning.first": 0,
         }
     )
     with Engine.build(cfg, backend="cpu", seed=5) as eng:
@@ -467,3 +468,20 @@ def test_figures_of_a_real_run(engine_run: Run) -> None:
     assert np.array_equal(codes[:, -1] >= 2, r.final.mask)  # the last column is the mask now
     for name in ("mask_over_time.png", "importance.png"):
         draw(made[name])
+
+
+@pytest.mark.parametrize(
+    ("mode", "interval", "first", "words"),
+    [
+        ("sca", 0, 0, "mask updated at every epoch's end"),
+        ("sca", 1, 0, "mask updated after every batch"),
+        ("prune_only", 20, 0, "mask updated every 20 batches (0.5 epochs)"),
+        ("sca", 0, 30, "mask updated first after 30 batches, then at every epoch's end"),
+        ("sca", 40, 1, "mask updated first after 1 batch, then every 40 batches (1 epoch)"),
+        ("random", 0, 30, "random mask drawn at the start, fixed"),
+        ("none", 0, 0, "mode none: no channel is ever masked"),
+    ],
+)
+def test_the_figures_say_when_the_mask_is_updated(mode: str, interval: int, first: int, words: str) -> None:
+    changed = config(mode, interval).replace_all({"pruning.first": first}, source="test")
+    assert report.schedule_text(changed, batches_per_epoch=40) == words

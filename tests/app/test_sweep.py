@@ -44,7 +44,7 @@ CHANNELS = f"""\
 extends: {ROOT}/presets/channels/channels_shapes.yaml
 description: a small channel network
 network: {{layers: 4C3-AP2-8C3-AP2-4FC}}
-pruning: {{sparsity: 0.5, fraction: 0.25}}
+pruning: {{sparsity: 0.5, fraction: 0.25, first: 0}}
 data: {{classes: 4, size: 8, n_train: 64, n_test: 32, batch_size: 8}}
 run: {{duration: 2.0}}
 """

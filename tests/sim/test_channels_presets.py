@@ -60,7 +60,13 @@ def test_preset_trains(path: Path, cifar_folder: Path) -> None:
 
 def test_a_snapshot_from_the_view_equals_one_from_the_whole_state() -> None:
     config = load_config(PRESETS[0].parent / "channels_shapes.yaml").replace_all(
-        {"network.layers": "4C3-AP2-8C3-AP2-6FC", "data.n_train": 64, "data.n_test": 16, "data.batch_size": 8}
+        {
+            "network.layers": "4C3-AP2-8C3-AP2-6FC",
+            "data.n_train": 64,
+            "data.n_test": 16,
+            "data.batch_size": 8,
+            "pruning.first": 0,
+        }
     )
     with Engine.build(config, backend="cpu", seed=1) as eng:
         eng.step(11)  # past the first update, mid epoch

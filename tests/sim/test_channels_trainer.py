@@ -89,6 +89,32 @@ def test_the_mask_updates_every_n_batches_when_asked() -> None:
     assert all(r.size == 32 and 0 <= r.correct <= 32 and r.loss > 0 and r.lr > 0 for r in results)
 
 
+@pytest.mark.parametrize(
+    ("first", "interval", "updated"),
+    [
+        (1, 0, [1, 3, 6]),  # the first after one batch, then at every epoch's end
+        (5, 0, [5, 6]),  # no update at the first epoch's end: the first falls due later
+        (1, 2, [1, 2, 4, 6]),  # then every 2 batches
+    ],
+)
+def test_the_first_update_can_fall_due_before_the_others(
+    first: int, interval: int, updated: list[int]
+) -> None:
+    trainer = make(**{"pruning.first": first, "pruning.interval": interval})
+    results = [trainer.train_batch() for _ in range(7)]
+    assert [r.index for r in results if r.update is not None] == updated
+    assert trainer.pruner.updates == len(updated)
+    assert results[updated[0]].update.pruned and not results[updated[0]].update.regrown  # type: ignore[union-attr]
+
+
+def test_a_first_update_moved_live_before_it_was_made_falls_due_at_once() -> None:
+    trainer = make(**{"pruning.first": 5})
+    results = [trainer.train_batch() for _ in range(2)]
+    trainer.apply_live(trainer.config.replace_all({"pruning.first": 1}, source="test"))
+    results += [trainer.train_batch() for _ in range(2)]
+    assert [r.update is not None for r in results] == [False, False, False, True]  # due after batch 3
+
+
 def test_an_annealed_update_fraction_falls_as_a_cosine_to_zero_at_the_planned_end() -> None:
     trainer = make(**{"pruning.anneal": True, "pruning.fraction": 0.4, "run.duration": 4.0})
     assert trainer.update_fraction() == pytest.approx(0.4)

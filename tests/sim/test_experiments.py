@@ -68,6 +68,7 @@ CHANNELS_SMALL: dict[str, Any] = {
     "pruning.sparsity": 0.5,
     "pruning.fraction": 0.2,
     "pruning.interval": 4,
+    "pruning.first": 0,
 }
 
 

@@ -177,18 +177,26 @@ def _heading(final: ChannelsSnapshot, config: ChannelsConfig) -> str:
     )
 
 
-def _interval_text(config: ChannelsConfig, final: ChannelsSnapshot) -> str:
-    """How often the mask is updated, in words."""
-    n = int(config.pruning.interval)
-    if config.pruning.mode == "none":
+def schedule_text(config: ChannelsConfig, batches_per_epoch: int) -> str:
+    """When the mask is updated, in words (``batches_per_epoch``: training batches of an epoch)."""
+    pruning = config.pruning
+    n = int(pruning.interval)
+    if pruning.mode == "none":
         return "mode none: no channel is ever masked"
+    per_epoch = max(int(batches_per_epoch), 1)
     if n == 1:
-        return "mask updated after every batch"
-    if n <= 0:
-        return "mask updated at every epoch's end"
-    per_epoch = max(final.batches_per_epoch, 1)
-    epochs = f"{n / per_epoch:.3g}"
-    return f"mask updated every {n} batches ({epochs} epoch{'' if epochs == '1' else 's'})"
+        every = "after every batch"
+    elif n <= 0:
+        every = "at every epoch's end"
+    else:
+        epochs = f"{n / per_epoch:.3g}"
+        every = f"every {n} batches ({epochs} epoch{'' if epochs == '1' else 's'})"
+    if pruning.mode == "random":
+        return "random mask drawn at the start, fixed"
+    first = int(pruning.first)
+    if first <= 0:
+        return f"mask updated {every}"
+    return f"mask updated first after {first} batch{'' if first == 1 else 'es'}, then {every}"
 
 
 def _classes(config: ChannelsConfig) -> int | None:
@@ -425,7 +433,8 @@ def _learning_figure(
     fig.legend(
         handles=list(handles.values()), loc="outside lower center", ncols=min(len(handles), 4), fontsize=10
     )
-    fig.suptitle(f"Learning: {heading}\n{_interval_text(config, final)}", fontsize=_TITLE_SIZE)
+    schedule = schedule_text(config, final.batches_per_epoch)
+    fig.suptitle(f"Learning: {heading}\n{schedule}", fontsize=_TITLE_SIZE)
     return fig
 
 
@@ -533,7 +542,7 @@ def _mask_figure(
     lines = [
         f"pixel: a channel after an update; {len(updates)} update{'' if len(updates) == 1 else 's'}, "
         f"{changed[0]} masked and {changed[1]} regrown between the columns shown",
-        _interval_text(config, final),
+        schedule_text(config, final.batches_per_epoch),
     ]
     if thinned:
         lines[1] += (
@@ -657,7 +666,8 @@ def _kept_figure(
     if width > 0:  # the bars at either end stay whole
         left, right = ax_bars.get_xlim()
         ax_bars.set_xlim(min(left, float(at.min()) - width), max(right, float(at.max()) + width))
-    fig.suptitle(f"Kept channels per block: {heading}\n{_interval_text(config, final)}", fontsize=_TITLE_SIZE)
+    schedule = schedule_text(config, final.batches_per_epoch)
+    fig.suptitle(f"Kept channels per block: {heading}\n{schedule}", fontsize=_TITLE_SIZE)
     return fig
 
 

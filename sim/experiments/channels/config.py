@@ -2,8 +2,8 @@
 
 Every parameter is declared once (:func:`sim.parameters.param`) with its unit,
 range and whether it is live. Live parameters (the channel sparsity ``s``, the
-update fraction ``p``, the update interval, the L1 strength on BN scales, the
-learning rate) apply from the next batch; structural ones (the layer list,
+update fraction ``p``, the update interval and the first update's batch, the L1
+strength on BN scales, the learning rate) apply from the next batch; structural ones (the layer list,
 steps per sample, the pruning mode, the data set, the batch size) rebuild the
 network.
 
@@ -65,6 +65,13 @@ class PruningConfig:
         0,
         unit="batches",
         doc="Batches between mask updates (0: at every epoch's end)",
+        lo=0,
+        hi=10_000_000,
+    )
+    first: int = param(
+        0,
+        unit="batches",
+        doc="Batches before the first mask update (0: at the first interval's end, as every later one)",
         lo=0,
         hi=10_000_000,
     )

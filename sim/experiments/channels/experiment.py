@@ -78,8 +78,8 @@ class ChannelMasks(Experiment):
         backend.allocate(state, config, seed, dataset_for(config, seed))
 
     def apply_live(self, backend: Any, old: Any, new: Any, seed: int) -> None:
-        """s, p, interval, the rate option, lambda and the learning rate apply from the next batch
-        (a new s at the next mask update)."""
+        """s, p, the interval and the first update's batch, the rate option, lambda and the learning
+        rate apply from the next batch (a new s at the next mask update)."""
         backend.set_config(new)
 
     def state_step(self, state: Any) -> int:

@@ -195,15 +195,23 @@ class Trainer:
         epoch, batch, done = self.epoch, self.batch, self.batches_done
         self.batch += 1
         self.batches_done += 1
-        interval = self.config.pruning.interval
-        if interval > 0 and self.batches_done % interval == 0:
+        end_of_epoch = self.batch == self.batches_per_epoch
+        if self._update_due(end_of_epoch):
             self.pending = True
         record = None
-        if self.batch == self.batches_per_epoch:
-            if interval == 0:
-                self.pending = True
+        if end_of_epoch:
             record = self._end_epoch()
         return BatchResult(done, epoch, batch, batch_loss, correct, len(index), lr, update, record)
+
+    def _update_due(self, end_of_epoch: bool) -> bool:
+        """Whether a mask update falls due after the batch just trained: the first after
+        ``pruning.first`` batches when that is set, every other at each interval's (or epoch's)
+        end."""
+        p = self.config.pruning
+        done = self.batches_done
+        if p.first > 0 and self.pruner.updates == 0 and not self.pending:
+            return done >= p.first
+        return done % p.interval == 0 if p.interval > 0 else end_of_epoch
 
     def _end_epoch(self) -> EpochRecord:
         test_accuracy = self.accuracy(self.model)
