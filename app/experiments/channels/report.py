@@ -180,19 +180,18 @@ def _heading(final: ChannelsSnapshot, config: ChannelsConfig) -> str:
 def schedule_text(config: ChannelsConfig, batches_per_epoch: int) -> str:
     """When the mask is updated, in words (``batches_per_epoch``: training batches of an epoch)."""
     pruning = config.pruning
-    n = int(pruning.interval)
     if pruning.mode == "none":
         return "mode none: no channel is ever masked"
-    per_epoch = max(int(batches_per_epoch), 1)
+    if pruning.mode == "random":
+        return "random mask drawn at the start, fixed"
+    n = int(pruning.interval)
     if n == 1:
         every = "after every batch"
     elif n <= 0:
         every = "at every epoch's end"
     else:
-        epochs = f"{n / per_epoch:.3g}"
+        epochs = f"{n / max(int(batches_per_epoch), 1):.3g}"
         every = f"every {n} batches ({epochs} epoch{'' if epochs == '1' else 's'})"
-    if pruning.mode == "random":
-        return "random mask drawn at the start, fixed"
     first = int(pruning.first)
     if first <= 0:
         return f"mask updated {every}"

@@ -3,9 +3,9 @@
 Every parameter is declared once (:func:`sim.parameters.param`) with its unit,
 range and whether it is live. Live parameters (the channel sparsity ``s``, the
 update fraction ``p``, the update interval and the first update's batch, the L1
-strength on BN scales, the learning rate) apply from the next batch; structural ones (the layer list,
-steps per sample, the pruning mode, the data set, the batch size) rebuild the
-network.
+strength on BN scales, the learning rate) apply from the next batch; structural
+ones (the layer list, steps per sample, the pruning mode, the data set, the
+batch size) rebuild the network.
 
 The clock is the training batch: one engine step trains one batch (the test
 set is scored at every epoch's end). Progress is counted in *epochs*

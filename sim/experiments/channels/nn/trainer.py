@@ -6,8 +6,8 @@ the L1 term on BN scales, the pruner's hooks around the optimiser step); at
 the end of an epoch it scores the test set, steps the schedule and returns the
 epoch's record. A mask update falls due at an epoch's end (or every N batches;
 the first, with ``pruning.first``, after that many batches) and is made before
-the next batch trains: the test set scores the network as it
-was trained, and the last epoch's network is the one a run ends with.
+the next batch trains: the test set scores the network as it was trained, and
+the last epoch's network is the one a run ends with.
 
 The order of the training images in an epoch is drawn from the seed and the
 epoch, so :meth:`Trainer.state_dict` (weights, optimiser, schedule, pruner,
